@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import HCL from 'js-hcl-parser';
+import { CofferError } from '../core/errors.js';
+import { isLoopback, parseAddress } from '../http/http-server.js';
+
+export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
+
+export interface ListenerConfig {
+  address: string;
+  host: string;
+  port: number;
+  /** Certificate and key files; plain HTTP when absent. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface ServerConfig {
+  storage: StorageConfig;
+  listeners: ListenerConfig[];
+  apiAddr: string;
+  logLevel: LogLevel;
+  disableUnauthedRekeyEndpoints: boolean;
+}
+
+/** The embedded default: LevelDB under ./data, plain HTTP on loopback port 8200. */
+export const DEFAULT_CONFIG_TEXT = `
+storage "leveldb" { path = "./data" }
+listener "tcp" {
+  address     = "127.0.0.1:8200"
+  tls_disable = true
+}
+api_addr  = "http://127.0.0.1:8200"
+log_level = "info"
+`;
+
+const TOP_LEVEL_KEYS = new Set([
+  'storage',
+  'listener',
+  'seal',
+  'api_addr',
+  'cluster_name',
+  'log_level',
+  'disable_unauthed_rekey_endpoints',
+  // Common in Vault configs and harmless here: accepted and ignored (Node cannot mlock; Coffer has no UI yet).
+  'disable_mlock',
+  'ui',
+]);
+const LOG_LEVELS: Record<string, LogLevel> = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  err: 'error',
+};
+
+/** Reads and validates a configuration file (HCL v1 or JSON). Relative storage paths resolve against the cwd. */
+export function loadConfigFile(file: string): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CofferError('config', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return parseConfig(text, path.basename(file));
+}
+
+/**
+ * Parses and validates configuration text. Unknown keys and blocks are errors naming the key and its line.
+ * @throws CofferError `config`.
+ */
+export function parseConfig(text: string, source = 'config'): ServerConfig {
+  const out = HCL.parse(text);
+  if (!out.trimStart().startsWith('{')) throw new CofferError('config', `${source}: ${out.replace(/^unable to parse JSON: /, '')}`);
+  const raw = JSON.parse(out) as Record<string, unknown>;
+  const fail = (message: string, key?: string, fromLine = 1): never => {
+    const line = key ? lineOf(text, key, fromLine) : undefined;
+    throw new CofferError('config', `${source}${line ? `:${line}` : ''}: ${message}`);
+  };
+
+  for (const key of Object.keys(raw)) {
+    if (!TOP_LEVEL_KEYS.has(key)) fail(`unknown key "${key}"`, key);
+  }
+
+  const storageBlocks = blocks(raw, 'storage', fail);
+  if (storageBlocks.length > 1) fail('only one storage block is allowed', 'storage');
+  const storage = storageBlocks[0] ? storageConfig(storageBlocks[0], text, fail) : ({ type: 'leveldb', path: './data' } as const);
+
+  const listenerBlocks = blocks(raw, 'listener', fail);
+  const listeners =
+    listenerBlocks.length > 0
+      ? listenerBlocks.map((b) => listenerConfig(b, text, fail))
+      : [{ address: '127.0.0.1:8200', host: '127.0.0.1', port: 8200 }];
+
+  for (const seal of blocks(raw, 'seal', fail)) {
+    if (seal.label !== 'shamir') fail(`seal type "${seal.label}" is not supported yet`, 'seal');
+    checkKeys(seal, [], text, fail);
+  }
+
+  const logLevelRaw = raw.log_level === undefined ? 'info' : String(raw.log_level).toLowerCase();
+  const logLevel = LOG_LEVELS[logLevelRaw] ?? fail(`invalid log_level "${logLevelRaw}"`, 'log_level');
+  const apiAddr =
+    raw.api_addr === undefined ? `${listeners[0]!.tls ? 'https' : 'http'}://${listeners[0]!.address}` : stringValue(raw.api_addr, 'api_addr', fail);
+
+  return {
+    storage,
+    listeners,
+    apiAddr,
+    logLevel,
+    disableUnauthedRekeyEndpoints:
+      raw.disable_unauthed_rekey_endpoints === undefined
+        ? false
+        : boolValue(raw.disable_unauthed_rekey_endpoints, 'disable_unauthed_rekey_endpoints', fail),
+  };
+}
+
+type Fail = (message: string, key?: string, fromLine?: number) => never;
+interface Block {
+  kind: string;
+  label: string;
+  body: Record<string, unknown>;
+}
+
+/** Normalises the parser's `[{label: [body]}]` shape. */
+function blocks(raw: Record<string, unknown>, kind: string, fail: Fail): Block[] {
+  const value = raw[kind];
+  if (value === undefined) return [];
+  const out: Block[] = [];
+  for (const item of Array.isArray(value) ? value : [value]) {
+    const entries = typeof item === 'object' && item !== null ? Object.entries(item) : [];
+    for (const [label, bodies] of entries) {
+      const list = Array.isArray(bodies) ? bodies : [bodies];
+      if (list.length === 0 || list.some((b) => typeof b !== 'object' || b === null || Array.isArray(b))) {
+        fail(`${kind} block needs a type label, as in ${kind} "${kind === 'listener' ? 'tcp' : 'leveldb'}" { ... }`, kind);
+      }
+      for (const body of list) out.push({ kind, label, body: body as Record<string, unknown> });
+    }
+    if (entries.length === 0) fail(`${kind} block needs a type label`, kind);
+  }
+  return out;
+}
+
+function checkKeys(block: Block, allowed: string[], text: string, fail: Fail): void {
+  const from = lineOf(text, block.kind) ?? 1;
+  for (const key of Object.keys(block.body)) {
+    if (!allowed.includes(key)) fail(`unknown key "${key}" in ${block.kind} "${block.label}"`, key, from);
+  }
+}
+
+function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
+  if (block.label === 'inmem') {
+    checkKeys(block, [], text, fail);
+    return { type: 'inmem' };
+  }
+  if (block.label === 'leveldb') {
+    checkKeys(block, ['path'], text, fail);
+    if (block.body.path === undefined) fail('storage "leveldb" needs a path', 'storage');
+    return { type: 'leveldb', path: stringValue(block.body.path, 'path', fail) };
+  }
+  return fail(`unknown storage type "${block.label}" (supported: leveldb, inmem)`, 'storage');
+}
+
+function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
+  if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
+  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file'], text, fail);
+  const address = block.body.address === undefined ? '127.0.0.1:8200' : stringValue(block.body.address, 'address', fail);
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = parseAddress(address));
+  } catch (err) {
+    return fail((err as Error).message, 'address');
+  }
+  const tlsDisableSet = block.body.tls_disable !== undefined;
+  const tlsDisable = tlsDisableSet ? boolValue(block.body.tls_disable, 'tls_disable', fail) : false;
+  const certFile = block.body.tls_cert_file === undefined ? undefined : stringValue(block.body.tls_cert_file, 'tls_cert_file', fail);
+  const keyFile = block.body.tls_key_file === undefined ? undefined : stringValue(block.body.tls_key_file, 'tls_key_file', fail);
+
+  if (tlsDisable) return { address, host, port };
+  if (certFile && keyFile) return { address, host, port, tls: { certFile, keyFile } };
+  if (certFile || keyFile) fail('listener "tcp" needs both tls_cert_file and tls_key_file', certFile ? 'tls_cert_file' : 'tls_key_file');
+  if (tlsDisableSet) fail('listener "tcp" has tls_disable = false but no tls_cert_file and tls_key_file', 'tls_disable');
+  if (!isLoopback(host)) {
+    fail(
+      `listener "tcp" on ${address} would serve plain HTTP on a non-loopback address: set tls_cert_file and tls_key_file, or tls_disable = true to accept plain HTTP`,
+      'address',
+    );
+  }
+  return { address, host, port };
+}
+
+function stringValue(value: unknown, key: string, fail: Fail): string {
+  if (typeof value !== 'string' || value.length === 0) fail(`${key} must be a non-empty string`, key);
+  return value as string;
+}
+
+/** Vault accepts true/false, "true"/"false" and 1/0 for booleans. */
+function boolValue(value: unknown, key: string, fail: Fail): boolean {
+  if (value === true || value === 1 || value === 'true' || value === '1') return true;
+  if (value === false || value === 0 || value === 'false' || value === '0') return false;
+  return fail(`${key} must be a boolean`, key);
+}
+
+/** 1-based line of the first `key` used as an attribute or block name at or after `fromLine`. */
+function lineOf(text: string, key: string, fromLine = 1): number | undefined {
+  const pattern = new RegExp(`(^|[\\s{,])"?${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\\s*[={"]`);
+  const lines = text.split('\n');
+  for (let i = fromLine - 1; i < lines.length; i++) {
+    if (pattern.test(lines[i]!)) return i + 1;
+  }
+  return undefined;
+}

@@ -1,0 +1,60 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { CofferError } from '../errors.js';
+
+/**
+ * The one AEAD module: AES-256-GCM with a random 96-bit nonce and a 128-bit tag.
+ * Sealed layout: `nonce (12) | ciphertext | tag (16)`. No knobs; lengths are checked first and every failure is
+ * the same opaque `integrity` error, so callers cannot learn why a value was rejected.
+ */
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+export const AEAD_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+function assertKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+    throw new CofferError('internal', `AES-256-GCM keys must be exactly ${KEY_BYTES} bytes`);
+  }
+}
+
+/** Encrypts and authenticates `plaintext`, binding `aad` (the storage path, for barrier entries). */
+export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  assertKey(key);
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  const tag = cipher.getAuthTag();
+  const out = new Uint8Array(NONCE_BYTES + head.length + tail.length + TAG_BYTES);
+  out.set(nonce, 0);
+  out.set(head, NONCE_BYTES);
+  out.set(tail, NONCE_BYTES + head.length);
+  out.set(tag, out.length - TAG_BYTES);
+  return out;
+}
+
+/**
+ * Authenticates and decrypts a value made by `aeadSeal` with the same key and `aad`.
+ * @throws CofferError `integrity` for a short value, a wrong key, a wrong `aad` or any tampering.
+ */
+export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  assertKey(key);
+  if (!(sealed instanceof Uint8Array) || sealed.length < AEAD_OVERHEAD) {
+    throw new CofferError('integrity', 'ciphertext is too short');
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const head = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
+    const tail = decipher.final();
+    const out = new Uint8Array(head.length + tail.length);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    head.fill(0);
+    return out;
+  } catch {
+    throw new CofferError('integrity', 'message authentication failed');
+  }
+}

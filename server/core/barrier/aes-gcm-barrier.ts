@@ -1,0 +1,168 @@
+import { CofferError } from '../errors.js';
+import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
+import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
+import type { Barrier, BarrierOp } from './barrier.js';
+import { Keyring, type TermInfo } from './keyring.js';
+
+/** Entry header: term (u32 BE) then the format version. */
+const HEADER_BYTES = 5;
+/** Version 2: the full storage path is the AEAD's associated data. */
+const ENTRY_VERSION = 2;
+/** Term number written in the header of the keyring entry, which is encrypted with the root key, not a term key. */
+const ROOT_KEY_TERM = 0;
+
+export const KEYRING_PATH = 'core/keyring';
+
+const encoder = new TextEncoder();
+
+/** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
+export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
+  const sealed = aeadSeal(key, plaintext, encoder.encode(path));
+  const out = new Uint8Array(HEADER_BYTES + sealed.length);
+  new DataView(out.buffer).setUint32(0, term);
+  out[4] = ENTRY_VERSION;
+  out.set(sealed, HEADER_BYTES);
+  return out;
+}
+
+/** The term recorded in an entry's header. @throws CofferError `integrity` when the entry is malformed. */
+export function entryTerm(entry: Uint8Array): number {
+  if (entry.length < HEADER_BYTES + AEAD_OVERHEAD) throw new CofferError('integrity', 'stored entry is truncated');
+  if (entry[4] !== ENTRY_VERSION) throw new CofferError('integrity', `unsupported entry version ${entry[4]}`);
+  return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getUint32(0);
+}
+
+function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
+  return aeadOpen(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
+}
+
+/** The keyring entry, encrypted with the root key. */
+export function encryptKeyring(rootKey: Uint8Array, keyring: Keyring): StorageOp {
+  const plain = keyring.serialize();
+  try {
+    return { type: 'put', key: KEYRING_PATH, value: encryptEntry(rootKey, ROOT_KEY_TERM, KEYRING_PATH, plain) };
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * @throws CofferError `invalid_key` when `rootKey` does not authenticate the stored keyring, `integrity` when it
+ * is missing or malformed.
+ */
+export function decryptKeyring(rootKey: Uint8Array, entry: Uint8Array | undefined): Keyring {
+  if (!entry) throw new CofferError('integrity', 'keyring is missing from storage');
+  if (entryTerm(entry) !== ROOT_KEY_TERM) throw new CofferError('integrity', 'keyring entry has a wrong term');
+  let plain: Uint8Array;
+  try {
+    plain = decryptEntry(rootKey, KEYRING_PATH, entry);
+  } catch (err) {
+    throw new CofferError('invalid_key', 'root key does not decrypt the keyring', { cause: err });
+  }
+  try {
+    return Keyring.deserialize(plain);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** Encrypts a barrier op under the active term of `keyring`: for init, which commits before the barrier is live. */
+export function encryptOpWith(keyring: Keyring, op: BarrierOp): StorageOp {
+  if (op.type === 'delete') return { type: 'delete', key: op.path };
+  const term = keyring.activeTerm;
+  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value) };
+}
+
+/** Live view of the active term, for key-status and automatic rotation. */
+export interface KeyStatus extends TermInfo {}
+
+/**
+ * AES-256-GCM barrier over a storage backend. Writes use the active term; reads use the term in the entry's
+ * header. Counts every encryption under a term key (persisted by the keyring owner).
+ */
+export class AesGcmBarrier implements Barrier {
+  readonly #storage: StorageBackend;
+  #keyring: Keyring | undefined;
+  #rootKey: Uint8Array | undefined;
+  /** Encryptions under the active term since the keyring was loaded or last persisted. */
+  #unpersistedEncryptions = 0;
+
+  constructor(storage: StorageBackend) {
+    this.#storage = storage;
+  }
+
+  get sealed(): boolean {
+    return this.#keyring === undefined;
+  }
+
+  /**
+   * Loads the keyring with `rootKey` and starts serving. `rootKey` is copied.
+   * @throws CofferError `invalid_key` when `rootKey` is wrong.
+   */
+  async unseal(rootKey: Uint8Array): Promise<void> {
+    if (!this.sealed) return;
+    const keyring = decryptKeyring(rootKey, await this.#storage.get(KEYRING_PATH));
+    this.#keyring = keyring;
+    this.#rootKey = rootKey.slice();
+    this.#unpersistedEncryptions = 0;
+  }
+
+  /** Drops and zeroes all key material. */
+  seal(): void {
+    this.#keyring?.destroy();
+    this.#rootKey?.fill(0);
+    this.#keyring = undefined;
+    this.#rootKey = undefined;
+  }
+
+  keyStatus(): KeyStatus {
+    const keyring = this.#requireKeyring();
+    const info = keyring.termInfo(keyring.activeTerm)!;
+    return { ...info, encryptions: info.encryptions + this.#unpersistedEncryptions };
+  }
+
+  async get(path: string): Promise<Uint8Array | undefined> {
+    this.#requireKeyring();
+    const entry = await this.#storage.get(path);
+    if (entry === undefined) return undefined;
+    return this.decrypt(path, entry);
+  }
+
+  /** Decrypts a stored entry read from `path`. */
+  decrypt(path: string, entry: Uint8Array): Uint8Array {
+    const keyring = this.#requireKeyring();
+    const term = entryTerm(entry);
+    const key = keyring.keyFor(term);
+    if (!key) throw new CofferError('integrity', `no decryption key available for term ${term}`);
+    return decryptEntry(key, path, entry);
+  }
+
+  async put(path: string, value: Uint8Array): Promise<void> {
+    await this.batch([{ type: 'put', path, value }]);
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.batch([{ type: 'delete', path }]);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    this.#requireKeyring();
+    return this.#storage.list(prefix);
+  }
+
+  async batch(ops: readonly BarrierOp[]): Promise<void> {
+    const encrypted = ops.map((op) => this.encryptOp(op));
+    await this.#storage.batch(encrypted);
+  }
+
+  encryptOp(op: BarrierOp): StorageOp {
+    const keyring = this.#requireKeyring();
+    if (op.type === 'put') this.#unpersistedEncryptions += 1;
+    return encryptOpWith(keyring, op);
+  }
+
+  #requireKeyring(): Keyring {
+    if (!this.#keyring) throw new CofferError('sealed', 'Vault is sealed');
+    return this.#keyring;
+  }
+}

@@ -1,0 +1,50 @@
+import { CofferError } from '../errors.js';
+
+/** Persisted in plaintext at `core/seal-config`: how many shares exist and how many unseal. */
+export interface SealConfig {
+  readonly type: 'shamir';
+  readonly secretShares: number;
+  readonly secretThreshold: number;
+}
+
+export const SEAL_CONFIG_PATH = 'core/seal-config';
+
+/**
+ * Vault's rules for a share configuration, in Vault's order.
+ * @returns the reason a configuration is invalid, or undefined when it is valid.
+ */
+export function shareConfigProblem(shares: number, threshold: number, pgpKeyCount: number): string | undefined {
+  if (shares < 1) return 'shares must be at least one';
+  if (threshold < 1) return 'threshold must be at least one';
+  if (shares > 1 && threshold === 1) return 'threshold must be greater than one for multiple shares';
+  if (shares > 255) return 'shares must be less than 256';
+  if (threshold > 255) return 'threshold must be less than 256';
+  if (threshold > shares) return 'threshold cannot be larger than shares';
+  if (pgpKeyCount > 0 && pgpKeyCount !== shares) return 'count mismatch between number of provided PGP keys and number of shares';
+  return undefined;
+}
+
+/** @throws CofferError `invalid_seal_config` with Vault's message. */
+export function assertValidSealConfig(shares: number, threshold: number, pgpKeyCount: number): void {
+  const problem = shareConfigProblem(shares, threshold, pgpKeyCount);
+  if (problem) throw new CofferError('invalid_seal_config', `invalid seal configuration: ${problem}`);
+}
+
+export function encodeSealConfig(config: SealConfig): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({ type: config.type, secret_shares: config.secretShares, secret_threshold: config.secretThreshold }),
+  );
+}
+
+/** @throws CofferError `integrity` when the stored configuration is unreadable. */
+export function decodeSealConfig(bytes: Uint8Array): SealConfig {
+  try {
+    const raw = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; secret_shares?: number; secret_threshold?: number };
+    const shares = raw.secret_shares ?? 0;
+    const threshold = raw.secret_threshold ?? 0;
+    if (raw.type !== 'shamir' || shareConfigProblem(shares, threshold, 0)) throw new Error('invalid');
+    return { type: 'shamir', secretShares: shares, secretThreshold: threshold };
+  } catch {
+    throw new CofferError('integrity', 'stored seal configuration is unreadable');
+  }
+}

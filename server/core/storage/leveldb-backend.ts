@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { Level } from 'level';
+import { CofferError } from '../errors.js';
+import { assertValidKey, assertValidOps, childName, type StorageBackend, type StorageOp } from './storage-backend.js';
+
+/**
+ * Directories this process has open. LevelDB guards a directory with an fcntl lock, and a second open of the same
+ * directory inside one process *releases* that lock when it fails (POSIX drops all of a process's locks on a file
+ * when any descriptor of it closes), which would let another process open the database under us. So a second
+ * in-process open is refused here, before LevelDB is asked. This is process-wide state by nature: it mirrors the
+ * OS lock, which is process-wide too.
+ */
+const openInThisProcess = new Set<string>();
+
+/** The embedded default backend. Every write is synced to disk before it resolves. */
+export class LeveldbBackend implements StorageBackend {
+  readonly #db: Level<string, Uint8Array>;
+  readonly #dir: string;
+  #closed = false;
+
+  private constructor(db: Level<string, Uint8Array>, dir: string) {
+    this.#db = db;
+    this.#dir = dir;
+  }
+
+  /**
+   * Opens (creating if needed) the database in `dir`.
+   * @throws CofferError `storage_locked` when another process (or this one) holds the directory.
+   */
+  static async open(dir: string): Promise<LeveldbBackend> {
+    const resolved = path.resolve(dir);
+    if (openInThisProcess.has(resolved)) throw lockedError(resolved);
+    const db = new Level<string, Uint8Array>(resolved, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    openInThisProcess.add(resolved);
+    try {
+      await db.open();
+    } catch (err) {
+      openInThisProcess.delete(resolved);
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (cause?.code === 'LEVEL_LOCKED') throw lockedError(resolved);
+      throw new CofferError('storage', `cannot open LevelDB storage at ${resolved}`, { cause: err });
+    }
+    return new LeveldbBackend(db, resolved);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    assertValidKey(key);
+    return this.#wrap(async () => {
+      const value = await this.#db.get(key);
+      return value === undefined ? undefined : new Uint8Array(value);
+    });
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.batch([{ type: 'put', key, value }]);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.batch([{ type: 'delete', key }]);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return this.#wrap(async () => {
+      const children: string[] = [];
+      const it = this.#db.keys({ gte: prefix });
+      try {
+        for (;;) {
+          const key = await it.next();
+          if (key === undefined || !key.startsWith(prefix)) break;
+          const child = childName(prefix, key);
+          children.push(child);
+          // Skip the rest of a folder in one seek: '0' is the byte after '/'.
+          if (child.endsWith('/')) it.seek(prefix + child.slice(0, -1) + '0');
+        }
+      } finally {
+        await it.close();
+      }
+      return children;
+    });
+  }
+
+  async batch(ops: readonly StorageOp[]): Promise<void> {
+    assertValidOps(ops);
+    if (ops.length === 0) return;
+    await this.#wrap(() =>
+      this.#db.batch(
+        ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key })),
+        { sync: true },
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#db.close();
+    } finally {
+      openInThisProcess.delete(this.#dir);
+    }
+  }
+
+  async #wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CofferError) throw err;
+      throw new CofferError('storage', 'LevelDB storage operation failed', { cause: err });
+    }
+  }
+}
+
+function lockedError(dir: string): CofferError {
+  return new CofferError(
+    'storage_locked',
+    `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`,
+  );
+}

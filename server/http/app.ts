@@ -1,0 +1,87 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { CofferError } from '../core/errors.js';
+import { httpErrorFor } from './error-table.js';
+import { sendErrors } from './json-response.js';
+import { LIST_MARKER_HEADER } from './list-method.js';
+import { BodyValidator } from './request-body.js';
+import type { HttpDeps, Method, RouteTable } from './routes/route-table.js';
+import { sysHealthRoutes } from './routes/sys-health.js';
+import { sysInitRoutes } from './routes/sys-init.js';
+import { sysSealRoutes } from './routes/sys-seal.js';
+
+/** Vault's limit on request bodies. */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/** The router's view of a request's method (see `Method`). */
+export function routerMethod(req: Request): Method | undefined {
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD':
+      return req.headers[LIST_MARKER_HEADER] === 'true' || req.query.list === 'true' ? 'LIST' : 'GET';
+    case 'PUT':
+    case 'POST':
+      return 'PUT';
+    case 'DELETE':
+      return 'DELETE';
+    case 'PATCH':
+      return 'PATCH';
+    default:
+      return undefined;
+  }
+}
+
+/** Builds the express application. Everything it needs comes in `deps`. */
+export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
+  const full: HttpDeps = { ...deps, validator: new BodyValidator() };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full) };
+  const log = deps.logger;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('case sensitive routing', true);
+
+  app.use((req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // Only method, path and status: bodies and headers carry shares and tokens.
+      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
+    });
+    next();
+  });
+  // Vault clients often send no Content-Type (or curl's form type): parse every body as JSON.
+  app.use(express.json({ type: () => true, limit: MAX_REQUEST_BYTES, strict: true }));
+
+  app.all('/v1/*path', async (req: Request, res: Response) => {
+    // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
+    const path = req.path.slice('/v1/'.length);
+    const handlers = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (!handlers) return sendErrors(res, 404, []);
+    const method = routerMethod(req);
+    const handler = method ? handlers[method] : undefined;
+    if (!handler) return sendErrors(res, 405, []);
+    await handler(req, res);
+  });
+  app.use((_req: Request, res: Response) => sendErrors(res, 404, []));
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof CofferError) {
+      const { status, errors } = httpErrorFor(err.code, err.message);
+      if (status >= 500) log.error({ code: err.code, err: err.message, path: req.path }, 'request failed');
+      return sendErrors(res, status, errors);
+    }
+    const bodyError = err as { type?: string; status?: number; message?: string };
+    if (bodyError.type === 'entity.parse.failed') {
+      return sendErrors(res, 400, [`failed to parse JSON input: ${bodyError.message ?? 'invalid JSON'}`]);
+    }
+    if (bodyError.type === 'entity.too.large') return sendErrors(res, 413, ['http: request body too large']);
+    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      return sendErrors(res, bodyError.status, [bodyError.message ?? 'bad request']);
+    }
+    log.error({ err: (err as Error)?.message, path: req.path }, 'unexpected error');
+    sendErrors(res, 500, ['internal error']);
+  });
+  return app;
+}

@@ -1,0 +1,148 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+/**
+ * Node's HTTP parser (llhttp) rejects the `LIST` method that hvac and node-vault send, before any framework sees
+ * the request. Connections are therefore accepted by a front server and pass through a `ListRewritingStream`
+ * that turns `LIST /path` into `GET /path` plus a `X-Coffer-List: true` header, then handed to Node's HTTP server.
+ * The router treats that header exactly like `GET ?list=true`.
+ *
+ * To rewrite only request lines, the stream follows request framing: a head ends at the first empty line and is
+ * followed by `Content-Length` bytes of body. A chunked body (which no Vault client sends) switches the rest of
+ * that connection to pass-through, as does an oversized head (which the HTTP parser then rejects itself).
+ */
+export const LIST_MARKER_HEADER = 'x-coffer-list';
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const LIST_PREFIX = Buffer.from('LIST ');
+
+type Framing = { mode: 'head'; pending: Buffer } | { mode: 'body'; remaining: number } | { mode: 'passthrough' };
+
+export class ListRewritingStream extends Duplex {
+  readonly #socket: Socket;
+  #framing: Framing = { mode: 'head', pending: Buffer.alloc(0) };
+
+  constructor(socket: Socket) {
+    super({ allowHalfOpen: false });
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.push(this.#rewrite(chunk))) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+    socket.on('timeout', () => this.emit('timeout'));
+  }
+
+  // --- the parts of net.Socket that Node's HTTP server uses ---
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort;
+  }
+  get remoteFamily(): string | undefined {
+    return this.#socket.remoteFamily;
+  }
+  get localAddress(): string | undefined {
+    return this.#socket.localAddress;
+  }
+  get localPort(): number | undefined {
+    return this.#socket.localPort;
+  }
+  get encrypted(): boolean {
+    return (this.#socket as Socket & { encrypted?: boolean }).encrypted === true;
+  }
+  address(): ReturnType<Socket['address']> {
+    return this.#socket.address();
+  }
+  setTimeout(ms: number, callback?: () => void): this {
+    this.#socket.setTimeout(ms);
+    if (callback) this.once('timeout', callback);
+    return this;
+  }
+  setNoDelay(noDelay?: boolean): this {
+    this.#socket.setNoDelay(noDelay);
+    return this;
+  }
+  setKeepAlive(enable?: boolean, delay?: number): this {
+    this.#socket.setKeepAlive(enable, delay);
+    return this;
+  }
+
+  override _read(): void {
+    this.#socket.resume();
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#socket.write(chunk, encoding, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#socket.end(callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#socket.destroy(err ?? undefined);
+    callback(err);
+  }
+
+  /** Rewrites the request heads in `chunk`; everything else passes unchanged. */
+  #rewrite(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let input = chunk;
+    while (input.length > 0) {
+      const f = this.#framing;
+      if (f.mode === 'passthrough') {
+        out.push(input);
+        break;
+      }
+      if (f.mode === 'body') {
+        const take = Math.min(f.remaining, input.length);
+        out.push(input.subarray(0, take));
+        input = input.subarray(take);
+        this.#framing = f.remaining - take === 0 ? { mode: 'head', pending: Buffer.alloc(0) } : { mode: 'body', remaining: f.remaining - take };
+        continue;
+      }
+      const buffered = f.pending.length > 0 ? Buffer.concat([f.pending, input]) : input;
+      const end = buffered.indexOf(HEAD_END);
+      if (end < 0) {
+        if (buffered.length > MAX_HEAD_BYTES) {
+          out.push(buffered);
+          this.#framing = { mode: 'passthrough' };
+        } else {
+          this.#framing = { mode: 'head', pending: Buffer.from(buffered) };
+        }
+        break;
+      }
+      const head = buffered.subarray(0, end + HEAD_END.length);
+      input = buffered.subarray(end + HEAD_END.length);
+      out.push(rewriteHead(head));
+      this.#framing = nextFraming(head);
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+}
+
+function rewriteHead(head: Buffer): Buffer {
+  // Empty lines between requests are allowed before a request line.
+  let start = 0;
+  while (head[start] === 0x0d || head[start] === 0x0a) start++;
+  if (!head.subarray(start, start + LIST_PREFIX.length).equals(LIST_PREFIX)) return head;
+  const lineEnd = head.indexOf('\r\n', start);
+  const requestLine = 'GET ' + head.subarray(start + LIST_PREFIX.length, lineEnd).toString('latin1');
+  return Buffer.concat([
+    head.subarray(0, start),
+    Buffer.from(`${requestLine}\r\n${LIST_MARKER_HEADER}: true`, 'latin1'),
+    head.subarray(lineEnd),
+  ]);
+}
+
+function nextFraming(head: Buffer): Framing {
+  const text = head.toString('latin1');
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(text)) return { mode: 'passthrough' };
+  const match = /\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n/i.exec(text);
+  const length = match ? Number(match[1]) : 0;
+  return length > 0 ? { mode: 'body', remaining: length } : { mode: 'head', pending: Buffer.alloc(0) };
+}
