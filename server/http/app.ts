@@ -60,7 +60,10 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
     const handlers = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (!handlers) return sendErrors(res, 404, []);
     const method = routerMethod(req);
-    const handler = method ? handlers[method] : undefined;
+    let handler = method ? handlers[method] : undefined;
+    // Vault's raw sys handlers look only at the HTTP method, so `GET ?list=true` on them is a plain GET.
+    if (!handler && method === 'LIST' && req.method !== 'HEAD' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = handlers.GET;
+    if (!handler && method === 'LIST' && req.method === 'HEAD') handler = handlers.GET;
     if (!handler) return sendErrors(res, 405, []);
     await handler(req, res);
   });
