@@ -62,8 +62,7 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
     const method = routerMethod(req);
     let handler = method ? handlers[method] : undefined;
     // Vault's raw sys handlers look only at the HTTP method, so `GET ?list=true` on them is a plain GET.
-    if (!handler && method === 'LIST' && req.method !== 'HEAD' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = handlers.GET;
-    if (!handler && method === 'LIST' && req.method === 'HEAD') handler = handlers.GET;
+    if (!handler && method === 'LIST' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = handlers.GET;
     if (!handler) return sendErrors(res, 405, []);
     await handler(req, res);
   });

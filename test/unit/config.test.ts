@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { DEFAULT_CONFIG_TEXT, loadConfigFile, parseConfig } from '../../server/config/load-config.js';
+import { isCofferError } from '../../server/core/errors.js';
+import { COFFER_VERSION } from '../../shared/version.js';
+
+const configError = (pattern: RegExp) => (err: unknown) => isCofferError(err, 'config') && pattern.test(err.message);
+
+test('the embedded default is LevelDB under ./data on 127.0.0.1:8200 over plain HTTP', () => {
+  const config = parseConfig(DEFAULT_CONFIG_TEXT);
+  assert.deepEqual(config.storage, { type: 'leveldb', path: './data' });
+  assert.deepEqual(config.listeners, [{ address: '127.0.0.1:8200', host: '127.0.0.1', port: 8200 }]);
+  assert.equal(config.apiAddr, 'http://127.0.0.1:8200');
+  assert.equal(config.logLevel, 'info');
+  assert.equal(config.disableUnauthedRekeyEndpoints, false);
+});
+
+test('vault.hcl.example parses', () => {
+  const config = loadConfigFile('vault.hcl.example');
+  assert.equal(config.storage.type, 'leveldb');
+});
+
+test('HCL and the equivalent JSON give the same configuration', () => {
+  const hcl = parseConfig(`
+storage "inmem" {}
+listener "tcp" {
+  address       = "0.0.0.0:8443"
+  tls_cert_file = "/etc/coffer/cert.pem"
+  tls_key_file  = "/etc/coffer/key.pem"
+}
+log_level = "debug"
+disable_unauthed_rekey_endpoints = true
+`);
+  const json = parseConfig(
+    JSON.stringify({
+      storage: { inmem: {} },
+      listener: { tcp: { address: '0.0.0.0:8443', tls_cert_file: '/etc/coffer/cert.pem', tls_key_file: '/etc/coffer/key.pem' } },
+      log_level: 'debug',
+      disable_unauthed_rekey_endpoints: true,
+    }),
+  );
+  assert.deepEqual(hcl, json);
+  assert.deepEqual(hcl.listeners[0]!.tls, { certFile: '/etc/coffer/cert.pem', keyFile: '/etc/coffer/key.pem' });
+  assert.equal(hcl.apiAddr, 'https://0.0.0.0:8443');
+});
+
+test('an unknown top-level key is rejected by name and line', () => {
+  assert.throws(() => parseConfig('storage "inmem" {}\n\nlog_levle = "info"\n', 'coffer.hcl'), configError(/^coffer\.hcl:3: unknown key "log_levle"$/));
+});
+
+test('an unknown key inside a block is rejected by name, block and line', () => {
+  const text = 'storage "leveldb" {\n  path = "./d"\n}\nlistener "tcp" {\n  address = "127.0.0.1:1"\n  tls_disabled = true\n}\n';
+  assert.throws(() => parseConfig(text, 'c.hcl'), configError(/^c\.hcl:6: unknown key "tls_disabled" in listener "tcp"$/));
+});
+
+test('unknown block types are rejected', () => {
+  assert.throws(() => parseConfig('storage "consul" { address = "x" }'), configError(/:1: unknown storage type "consul"/));
+  assert.throws(() => parseConfig('listener "unix" { address = "/tmp/s" }'), configError(/unknown listener type "unix"/));
+  assert.throws(() => parseConfig('storage { path = "x" }'), configError(/storage block needs a type label/));
+});
+
+test('syntax errors report the parser position', () => {
+  assert.throws(() => parseConfig('storage "inmem" {\n', 'bad.hcl'), configError(/^bad\.hcl: At \d+:\d+/));
+});
+
+test('a non-loopback listener without TLS refuses to start unless tls_disable is set', () => {
+  assert.throws(() => parseConfig('listener "tcp" { address = "0.0.0.0:8200" }'), configError(/non-loopback address/));
+  const allowed = parseConfig('listener "tcp" {\n address = "0.0.0.0:8200"\n tls_disable = "true"\n}');
+  assert.equal(allowed.listeners[0]!.tls, undefined);
+  assert.equal(parseConfig('listener "tcp" { address = "127.0.0.1:8200" }').listeners[0]!.tls, undefined);
+  assert.throws(() => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_disable = false\n}'), configError(/no tls_cert_file/));
+  assert.throws(() => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_cert_file = "c.pem"\n}'), configError(/both tls_cert_file and tls_key_file/));
+});
+
+test('seal types other than shamir are refused until they exist', () => {
+  assert.throws(() => parseConfig('seal "transit" { address = "https://kms:8200" }'), configError(/seal type "transit" is not supported yet/));
+});
+
+test('the reported version matches package.json', () => {
+  assert.equal(COFFER_VERSION, JSON.parse(readFileSync('package.json', 'utf8')).version);
+});

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { test } from 'node:test';
+import { isCofferError } from '../../server/core/errors.js';
+import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
+import { tempDir } from '../helpers/test-server.js';
+
+test('opening a data directory held by another process fails with a clear storage_locked error', async (t) => {
+  const dir = await tempDir(t);
+  const holder = spawn(
+    process.execPath,
+    ['-e', `const {Level}=require('level');const d=new Level(${JSON.stringify(dir)});d.open().then(()=>console.log('held'));setInterval(()=>{},1000)`],
+    { cwd: path.resolve('.'), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => holder.kill('SIGKILL'));
+  const [chunk] = (await once(holder.stdout!, 'data')) as [Buffer];
+  assert.equal(chunk.toString().trim(), 'held');
+
+  await assert.rejects(LeveldbBackend.open(dir), (err) => {
+    assert.ok(isCofferError(err, 'storage_locked'));
+    assert.match(err.message, /locked by another process/);
+    assert.ok(err.message.includes(dir));
+    return true;
+  });
+});
+
+test('a second open of the same directory in one process is refused without releasing the first lock', async (t) => {
+  const dir = await tempDir(t);
+  const first = await LeveldbBackend.open(dir);
+  t.after(() => first.close());
+  await assert.rejects(LeveldbBackend.open(dir), (err) => isCofferError(err, 'storage_locked'));
+  // The first handle still works, and still excludes other processes (checked by the lock test above).
+  await first.put('k', new Uint8Array([1]));
+  assert.deepEqual([...(await first.get('k'))!], [1]);
+});
+
+test('after close the directory can be opened again and the data is there', async (t) => {
+  const dir = await tempDir(t);
+  const first = await LeveldbBackend.open(dir);
+  await first.put('k', new Uint8Array([7]));
+  await first.close();
+  const second = await LeveldbBackend.open(dir);
+  t.after(() => second.close());
+  assert.deepEqual([...(await second.get('k'))!], [7]);
+});
