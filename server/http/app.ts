@@ -7,6 +7,7 @@ import { BodyValidator } from './request-body.js';
 import type { HttpDeps, Method, RouteTable } from './routes/route-table.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
+import { sysKeyRoutes } from './routes/sys-keys.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 
 /** Vault's limit on request bodies. */
@@ -33,7 +34,7 @@ export function routerMethod(req: Request): Method | undefined {
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full) };
   const log = deps.logger;
 
   const app = express();

@@ -10,6 +10,7 @@ import { startCoffer, type RunningCoffer } from '../../server/start.js';
 
 export interface TestServer extends RunningCoffer {
   dataDir: string;
+  port: number;
   /** Sends a request to `/v1/<path>` and returns status, headers and the parsed body. */
   api(method: string, apiPath: string, options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<ApiResult>;
 }
@@ -56,7 +57,7 @@ export async function startTestServer(
     await running.close();
   };
   t.after(close);
-  return { ...running, close, dataDir, api: (m, p, o) => apiCall(running.url, m, p, o) };
+  return { ...running, close, dataDir, port: running.listeners[0]!.port, api: (m, p, o) => apiCall(running.url, m, p, o) };
 }
 
 export async function apiCall(

@@ -77,6 +77,24 @@ export class TokenStore {
     this.#hmacKey = undefined;
   }
 
+  /**
+   * Creates a token with `policies` and persists its entry. Returns the token, which exists nowhere else.
+   * @throws CofferError `sealed`.
+   */
+  async create(options: { policies: readonly string[]; ttl?: number; displayName?: string }): Promise<{ token: string; entry: TokenEntry }> {
+    if (!this.#hmacKey) throw new CofferError('sealed', 'Vault is sealed');
+    const token = generateToken();
+    const entry: TokenEntry = {
+      accessor: randomBase62(24),
+      policies: [...options.policies],
+      displayName: options.displayName ?? 'token',
+      creationTime: Math.floor(this.#clock.now().getTime() / 1000),
+      ttl: options.ttl ?? 0,
+    };
+    await this.#barrier.put(TOKEN_ID_PREFIX + tokenHash(this.#hmacKey, token), encodeEntry(entry));
+    return { token, entry };
+  }
+
   /** The entry of a live token, or undefined for an unknown or expired one. */
   async lookup(token: string): Promise<TokenEntry | undefined> {
     if (!this.#hmacKey) throw new CofferError('sealed', 'Vault is sealed');
