@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+
+export const CLI = path.resolve('dist/cli/main.js');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `coffer server` from the build as a separate process and waits for its listening line. */
+export async function startServerProcess(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, 'server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = once(child, 'exit');
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const match = /Coffer server listening on (\S+)/.exec(out);
+      if (match) {
+        child.stderr!.off('data', onData);
+        resolve(match[1]!);
+      }
+    };
+    child.stderr!.on('data', onData);
+    void exited.then(() => reject(new Error(`server exited before listening:\n${out}`)));
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `coffer` CLI as a process. */
+export async function runCliProcess(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdin.end(stdin);
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
+/**
+ * Runs the CLI inside a real pseudo-terminal (util-linux `script`), waits for `prompt` to appear, then types
+ * `answer` and Enter. Returns everything the terminal showed.
+ */
+export async function runCliInTerminal(args: string[], env: NodeJS.ProcessEnv, prompt: string, answer: string): Promise<CliResult> {
+  const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, ...env, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let answered = false;
+  child.stdout.on('data', (d) => {
+    screen += d;
+    if (!answered && screen.includes(prompt)) {
+      answered = true;
+      child.stdin.write(`${answer}\r`);
+    }
+  });
+  child.stderr.on('data', (d) => (screen += d));
+  const [code] = (await once(child, 'exit')) as [number];
+  child.stdin.destroy();
+  return { code, stdout: screen, stderr: '' };
+}
