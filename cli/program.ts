@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/command-context.js';
 import { registerOperatorInit } from './commands/operator-init.js';
+import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
 import { registerServer } from './commands/server.js';
@@ -15,10 +16,11 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.output.out(s), writeErr: (s) => ctx.output.err(s) });
   registerServer(program);
   registerStatus(program, ctx);
-  const operator = program.command('operator').description('Operator commands: init, unseal, seal');
+  const operator = program.command('operator').description('Operator commands: init, unseal, seal, rotate, key-status');
   registerOperatorInit(operator, ctx);
   registerOperatorUnseal(operator, ctx);
   registerOperatorSeal(operator, ctx);
+  registerOperatorRotate(operator, ctx);
   for (const cmd of [program, operator, ...program.commands, ...operator.commands]) cmd.exitOverride();
   return program;
 }

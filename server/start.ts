@@ -16,7 +16,12 @@ export interface StartOptions {
   random?: Random;
   /** Use this backend instead of the configured one (tests wrap storage to inject faults). */
   storage?: StorageBackend;
+  /** Milliseconds between maintenance runs (count flush, automatic rotation); 0 disables the timer (tests). */
+  maintenanceIntervalMs?: number;
 }
+
+/** Real time between maintenance runs; the decisions inside use the injected clock. */
+export const MAINTENANCE_INTERVAL_MS = 60_000;
 
 export interface RunningCoffer {
   readonly core: CofferCore;
@@ -55,12 +60,22 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     throw err instanceof CofferError ? err : new CofferError('config', `cannot listen: ${(err as Error).message}`);
   }
   options.logger.info({ addresses: listeners.map((l) => l.url), storage: config.storage.type }, 'listening');
+  const intervalMs = options.maintenanceIntervalMs ?? MAINTENANCE_INTERVAL_MS;
+  let running: Promise<unknown> = Promise.resolve();
+  const timer =
+    intervalMs > 0
+      ? setInterval(() => {
+          running = core.maintenance().catch((err: unknown) => options.logger.error({ err: (err as Error).message }, 'maintenance failed'));
+        }, intervalMs).unref()
+      : undefined;
   return {
     core,
     storage,
     url: listeners[0]!.url,
     listeners,
     close: async () => {
+      if (timer) clearInterval(timer);
+      await running;
       await Promise.all(listeners.map((l) => l.close()));
       await core.seal();
       await storage.close();

@@ -2,7 +2,7 @@ import { Mutex } from 'async-mutex';
 import type { Logger } from 'pino';
 import { AesGcmBarrier, encryptKeyring, encryptOpWith } from './barrier/aes-gcm-barrier.js';
 import type { BarrierOp } from './barrier/barrier.js';
-import { Keyring } from './barrier/keyring.js';
+import { Keyring, MAX_OPERATIONS_LIMIT, type RotationConfig, type TermInfo } from './barrier/keyring.js';
 import { rfc3339Nano, type Clock, type Random } from './clock.js';
 import { CofferError } from './errors.js';
 import { encryptShares, encryptTo, parsePgpKeys } from './pgp/pgp-keys.js';
@@ -18,9 +18,12 @@ import { combineShares, splitKey } from './seal/shamir.js';
 import { SEALED_ROOT_KEY_PATH, unwrapRootKey, wrapRootKey } from './seal/shamir-seal.js';
 import { addPart, clearProgress, IDLE, progressCount, progressNonce, type UnsealProgress } from './seal/unseal-progress.js';
 import type { StorageBackend, StorageOp } from './storage/storage-backend.js';
+import { PolicyStore } from './policy/policy-store.js';
 import { TokenStore } from './token/token-store.js';
 
 export const CLUSTER_PATH = 'core/cluster';
+export const MIN_MAX_OPERATIONS = 1_000_000;
+export const MIN_ROTATION_INTERVAL_SECONDS = 24 * 3600;
 const MIN_KEY_BYTES = 16;
 const MAX_KEY_BYTES = 33;
 
@@ -69,6 +72,7 @@ export interface SealStatus {
 export class CofferCore {
   readonly barrier: AesGcmBarrier;
   readonly tokens: TokenStore;
+  readonly policies: PolicyStore;
   readonly #storage: StorageBackend;
   readonly #storageType: string;
   readonly #clock: Clock;
@@ -88,6 +92,8 @@ export class CofferCore {
     this.#log = options.logger;
     this.barrier = new AesGcmBarrier(options.storage);
     this.tokens = new TokenStore(this.barrier, options.clock);
+    this.policies = new PolicyStore(this.barrier);
+    this.barrier.onBackgroundError = (err) => this.#log.error({ err: (err as Error).message }, 'could not persist encryption counts');
   }
 
   get clock(): Clock {
@@ -234,12 +240,79 @@ export class CofferCore {
     return this.sealStatus();
   }
 
-  /** Drops every key from memory and ends every in-flight operation. Idempotent. */
+  /** Drops every key from memory and ends every in-flight operation. Idempotent. Flushes encryption counts first. */
   async seal(): Promise<void> {
-    await this.#stateLock.runExclusive(() => {
-      if (!this.barrier.sealed) this.#log.info('sealed');
+    await this.#stateLock.runExclusive(async () => {
+      if (this.barrier.sealed) return this.#sealInternal();
+      try {
+        await this.barrier.persistEncryptions(true);
+      } catch (err) {
+        // Sealing must not fail; the next unseal then treats the stop as unclean and adds the safety margin.
+        this.#log.error({ err: (err as Error).message }, 'could not persist encryption counts before sealing');
+      }
       this.#sealInternal();
+      this.#log.info('sealed');
     });
+  }
+
+  /**
+   * Adds a keyring term: new writes use it, every older term keeps decrypting. Online: readers and writers are
+   * not blocked; the cost is one keyring write whatever the amount of data.
+   * @throws CofferError `sealed`.
+   */
+  async rotate(reason = 'requested'): Promise<TermInfo> {
+    const key = this.#random.bytes(32);
+    try {
+      const info = await this.barrier.rotate(key, this.#clock.now());
+      this.#log.info({ term: info.term, reason }, 'rotated the barrier key');
+      return info;
+    } finally {
+      wipe(key);
+    }
+  }
+
+  rotationConfig(): RotationConfig {
+    return this.barrier.activeKeyring.rotation;
+  }
+
+  /**
+   * Updates the automatic-rotation settings; fields left undefined keep their value. A change of `enabled` alone
+   * is honoured (Vault drops it).
+   * @throws CofferError `invalid_request` with Vault's messages.
+   */
+  async setRotationConfig(update: Partial<RotationConfig>): Promise<void> {
+    const next: RotationConfig = { ...this.rotationConfig(), ...update };
+    if (next.maxOperations < MIN_MAX_OPERATIONS || next.maxOperations > MAX_OPERATIONS_LIMIT) {
+      throw new CofferError('invalid_request', `max_operations must be in the range [${MIN_MAX_OPERATIONS},${MAX_OPERATIONS_LIMIT}]`);
+    }
+    if (next.intervalSeconds > 0 && next.intervalSeconds < MIN_ROTATION_INTERVAL_SECONDS) {
+      throw new CofferError('invalid_request', 'interval must be greater or equal to 24h0m0s');
+    }
+    const current = this.rotationConfig();
+    if (current.maxOperations === next.maxOperations && current.intervalSeconds === next.intervalSeconds && current.enabled === next.enabled) return;
+    await this.barrier.setRotationConfig(next);
+    this.#log.info({ max_operations: next.maxOperations, interval_seconds: next.intervalSeconds, enabled: next.enabled }, 'rotation config updated');
+  }
+
+  /**
+   * Periodic work, run by the server's scheduler (and directly by tests): rotates when the active term reached
+   * `max_operations` encryptions or is older than `interval` (by the injected clock) and rotation is enabled;
+   * otherwise persists the encryption count. Returns the rotation reason, if it rotated.
+   */
+  async maintenance(): Promise<string | undefined> {
+    if (this.barrier.sealed) return undefined;
+    const { rotation } = this.barrier.activeKeyring;
+    const status = this.barrier.keyStatus();
+    const age = (this.#clock.now().getTime() - status.installTime.getTime()) / 1000;
+    let reason: string | undefined;
+    if (rotation.enabled && status.encryptions >= rotation.maxOperations) reason = 'reached max operations';
+    else if (rotation.enabled && rotation.intervalSeconds > 0 && age >= rotation.intervalSeconds) reason = 'rotation interval reached';
+    if (reason) {
+      await this.rotate(reason);
+      return reason;
+    }
+    await this.barrier.persistEncryptions();
+    return undefined;
   }
 
   /** Formats an install time the way key-status reports it. */
@@ -256,6 +329,7 @@ export class CofferCore {
   #sealInternal(): void {
     this.#progress = clearProgress(this.#progress);
     this.tokens.unload();
+    this.policies.clear();
     this.barrier.seal();
     this.#cluster = undefined;
   }

@@ -4,10 +4,11 @@ import { httpErrorFor } from './error-table.js';
 import { sendErrors } from './json-response.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { BodyValidator } from './request-body.js';
-import type { HttpDeps, Method, RouteTable } from './routes/route-table.js';
+import { matchRoute, type HttpDeps, type Method, type RouteTable } from './routes/route-table.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
+import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 
 /** Vault's limit on request bodies. */
@@ -34,7 +35,7 @@ export function routerMethod(req: Request): Method | undefined {
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full) };
   const log = deps.logger;
 
   const app = express();
@@ -58,14 +59,15 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
-    const handlers = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!handlers) return sendErrors(res, 404, []);
+    const route = matchRoute(routes, path);
+    if (!route) return sendErrors(res, 404, []);
+    const { handlers, params } = route;
     const method = routerMethod(req);
     let handler = method ? handlers[method] : undefined;
     // Vault's raw sys handlers look only at the HTTP method, so `GET ?list=true` on them is a plain GET.
     if (!handler && method === 'LIST' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = handlers.GET;
     if (!handler) return sendErrors(res, 405, []);
-    await handler(req, res);
+    await handler(req, res, params);
   });
   app.use((_req: Request, res: Response) => sendErrors(res, 404, []));
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { CofferCore } from '../core/coffer-core.js';
 import { CofferError } from '../core/errors.js';
-import { allows, type Operation } from '../core/policy/acl.js';
+import { isSudoPath, type Operation } from '../core/policy/acl.js';
 import type { TokenEntry } from '../core/token/token-store.js';
 
 /** The client's token: `X-Vault-Token`, else `Authorization: Bearer <token>`. */
@@ -23,13 +23,14 @@ export async function authorize(
   req: Request,
   path: string,
   operation: Operation,
-  needsSudo: boolean,
+  needsSudo = isSudoPath(path),
 ): Promise<TokenEntry> {
   if (core.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
   const token = requestToken(req);
   if (!token) throw new CofferError('permission_denied', 'permission denied');
   const entry = await core.tokens.lookup(token);
   if (!entry) throw new CofferError('invalid_token', 'invalid token');
-  if (!allows(entry.policies, path, operation, needsSudo)) throw new CofferError('forbidden', 'permission denied');
+  const acl = await core.policies.acl(entry.policies);
+  if (!acl.allows(path, operation, needsSudo)) throw new CofferError('forbidden', 'permission denied');
   return entry;
 }

@@ -47,6 +47,7 @@ export async function startTestServer(
   const dataDir = options.dataDir ?? (await tempDir(t));
   const running = await startCoffer(testConfig(dataDir), {
     logger: createLogger('silent'),
+    maintenanceIntervalMs: 0,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.storage ? { storage: options.storage } : {}),
   });

@@ -1,8 +1,9 @@
+import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
 import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
 import type { Barrier, BarrierOp } from './barrier.js';
-import { Keyring, type TermInfo } from './keyring.js';
+import { Keyring, type RotationConfig, type TermInfo } from './keyring.js';
 
 /** Entry header: term (u32 BE) then the format version. */
 const HEADER_BYTES = 5;
@@ -37,7 +38,7 @@ function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Ar
 }
 
 /** The keyring entry, encrypted with the root key. */
-export function encryptKeyring(rootKey: Uint8Array, keyring: Keyring): StorageOp {
+export function encryptKeyring(rootKey: Uint8Array, keyring: Keyring): StorageOp & { type: 'put' } {
   const plain = keyring.serialize();
   try {
     return { type: 'put', key: KEYRING_PATH, value: encryptEntry(rootKey, ROOT_KEY_TERM, KEYRING_PATH, plain) };
@@ -77,15 +78,30 @@ export function encryptOpWith(keyring: Keyring, op: BarrierOp): StorageOp {
 export interface KeyStatus extends TermInfo {}
 
 /**
+ * Counts are flushed at the latest when this many encryptions are unpersisted, so a crash loses fewer than
+ * about this many; after an unclean stop twice this is added to the active term's count.
+ */
+export const COUNT_FLUSH_THRESHOLD = 100_000;
+export const UNCLEAN_STOP_MARGIN = 2 * COUNT_FLUSH_THRESHOLD;
+
+/**
  * AES-256-GCM barrier over a storage backend. Writes use the active term; reads use the term in the entry's
- * header. Counts every encryption under a term key (persisted by the keyring owner).
+ * header. Every encryption under a term key is counted; counts are persisted with the keyring.
+ *
+ * Keyring changes (rotate, count flush, rotation config) are serialised by one lock and follow "persist, then
+ * swap": the new keyring is written in one storage put and only then used. Encryption and decryption read the
+ * current keyring synchronously, so a swap never tears an operation.
  */
 export class AesGcmBarrier implements Barrier {
   readonly #storage: StorageBackend;
+  readonly #keyringLock = new Mutex();
   #keyring: Keyring | undefined;
   #rootKey: Uint8Array | undefined;
   /** Encryptions under the active term since the keyring was loaded or last persisted. */
   #unpersistedEncryptions = 0;
+  #flushing = false;
+  /** Reports a failed background count flush (set by the owner, e.g. to log it). */
+  onBackgroundError: ((err: unknown) => void) | undefined;
 
   constructor(storage: StorageBackend) {
     this.#storage = storage;
@@ -101,10 +117,71 @@ export class AesGcmBarrier implements Barrier {
    */
   async unseal(rootKey: Uint8Array): Promise<void> {
     if (!this.sealed) return;
-    const keyring = decryptKeyring(rootKey, await this.#storage.get(KEYRING_PATH));
+    let keyring = decryptKeyring(rootKey, await this.#storage.get(KEYRING_PATH));
+    // Mark the keyring "running" before serving. If it was not left clean, counts since the last flush are lost:
+    // assume the worst and add the margin, so automatic rotation errs early.
+    const info = keyring.termInfo(keyring.activeTerm)!;
+    const next = (keyring.clean ? keyring : keyring.withEncryptions(info.term, info.encryptions + UNCLEAN_STOP_MARGIN)).withClean(false);
+    await this.#storage.put(KEYRING_PATH, encryptKeyring(rootKey, next).value);
+    keyring.destroy();
+    keyring = next;
     this.#keyring = keyring;
     this.#rootKey = rootKey.slice();
     this.#unpersistedEncryptions = 0;
+  }
+
+  /** The keyring in use (owned by the barrier: do not keep it across awaits or destroy it). */
+  get activeKeyring(): Keyring {
+    return this.#requireKeyring();
+  }
+
+  /**
+   * Adds a new term with `key` and makes it the active one. The old term's count is persisted with it; older
+   * terms stay readable. Cost is one keyring write, whatever the amount of data.
+   */
+  async rotate(key: Uint8Array, installTime: Date): Promise<TermInfo> {
+    return this.#updateKeyring((keyring, counted) => {
+      const info = keyring.termInfo(keyring.activeTerm)!;
+      return keyring.withEncryptions(info.term, info.encryptions + counted).withNewTerm(key, installTime);
+    }, true);
+  }
+
+  /** Persists the encryptions counted since the last flush. `clean` marks a clean seal or shutdown. */
+  async persistEncryptions(clean = false): Promise<void> {
+    await this.#updateKeyring((keyring, counted) => {
+      const info = keyring.termInfo(keyring.activeTerm)!;
+      return keyring.withEncryptions(info.term, info.encryptions + counted).withClean(clean);
+    }, false);
+  }
+
+  async setRotationConfig(rotation: RotationConfig): Promise<void> {
+    await this.#updateKeyring((keyring, counted) => {
+      const info = keyring.termInfo(keyring.activeTerm)!;
+      return keyring.withEncryptions(info.term, info.encryptions + counted).withRotationConfig(rotation);
+    }, false);
+  }
+
+  /**
+   * Builds a new keyring from the current one and the encryptions counted so far, persists it with the root key,
+   * then swaps it in. On failure nothing changes and the counted encryptions stay counted.
+   */
+  async #updateKeyring(build: (keyring: Keyring, counted: number) => Keyring, newTerm: boolean): Promise<TermInfo> {
+    return this.#keyringLock.runExclusive(async () => {
+      const current = this.#requireKeyring();
+      const counted = this.#unpersistedEncryptions;
+      const next = build(current, counted);
+      await this.#storage.put(KEYRING_PATH, encryptKeyring(this.#rootKey!, next).value);
+      if (this.#keyring !== current) {
+        next.destroy(); // sealed meanwhile: the persisted keyring is still right, just don't serve it
+        throw new CofferError('sealed', 'Vault is sealed');
+      }
+      this.#keyring = next;
+      // Encryptions under the old active term made during the write are credited to it conservatively: after a
+      // rotation they are simply forgotten with the term; otherwise they stay unpersisted for the next flush.
+      this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
+      current.destroy();
+      return next.termInfo(next.activeTerm)!;
+    });
   }
 
   /** Drops and zeroes all key material. */
@@ -157,7 +234,15 @@ export class AesGcmBarrier implements Barrier {
 
   encryptOp(op: BarrierOp): StorageOp {
     const keyring = this.#requireKeyring();
-    if (op.type === 'put') this.#unpersistedEncryptions += 1;
+    if (op.type === 'put') {
+      this.#unpersistedEncryptions += 1;
+      if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
+        this.#flushing = true;
+        void this.persistEncryptions()
+          .catch((err) => this.onBackgroundError?.(err))
+          .finally(() => (this.#flushing = false));
+      }
+    }
     return encryptOpWith(keyring, op);
   }
 

@@ -35,6 +35,8 @@ interface TermEntry {
 
 interface KeyringMetadata {
   active_term: number;
+  /** True only when the counts were flushed by a clean seal or shutdown. */
+  clean?: boolean;
   terms: Array<{ term: number; install_time: string; encryptions: number }>;
   rotation: { max_operations: number; interval_seconds: number; enabled: boolean };
 }
@@ -47,11 +49,14 @@ export class Keyring {
   readonly #terms: ReadonlyMap<number, TermEntry>;
   readonly activeTerm: number;
   readonly rotation: RotationConfig;
+  /** Whether the encryption counts were persisted by a clean seal or shutdown (see `AesGcmBarrier`). */
+  readonly clean: boolean;
 
-  private constructor(terms: Map<number, TermEntry>, rotation: RotationConfig) {
+  private constructor(terms: Map<number, TermEntry>, rotation: RotationConfig, clean = false) {
     this.#terms = terms;
     this.activeTerm = Math.max(...terms.keys());
     this.rotation = rotation;
+    this.clean = clean;
   }
 
   /** A keyring holding term 1. `key` is copied. */
@@ -90,7 +95,11 @@ export class Keyring {
     const terms = this.#copyTerms();
     const entry = terms.get(term);
     if (entry) terms.set(term, { info: { ...entry.info, encryptions }, key: entry.key });
-    return new Keyring(terms, this.rotation);
+    return new Keyring(terms, this.rotation, this.clean);
+  }
+
+  withClean(clean: boolean): Keyring {
+    return new Keyring(this.#copyTerms(), this.rotation, clean);
   }
 
   /**
@@ -101,6 +110,7 @@ export class Keyring {
     const terms = this.terms.map((t) => this.#terms.get(t)!);
     const meta: KeyringMetadata = {
       active_term: this.activeTerm,
+      clean: this.clean,
       terms: terms.map(({ info }) => ({ term: info.term, install_time: info.installTime.toISOString(), encryptions: info.encryptions })),
       rotation: {
         max_operations: this.rotation.maxOperations,
@@ -141,7 +151,7 @@ export class Keyring {
         key: bytes.slice(start, start + KEY_BYTES),
       });
     });
-    const keyring = new Keyring(terms, sanitizeRotation(meta.rotation));
+    const keyring = new Keyring(terms, sanitizeRotation(meta.rotation), meta.clean === true);
     if (keyring.activeTerm !== meta.active_term) throw bad('active term');
     return keyring;
   }

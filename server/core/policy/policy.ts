@@ -1,0 +1,141 @@
+import HCL from 'js-hcl-parser';
+import { CofferError } from '../errors.js';
+
+/** Vault's capabilities. `deny` overrides every other capability of the same path rule. */
+export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Vault's legacy `policy = "..."` shorthand. */
+const LEGACY: Record<string, Capability[]> = {
+  deny: ['deny'],
+  read: ['read', 'list'],
+  write: ['create', 'read', 'update', 'patch', 'delete', 'list'],
+  sudo: ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo'],
+};
+
+export interface PathRule {
+  /** The pattern as written: exact, `*` as the last character (prefix), `+` as a whole segment. */
+  readonly pattern: string;
+  readonly capabilities: ReadonlySet<Capability>;
+}
+
+export interface Policy {
+  readonly name: string;
+  /** The text as the operator wrote it, returned by reads. */
+  readonly text: string;
+  readonly rules: readonly PathRule[];
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+/** Policy names are case-insensitive in Vault and stored lower-cased. @throws CofferError `invalid_request`. */
+export function normalisePolicyName(name: string): string {
+  const lower = name.toLowerCase();
+  if (!NAME.test(lower)) throw new CofferError('invalid_request', `invalid policy name "${name}"`);
+  return lower;
+}
+
+/**
+ * Parses policy text in HCL or JSON (`path "<pattern>" { capabilities = [...] }`).
+ * @throws CofferError `invalid_request` with a message naming what is wrong.
+ */
+export function parsePolicy(name: string, text: string): Policy {
+  const bad = (message: string): never => {
+    throw new CofferError('invalid_request', `failed to parse policy: ${message}`);
+  };
+  if (text.trim() === '') bad('policy is empty');
+  const out = HCL.parse(text);
+  if (!out.trimStart().startsWith('{')) bad(out.replace(/^unable to parse JSON: /, ''));
+  const raw = JSON.parse(out) as Record<string, unknown>;
+  for (const key of Object.keys(raw)) if (key !== 'path' && key !== 'name') bad(`unknown key "${key}"`);
+
+  const rules: PathRule[] = [];
+  const blocks = raw.path === undefined ? [] : Array.isArray(raw.path) ? raw.path : [raw.path];
+  for (const block of blocks) {
+    if (typeof block !== 'object' || block === null) bad('path blocks need a pattern: path "secret/*" { ... }');
+    for (const [pattern, bodies] of Object.entries(block as Record<string, unknown>)) {
+      for (const body of Array.isArray(bodies) ? bodies : [bodies]) {
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) bad(`path "${pattern}" needs a block`);
+        rules.push(parseRule(pattern, body as Record<string, unknown>, bad));
+      }
+    }
+  }
+  if (rules.length === 0) bad('policy has no path rules');
+  return { name, text, rules };
+}
+
+function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: string) => never): PathRule {
+  const star = pattern.indexOf('*');
+  if (star >= 0 && star !== pattern.length - 1) bad(`path "${pattern}": "*" is only allowed as the last character`);
+  if (pattern.startsWith('/')) pattern = pattern.slice(1);
+  const capabilities = new Set<Capability>();
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'capabilities') {
+      if (!Array.isArray(value)) bad(`path "${pattern}": capabilities must be a list`);
+      for (const cap of value as unknown[]) {
+        const c = String(cap).toLowerCase();
+        if (!(CAPABILITIES as readonly string[]).includes(c)) bad(`path "${pattern}": invalid capability "${String(cap)}"`);
+        capabilities.add(c as Capability);
+      }
+    } else if (key === 'policy') {
+      const legacy = LEGACY[String(value).toLowerCase()];
+      if (!legacy) bad(`path "${pattern}": invalid policy "${String(value)}"`);
+      for (const c of legacy!) capabilities.add(c);
+    } else {
+      // allowed_parameters, required_parameters, wrapping TTLs…: refused rather than silently not enforced.
+      bad(`path "${pattern}": "${key}" is not supported`);
+    }
+  }
+  return { pattern, capabilities };
+}
+
+/**
+ * Sort key of Vault's rule priority: a pattern whose first wildcard comes later wins; then one not ending in `*`;
+ * then fewer `+` segments; then the longer; then the lexicographically greater. Exact patterns beat all globs.
+ */
+export function comparePriority(a: string, b: string): number {
+  const wa = firstWildcard(a);
+  const wb = firstWildcard(b);
+  if (wa !== wb) return wa < wb ? -1 : 1;
+  const sa = a.endsWith('*');
+  const sb = b.endsWith('*');
+  if (sa !== sb) return sa ? -1 : 1;
+  const pa = a.split('/').filter((s) => s === '+').length;
+  const pb = b.split('/').filter((s) => s === '+').length;
+  if (pa !== pb) return pa > pb ? -1 : 1;
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Character offset of the first `*` or `+` segment; Infinity for an exact pattern. */
+function firstWildcard(pattern: string): number {
+  let offset = 0;
+  for (const segment of pattern.split('/')) {
+    if (segment === '+') return offset;
+    const star = segment.indexOf('*');
+    if (star >= 0) return offset + star;
+    offset += segment.length + 1;
+  }
+  return Infinity;
+}
+
+/** Whether `pattern` matches `path`: `+` is exactly one segment, a final `*` matches any suffix. */
+export function patternMatches(pattern: string, path: string): boolean {
+  const prefix = pattern.endsWith('*');
+  const patternSegments = (prefix ? pattern.slice(0, -1) : pattern).split('/');
+  const pathSegments = path.split('/');
+  if (!prefix && patternSegments.length !== pathSegments.length) return false;
+  if (prefix && pathSegments.length < patternSegments.length) return false;
+  for (let i = 0; i < patternSegments.length; i++) {
+    const p = patternSegments[i]!;
+    const s = pathSegments[i]!;
+    const last = i === patternSegments.length - 1;
+    if (p === '+') {
+      if (s.length === 0 && !(prefix && last)) return false;
+      continue;
+    }
+    if (prefix && last) return s.startsWith(p);
+    if (p !== s) return false;
+  }
+  return true;
+}
