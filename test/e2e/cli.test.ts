@@ -69,6 +69,35 @@ describe('the coffer CLI against a real server process', () => {
     await server.stop();
   });
 
+  test('operator rotate adds a term and prints it; operator key-status shows the same in table and JSON', async (t) => {
+    const dir = await tempDir(t);
+    const config = await configFile(dir, 'listener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}');
+    const server = await startServerProcess(t, [`-config=${config}`]);
+    const env = { VAULT_ADDR: server.url };
+    const init = JSON.parse((await runCliProcess(['operator', 'init', '-key-shares=1', '-key-threshold=1', '-format=json'], env)).stdout);
+    await runCliProcess(['operator', 'unseal', '-'], env, init.unseal_keys_b64[0]);
+    const withToken = { ...env, VAULT_TOKEN: init.root_token };
+
+    const before = await runCliProcess(['operator', 'key-status'], withToken);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, /^Key Term            1\nInstall Time        \d\d [A-Z][a-z]{2} \d\d \d\d:\d\d UTC\nEncryption Count    \d+\n$/);
+
+    const rotated = await runCliProcess(['operator', 'rotate'], withToken);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /^Success! Rotated key\n\nKey Term            2\nInstall Time        .+ UTC\nEncryption Count    0\n$/);
+
+    const json = await runCliProcess(['operator', 'key-status', '-format=json'], withToken);
+    const status = JSON.parse(json.stdout);
+    assert.equal(status.term, 2);
+    assert.equal(status.encryptions, 0);
+    assert.match(status.install_time, /Z$/);
+
+    const denied = await runCliProcess(['operator', 'rotate'], env);
+    assert.equal(denied.code, 2);
+    assert.match(denied.stderr, /^Error rotating key: Error making API request\.\n\nURL: PUT .*\/v1\/sys\/rotate\nCode: 403\. Errors:\n\n\* permission denied\n$/);
+    await server.stop();
+  });
+
   test('errors are printed as Vault prints them, with exit code 2; usage errors exit 1', async (t) => {
     const dir = await tempDir(t);
     const config = await configFile(dir, 'listener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}');

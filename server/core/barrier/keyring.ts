@@ -59,10 +59,10 @@ export class Keyring {
     this.clean = clean;
   }
 
-  /** A keyring holding term 1. `key` is copied. */
+  /** A keyring holding term 1. `key` is copied. Its counts are exact, so it starts out clean. */
   static create(key: Uint8Array, installTime: Date): Keyring {
     assertKey(key);
-    return new Keyring(new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]), DEFAULT_ROTATION_CONFIG);
+    return new Keyring(new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]), DEFAULT_ROTATION_CONFIG, true);
   }
 
   /** The key of `term`, or undefined when the keyring does not hold it. The returned bytes belong to the keyring. */
