@@ -5,6 +5,7 @@ import { sendErrors } from './json-response.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { BodyValidator } from './request-body.js';
 import { matchRoute, type HttpDeps, type Method, type RouteTable } from './routes/route-table.js';
+import { authTokenRoutes } from './routes/auth-token.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
@@ -35,7 +36,7 @@ export function routerMethod(req: Request): Method | undefined {
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...authTokenRoutes(full) };
   const log = deps.logger;
 
   const app = express();

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { CofferCore } from '../core/coffer-core.js';
 import { CofferError } from '../core/errors.js';
 import { isSudoPath, type Operation } from '../core/policy/acl.js';
-import type { TokenEntry } from '../core/token/token-store.js';
+import type { TokenRecord } from '../core/token/token-store.js';
 
 /** The client's token: `X-Vault-Token`, else `Authorization: Bearer <token>`. */
 export function requestToken(req: Request): string | undefined {
@@ -24,11 +24,11 @@ export async function authorize(
   path: string,
   operation: Operation,
   needsSudo = isSudoPath(path),
-): Promise<TokenEntry> {
+): Promise<TokenRecord> {
   if (core.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
   const token = requestToken(req);
   if (!token) throw new CofferError('permission_denied', 'permission denied');
-  const entry = await core.tokens.lookup(token);
+  const entry = await core.tokens.authenticate(token);
   if (!entry) throw new CofferError('invalid_token', 'invalid token');
   const acl = await core.policies.acl(entry.policies);
   if (!acl.allows(path, operation, needsSudo)) throw new CofferError('forbidden', 'permission denied');

@@ -135,9 +135,10 @@ describe('init is one atomic batch', () => {
     assert.deepEqual(storage.writes.map((w) => w.kind), ['batch']);
     const keys = storage.writes[0]!.ops.map((op) => op.key);
     assert.deepEqual(
-      keys.filter((k) => !k.startsWith('sys/token/id/')).sort(),
+      keys.filter((k) => !k.startsWith('sys/token/')).sort(),
       ['core/cluster', 'core/keyring', 'core/seal-config', 'core/sealed-root-key', 'core/token-hmac-key'],
     );
     assert.equal(keys.filter((k) => k.startsWith('sys/token/id/')).length, 1);
+    assert.equal(keys.filter((k) => k.startsWith('sys/token/accessor/')).length, 1);
   });
 });
