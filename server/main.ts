@@ -60,6 +60,8 @@ async function initialiseDevServer(server: RunningCoffer): Promise<void> {
   });
   const key = result.keys[0]!;
   await server.core.submitUnsealKey(key);
+  // Like Vault's dev server: a KV version 2 engine at secret/.
+  await server.core.mounts.enable('secret', 'kv', { version: '2' }, 'key/value secret storage');
   process.stdout.write(
     [
       'WARNING! dev mode is enabled! In this mode, Coffer runs entirely in-memory',

@@ -18,6 +18,7 @@ import { combineShares, splitKey } from './seal/shamir.js';
 import { SEALED_ROOT_KEY_PATH, unwrapRootKey, wrapRootKey } from './seal/shamir-seal.js';
 import { addPart, clearProgress, IDLE, progressCount, progressNonce, type UnsealProgress } from './seal/unseal-progress.js';
 import type { StorageBackend, StorageOp } from './storage/storage-backend.js';
+import { MountTable } from './mounts/mount-table.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { TokenStore } from './token/token-store.js';
 
@@ -73,6 +74,7 @@ export class CofferCore {
   readonly barrier: AesGcmBarrier;
   readonly tokens: TokenStore;
   readonly policies: PolicyStore;
+  readonly mounts: MountTable;
   readonly #storage: StorageBackend;
   readonly #storageType: string;
   readonly #clock: Clock;
@@ -93,6 +95,7 @@ export class CofferCore {
     this.barrier = new AesGcmBarrier(options.storage);
     this.tokens = new TokenStore(this.barrier, options.clock);
     this.policies = new PolicyStore(this.barrier);
+    this.mounts = new MountTable(this.barrier, options.clock, options.random);
     this.barrier.onBackgroundError = (err) => this.#log.error({ err: (err as Error).message }, 'could not persist encryption counts');
   }
 
@@ -322,6 +325,7 @@ export class CofferCore {
 
   async #afterUnseal(): Promise<void> {
     await this.tokens.load();
+    await this.mounts.load();
     const raw = await this.barrier.get(CLUSTER_PATH);
     this.#cluster = raw ? (JSON.parse(new TextDecoder().decode(raw)) as { name: string; id: string }) : undefined;
   }
@@ -330,6 +334,7 @@ export class CofferCore {
     this.#progress = clearProgress(this.#progress);
     this.tokens.unload();
     this.policies.clear();
+    this.mounts.clear();
     this.barrier.seal();
     this.#cluster = undefined;
   }

@@ -3,40 +3,25 @@ import { CofferError } from '../core/errors.js';
 import { httpErrorFor } from './error-table.js';
 import { sendErrors } from './json-response.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
+import { routerMethod } from './router-method.js';
 import { BodyValidator } from './request-body.js';
-import { matchRoute, type HttpDeps, type Method, type RouteTable } from './routes/route-table.js';
+import { matchRoute, type HttpDeps, type RouteTable } from './routes/route-table.js';
 import { authTokenRoutes } from './routes/auth-token.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
+import { sysMountRoutes } from './routes/sys-mounts.js';
+import { handleMounted } from './routes/logical.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 
 /** Vault's limit on request bodies. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
-/** The router's view of a request's method (see `Method`). */
-export function routerMethod(req: Request): Method | undefined {
-  switch (req.method) {
-    case 'GET':
-    case 'HEAD':
-      return req.headers[LIST_MARKER_HEADER] === 'true' || req.query.list === 'true' ? 'LIST' : 'GET';
-    case 'PUT':
-    case 'POST':
-      return 'PUT';
-    case 'DELETE':
-      return 'DELETE';
-    case 'PATCH':
-      return 'PATCH';
-    default:
-      return undefined;
-  }
-}
-
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...authTokenRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...sysMountRoutes(full), ...authTokenRoutes(full) };
   const log = deps.logger;
 
   const app = express();
@@ -61,7 +46,7 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
     const route = matchRoute(routes, path);
-    if (!route) return sendErrors(res, 404, []);
+    if (!route) return handleMounted(full, req, res, path);
     const { handlers, params } = route;
     const method = routerMethod(req);
     let handler = method ? handlers[method] : undefined;

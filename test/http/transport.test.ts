@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import express from 'express';
-import { routerMethod } from '../../server/http/app.js';
+import { routerMethod } from '../../server/http/router-method.js';
 import { listen } from '../../server/http/http-server.js';
 import { initServer, startTestServer, unsealServer } from '../helpers/test-server.js';
 

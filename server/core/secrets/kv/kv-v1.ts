@@ -1,0 +1,40 @@
+import { CofferError } from '../../errors.js';
+import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+
+/** Vault reports this lease duration on KV v1 reads (the 768h default lease TTL). */
+const KV_V1_LEASE = 768 * 3600;
+
+/** KV version 1: one unversioned JSON object per path. */
+export class KvV1 implements SecretEngine {
+  constructor(private readonly view: BarrierView) {}
+
+  async exists(path: string): Promise<boolean> {
+    return path !== '' && (await this.view.get(path)) !== undefined;
+  }
+
+  async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {
+    switch (req.operation) {
+      case 'read': {
+        if (req.path === '' || req.path.endsWith('/')) return undefined;
+        const raw = await this.view.get(req.path);
+        return raw ? { data: decodeJson(raw), leaseDuration: KV_V1_LEASE } : undefined;
+      }
+      case 'list': {
+        const prefix = req.path === '' || req.path.endsWith('/') ? req.path : `${req.path}/`;
+        const keys = await this.view.list(prefix);
+        return keys.length === 0 ? undefined : { data: { keys } };
+      }
+      case 'create':
+      case 'update':
+        if (req.path === '' || req.path.endsWith('/')) throw new CofferError('invalid_request', 'missing secret path');
+        if (Object.keys(req.data).length === 0) throw new CofferError('invalid_request', 'no data provided');
+        await this.view.put(req.path, encodeJson(req.data));
+        return undefined;
+      case 'delete':
+        await this.view.delete(req.path);
+        return undefined;
+      default:
+        throw new CofferError('unsupported_operation', 'unsupported operation');
+    }
+  }
+}

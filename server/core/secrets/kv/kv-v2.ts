@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import { rfc3339Nano, type Clock } from '../../clock.js';
+import { CofferError } from '../../errors.js';
+import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+
+interface VersionInfo {
+  created_time: string;
+  deletion_time: string;
+  destroyed: boolean;
+}
+
+interface Metadata {
+  created_time: string;
+  updated_time: string;
+  current_version: number;
+  oldest_version: number;
+  max_versions: number;
+  cas_required: boolean;
+  custom_metadata: Record<string, string> | null;
+  delete_version_after: string;
+  versions: Record<string, VersionInfo>;
+}
+
+interface Config {
+  max_versions: number;
+  cas_required: boolean;
+  delete_version_after: string;
+}
+
+/** Vault keeps 10 versions unless told otherwise. */
+const DEFAULT_MAX_VERSIONS = 10;
+
+/**
+ * KV version 2. Per secret: a metadata entry at `metadata/<path>` (listable) and one entry per version at
+ * `versions/<sha256(path)>/<n>`. A write commits the new version and the metadata in one atomic batch.
+ */
+export class KvV2 implements SecretEngine {
+  constructor(
+    private readonly view: BarrierView,
+    private readonly clock: Clock,
+  ) {}
+
+  async exists(path: string): Promise<boolean> {
+    const { kind, key } = split(path);
+    if (kind === 'data' || kind === 'metadata') return key !== '' && (await this.#metadata(key)) !== undefined;
+    return true; // delete/undelete/destroy/config are updates, as in Vault
+  }
+
+  async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {
+    const { kind, key } = split(req.path);
+    const op = req.operation === 'create' ? 'update' : req.operation;
+    if (kind === 'config') {
+      if (op === 'read') return { data: { ...(await this.#config()) } };
+      if (op === 'update') return this.#writeConfig(req.data);
+    } else if (kind === 'data') {
+      if (op === 'read') return this.#read(key, req.query.version);
+      if (op === 'update') return this.#write(key, req.data);
+      if (op === 'delete') return this.#softDelete(key, undefined);
+    } else if (kind === 'metadata') {
+      if (op === 'list') {
+        const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+        const keys = await this.view.list(`metadata/${prefix}`);
+        return keys.length === 0 ? undefined : { data: { keys } };
+      }
+      if (op === 'read') {
+        const meta = await this.#metadata(key);
+        return meta ? { data: publicMetadata(meta) } : undefined;
+      }
+      if (op === 'update') return this.#writeMetadata(key, req.data);
+      if (op === 'delete') return this.#deleteAll(key);
+    } else if (kind === 'delete' && op === 'update') {
+      return this.#softDelete(key, versionsOf(req.data));
+    } else if (kind === 'undelete' && op === 'update') {
+      return this.#undelete(key, versionsOf(req.data));
+    } else if (kind === 'destroy' && op === 'update') {
+      return this.#destroy(key, versionsOf(req.data));
+    } else {
+      throw new CofferError('unsupported_path', 'unsupported path');
+    }
+    throw new CofferError('unsupported_operation', 'unsupported operation');
+  }
+
+  async #read(key: string, versionParam: string | undefined): Promise<LogicalResponse | undefined> {
+    requireKey(key);
+    const meta = await this.#metadata(key);
+    if (!meta) return undefined;
+    let version = meta.current_version;
+    if (versionParam !== undefined && versionParam !== '' && versionParam !== '0') {
+      if (!/^\d+$/.test(versionParam)) throw new CofferError('invalid_request', 'version must be an integer');
+      version = Number(versionParam);
+    }
+    const info = meta.versions[String(version)];
+    if (!info) return undefined;
+    const metadata = { created_time: info.created_time, custom_metadata: meta.custom_metadata, deletion_time: info.deletion_time, destroyed: info.destroyed, version };
+    if (info.deletion_time !== '' || info.destroyed) return { data: { data: null, metadata }, notFound: true };
+    const raw = await this.view.get(versionPath(key, version));
+    if (!raw) return undefined;
+    return { data: { data: decodeJson(raw), metadata } };
+  }
+
+  async #write(key: string, body: Record<string, unknown>): Promise<LogicalResponse> {
+    requireKey(key);
+    const data = body.data;
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CofferError('invalid_request', 'no data provided');
+    const config = await this.#config();
+    const now = rfc3339Nano(this.clock.now());
+    const meta: Metadata = (await this.#metadata(key)) ?? {
+      created_time: now,
+      updated_time: now,
+      current_version: 0,
+      oldest_version: 0,
+      max_versions: 0,
+      cas_required: false,
+      custom_metadata: null,
+      delete_version_after: '0s',
+      versions: {},
+    };
+    const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
+    const cas = options.cas;
+    if (cas === undefined || cas === null) {
+      if (meta.cas_required || config.cas_required) throw new CofferError('invalid_request', 'check-and-set parameter required for this call');
+    } else if (Number(cas) !== meta.current_version) {
+      throw new CofferError('invalid_request', 'check-and-set parameter did not match the current version');
+    }
+    const version = meta.current_version + 1;
+    meta.current_version = version;
+    meta.updated_time = now;
+    meta.versions[String(version)] = { created_time: now, deletion_time: '', destroyed: false };
+    if (meta.oldest_version === 0) meta.oldest_version = version;
+
+    const ops: Array<{ type: 'put'; path: string; value: Uint8Array } | { type: 'delete'; path: string }> = [
+      { type: 'put', path: versionPath(key, version), value: encodeJson(data) },
+    ];
+    const max = meta.max_versions || config.max_versions || DEFAULT_MAX_VERSIONS;
+    const kept = Object.keys(meta.versions).map(Number).sort((a, b) => a - b);
+    while (kept.length > max) {
+      const oldest = kept.shift()!;
+      delete meta.versions[String(oldest)];
+      ops.push({ type: 'delete', path: versionPath(key, oldest) });
+    }
+    meta.oldest_version = kept[0] ?? version;
+    ops.push({ type: 'put', path: `metadata/${key}`, value: encodeJson(meta) });
+    await this.view.batch(ops);
+    return { data: { created_time: now, custom_metadata: meta.custom_metadata, deletion_time: '', destroyed: false, version } };
+  }
+
+  async #softDelete(key: string, versions: number[] | undefined): Promise<undefined> {
+    requireKey(key);
+    const meta = await this.#metadata(key);
+    if (!meta) return undefined;
+    const now = rfc3339Nano(this.clock.now());
+    for (const v of versions ?? [meta.current_version]) {
+      const info = meta.versions[String(v)];
+      if (info && info.deletion_time === '' && !info.destroyed) info.deletion_time = now;
+    }
+    await this.view.put(`metadata/${key}`, encodeJson(meta));
+    return undefined;
+  }
+
+  async #undelete(key: string, versions: number[] | undefined): Promise<undefined> {
+    requireKey(key);
+    if (!versions) throw new CofferError('invalid_request', 'no version number provided');
+    const meta = await this.#metadata(key);
+    if (!meta) return undefined;
+    for (const v of versions) {
+      const info = meta.versions[String(v)];
+      if (info && !info.destroyed) info.deletion_time = '';
+    }
+    await this.view.put(`metadata/${key}`, encodeJson(meta));
+    return undefined;
+  }
+
+  async #destroy(key: string, versions: number[] | undefined): Promise<undefined> {
+    requireKey(key);
+    if (!versions) throw new CofferError('invalid_request', 'no version number provided');
+    const meta = await this.#metadata(key);
+    if (!meta) return undefined;
+    const ops: Array<{ type: 'put'; path: string; value: Uint8Array } | { type: 'delete'; path: string }> = [];
+    for (const v of versions) {
+      const info = meta.versions[String(v)];
+      if (info && !info.destroyed) {
+        info.destroyed = true;
+        ops.push({ type: 'delete', path: versionPath(key, v) });
+      }
+    }
+    ops.push({ type: 'put', path: `metadata/${key}`, value: encodeJson(meta) });
+    await this.view.batch(ops);
+    return undefined;
+  }
+
+  async #deleteAll(key: string): Promise<undefined> {
+    requireKey(key);
+    const meta = await this.#metadata(key);
+    if (!meta) return undefined;
+    await this.view.batch([
+      ...Object.keys(meta.versions).map((v) => ({ type: 'delete' as const, path: versionPath(key, Number(v)) })),
+      { type: 'delete', path: `metadata/${key}` },
+    ]);
+    return undefined;
+  }
+
+  async #writeMetadata(key: string, body: Record<string, unknown>): Promise<undefined> {
+    requireKey(key);
+    const now = rfc3339Nano(this.clock.now());
+    const meta: Metadata = (await this.#metadata(key)) ?? {
+      created_time: now,
+      updated_time: now,
+      current_version: 0,
+      oldest_version: 0,
+      max_versions: 0,
+      cas_required: false,
+      custom_metadata: null,
+      delete_version_after: '0s',
+      versions: {},
+    };
+    if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
+    if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
+    if (body.custom_metadata !== undefined) {
+      const custom = body.custom_metadata;
+      if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom))) throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
+      meta.custom_metadata = custom === null ? null : Object.fromEntries(Object.entries(custom).map(([k, v]) => [k, String(v)]));
+    }
+    meta.updated_time = now;
+    await this.view.put(`metadata/${key}`, encodeJson(meta));
+    return undefined;
+  }
+
+  async #writeConfig(body: Record<string, unknown>): Promise<undefined> {
+    const config = await this.#config();
+    if (body.max_versions !== undefined) config.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
+    if (body.cas_required !== undefined) config.cas_required = body.cas_required === true || body.cas_required === 'true';
+    await this.view.put('config', encodeJson(config));
+    return undefined;
+  }
+
+  async #config(): Promise<Config> {
+    const raw = await this.view.get('config');
+    return raw ? decodeJson<Config>(raw) : { max_versions: 0, cas_required: false, delete_version_after: '0s' };
+  }
+
+  async #metadata(key: string): Promise<Metadata | undefined> {
+    const raw = await this.view.get(`metadata/${key}`);
+    return raw ? decodeJson<Metadata>(raw) : undefined;
+  }
+}
+
+function split(path: string): { kind: string; key: string } {
+  const slash = path.indexOf('/');
+  return slash < 0 ? { kind: path, key: '' } : { kind: path.slice(0, slash), key: path.slice(slash + 1) };
+}
+
+function requireKey(key: string): void {
+  if (key === '' || key.endsWith('/')) throw new CofferError('invalid_request', 'missing secret path');
+}
+
+function versionPath(key: string, version: number): string {
+  return `versions/${createHash('sha256').update(key).digest('hex')}/${version}`;
+}
+
+function versionsOf(body: Record<string, unknown>): number[] | undefined {
+  const v = body.versions;
+  if (v === undefined || v === null) return undefined;
+  const list = Array.isArray(v) ? v : String(v).split(',');
+  const out = list.map((x) => Number(x));
+  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new CofferError('invalid_request', 'versions must be positive integers');
+  return out;
+}
+
+function nonNegativeInt(value: unknown, field: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new CofferError('invalid_request', `${field} must be a non-negative integer`);
+  return n;
+}
+
+function publicMetadata(meta: Metadata): Record<string, unknown> {
+  return { ...meta, versions: { ...meta.versions } };
+}

@@ -1,0 +1,52 @@
+import type { Barrier } from '../barrier/barrier.js';
+
+/** A logical request as an engine sees it: the path is relative to the mount. */
+export interface LogicalRequest {
+  operation: 'read' | 'list' | 'create' | 'update' | 'delete' | 'patch';
+  path: string;
+  data: Record<string, unknown>;
+  query: Record<string, string>;
+}
+
+/** `undefined` from `handle` means "nothing here" (404 on a read, 204 on a write). */
+export interface LogicalResponse {
+  data: Record<string, unknown> | null;
+  /** Set for reads that found nothing but still answer with data (KV v2 deleted versions). */
+  notFound?: boolean;
+  /** Lease duration reported in the envelope (KV v1 reports 768h). */
+  leaseDuration?: number;
+}
+
+export interface SecretEngine {
+  /** Whether a write to `path` updates something that exists (`update`) or makes something new (`create`). */
+  exists(path: string): Promise<boolean>;
+  /** @throws CofferError `invalid_request` / `unsupported_path` / `unsupported_operation`. */
+  handle(request: LogicalRequest): Promise<LogicalResponse | undefined>;
+}
+
+/** A barrier confined to one prefix: each mount's data lives under `logical/<uuid>/`. */
+export class BarrierView {
+  constructor(
+    private readonly barrier: Barrier,
+    readonly prefix: string,
+  ) {}
+
+  get(path: string) {
+    return this.barrier.get(this.prefix + path);
+  }
+  list(path: string) {
+    return this.barrier.list(this.prefix + path);
+  }
+  batch(ops: Array<{ type: 'put'; path: string; value: Uint8Array } | { type: 'delete'; path: string }>) {
+    return this.barrier.batch(ops.map((op) => ({ ...op, path: this.prefix + op.path })));
+  }
+  put(path: string, value: Uint8Array) {
+    return this.batch([{ type: 'put', path, value }]);
+  }
+  delete(path: string) {
+    return this.batch([{ type: 'delete', path }]);
+  }
+}
+
+export const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+export const decodeJson = <T>(raw: Uint8Array): T => JSON.parse(new TextDecoder().decode(raw)) as T;
