@@ -34,7 +34,7 @@ describe('transport rules (behaviour 9)', () => {
       ['GET', 'sys/seal-status', 200],
       ['GET', 'sys/init', 200],
       ['PUT', 'sys/unseal', 400],
-      ['GET', 'sys/nope', 404],
+      ['GET', 'sys/nope', 503],
       ['DELETE', 'sys/init', 405],
       ['GET', 'sys/key-status', 503],
       ['GET', 'sys/health', 503],
@@ -49,14 +49,23 @@ describe('transport rules (behaviour 9)', () => {
     }
   });
 
-  test('a path outside /v1 and an unknown /v1 path are 404 {"errors":[]}', async (t) => {
+  test('a path outside /v1 is 404 {"errors":[]}; an unknown /v1 path is 503 while sealed and 404 once unsealed', async (t) => {
     const server = await startTestServer(t);
-    for (const url of [`${server.url}/`, `${server.url}/v2/sys/init`, `${server.url}/v1/sys/Init`, `${server.url}/v1/secret/foo`]) {
+    for (const url of [`${server.url}/`, `${server.url}/v2/sys/init`]) {
       const res = await fetch(url);
       assert.equal(res.status, 404, url);
       assert.deepEqual(await res.json(), { errors: [] });
       assert.equal(res.headers.get('content-type'), 'application/json');
     }
+    const { keys, rootToken } = await initServer(server, 1, 1);
+    assert.equal((await server.api('GET', 'secret/foo', { token: rootToken })).status, 503);
+    await unsealServer(server, keys);
+    for (const path of ['sys/Init', 'secret/foo']) {
+      const res = await server.api('GET', path, { token: rootToken });
+      assert.equal(res.status, 404, path);
+      assert.deepEqual(res.body, { errors: [`no handler for route "${path}". route entry not found.`] });
+    }
+    assert.equal((await server.api('GET', 'secret/foo')).status, 403, 'no probing without a token');
   });
 
   test('a body is parsed as JSON whatever Content-Type says, or without one', async (t) => {
@@ -89,8 +98,8 @@ describe('transport rules (behaviour 9)', () => {
     assert.match(raw, /^HTTP\/1\.1 405 /);
     assert.match(raw, /\r\ncontent-type: application\/json\r\n/i);
     assert.match(raw, /\{"errors":\[\]\}\n$/);
-    const viaFetch = await fetch(`${server.url}/v1/sys/no-such-path`, { method: 'LIST' });
-    assert.equal(viaFetch.status, 404);
+    const viaFetch = await fetch(`${server.url}/v1/sys/init`, { method: 'LIST' });
+    assert.equal(viaFetch.status, 405);
   });
 });
 
