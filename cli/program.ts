@@ -4,7 +4,12 @@ import { registerOperatorInit } from './commands/operator-init.js';
 import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
+import { registerKv } from './commands/kv.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerRawPaths } from './commands/raw-paths.js';
+import { registerSecrets } from './commands/secrets.js';
 import { registerServer } from './commands/server.js';
+import { registerToken } from './commands/token.js';
 import { registerStatus } from './commands/status.js';
 import { normalizeVaultArgs } from './normalize-args.js';
 
@@ -21,7 +26,13 @@ export function buildProgram(ctx: CommandContext): Command {
   registerOperatorUnseal(operator, ctx);
   registerOperatorSeal(operator, ctx);
   registerOperatorRotate(operator, ctx);
-  for (const cmd of [program, operator, ...program.commands, ...operator.commands]) cmd.exitOverride();
+  registerToken(program, ctx);
+  registerPolicy(program, ctx);
+  registerSecrets(program, ctx);
+  registerKv(program, ctx);
+  registerRawPaths(program, ctx);
+  const all = (c: import('commander').Command): import('commander').Command[] => [c, ...c.commands.flatMap(all)];
+  for (const cmd of all(program)) cmd.exitOverride();
   return program;
 }
 

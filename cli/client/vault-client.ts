@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { readStoredToken } from './token-helper.js';
 import https from 'node:https';
 
 /** An HTTP error answer from the server, printed the way Vault's CLI prints it. */
@@ -34,9 +35,10 @@ export interface ClientSettings {
 export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean }): ClientSettings {
   const skip = flags.tlsSkipVerify ?? /^(1|t|true)$/i.test(env.VAULT_SKIP_VERIFY ?? '');
   const caCert = flags.caCert ?? env.VAULT_CACERT;
+  const token = env.VAULT_TOKEN || readStoredToken(env);
   return {
     address: (flags.address ?? env.VAULT_ADDR ?? 'https://127.0.0.1:8200').replace(/\/+$/, ''),
-    ...(env.VAULT_TOKEN ? { token: env.VAULT_TOKEN } : {}),
+    ...(token ? { token } : {}),
     ...(caCert ? { caCert } : {}),
     skipVerify: skip,
   };

@@ -30,14 +30,14 @@ export interface ClientOptions {
   format?: string;
 }
 
-export function clientFor(ctx: CommandContext, opts: ClientOptions): VaultClient {
-  return new VaultClient(
-    settingsFromEnv(ctx.env, {
-      ...(opts.address ? { address: opts.address } : {}),
-      ...(opts.caCert ? { caCert: opts.caCert } : {}),
-      ...(opts.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
-    }),
-  );
+/** A client from the environment and flags; `token` replaces the configured token (used by `login`). */
+export function clientFor(ctx: CommandContext, opts: ClientOptions, token?: string): VaultClient {
+  const settings = settingsFromEnv(ctx.env, {
+    ...(opts.address ? { address: opts.address } : {}),
+    ...(opts.caCert ? { caCert: opts.caCert } : {}),
+    ...(opts.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
+  });
+  return new VaultClient(token === undefined ? settings : { ...settings, token });
 }
 
 export function formatOf(ctx: CommandContext, opts: ClientOptions): 'table' | 'json' {

@@ -1,6 +1,6 @@
 import type { MountEntry } from '../../core/mounts/mount-table.js';
 import { CofferError } from '../../core/errors.js';
-import { authorize } from '../auth.js';
+import { authorize, requestToken } from '../auth.js';
 import { sendNoContent } from '../json-response.js';
 import { sendLogical } from '../logical-response.js';
 import type { HttpDeps, RouteTable } from './route-table.js';
@@ -44,6 +44,18 @@ export function sysMountRoutes({ core }: HttpDeps): RouteTable {
         const mounts: Record<string, unknown> = { 'sys/': SYSTEM_MOUNT };
         for (const entry of core.mounts.list()) mounts[entry.path] = describe(entry);
         sendLogical(res, mounts, { inject: true });
+      },
+    },
+    // What Vault's CLI asks to learn a path's KV version: any valid token may ask, and only the mount is revealed.
+    'sys/internal/ui/mounts/*path': {
+      GET: async (req, res, { path }) => {
+        if (core.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+        const token = requestToken(req);
+        if (!token) throw new CofferError('permission_denied', 'permission denied');
+        if (!(await core.tokens.lookup(token))) throw new CofferError('invalid_token', 'invalid token');
+        const found = core.mounts.find(path!);
+        if (!found) throw new CofferError('invalid_request', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`);
+        sendLogical(res, { path: found.entry.path, type: found.entry.type, options: { version: found.entry.options.version }, description: found.entry.description });
       },
     },
     'sys/mounts/*path': {
