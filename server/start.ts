@@ -47,7 +47,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     random: options.random ?? systemRandom,
     logger: options.logger,
   });
-  const app = createApp({ core, logger: options.logger, apiAddr: config.apiAddr });
+  const app = createApp({ core, logger: options.logger });
   const listeners: RunningListener[] = [];
   try {
     for (const l of config.listeners) {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AesGcmBarrier, encryptKeyring, encryptOpWith } from './barrier/aes-gcm-barrier.js';
 import type { BarrierOp } from './barrier/barrier.js';
 import { Keyring, MAX_OPERATIONS_LIMIT, type RotationConfig, type TermInfo } from './barrier/keyring.js';
-import { rfc3339Nano, type Clock, type Random } from './clock.js';
+import type { Clock, Random } from './clock.js';
 import { CofferError } from './errors.js';
 import { encryptShares, encryptTo, parsePgpKeys } from './pgp/pgp-keys.js';
 import { wipe } from './secret-bytes.js';
@@ -316,11 +316,6 @@ export class CofferCore {
     }
     await this.barrier.persistEncryptions();
     return undefined;
-  }
-
-  /** Formats an install time the way key-status reports it. */
-  static formatTime(date: Date): string {
-    return rfc3339Nano(date);
   }
 
   async #afterUnseal(): Promise<void> {

@@ -29,6 +29,20 @@ async function readSecret(server: TestServer, token: string, name: string): Prom
   return /path "data\/([^"]+)"/.exec(res.body.data.policy)?.[1];
 }
 
+/**
+ * A core over in-memory storage, initialised 1-of-1 and unsealed. `newCore()` builds another core on the same
+ * storage: dropping the first without sealing it is how these tests simulate a crash.
+ */
+async function unsealedCore() {
+  const storage = new InmemBackend();
+  const clock = new ManualClock();
+  const newCore = () => new CofferCore({ storage, storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
+  const core = newCore();
+  const { keys } = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  await core.submitUnsealKey(keys[0]!);
+  return { core, newCore, keys };
+}
+
 const termOf = (raw: Uint8Array | undefined) => new DataView(raw!.buffer, raw!.byteOffset).getUint32(0);
 
 describe('sys/rotate and sys/key-status', () => {
@@ -152,12 +166,7 @@ describe('sys/rotate and sys/key-status', () => {
 
 describe('encryption counting', () => {
   test('every write counts; counts survive a clean seal exactly and an unclean stop with a safety margin', async (t) => {
-    const storage = new InmemBackend();
-    const clock = new ManualClock();
-    const newCore = () => new CofferCore({ storage, storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
-    const core = newCore();
-    const { keys } = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
-    await core.submitUnsealKey(keys[0]!);
+    const { core, newCore, keys } = await unsealedCore();
     const start = core.barrier.keyStatus().encryptions;
     for (let i = 0; i < 25; i++) await core.policies.put(`p${i}`, 'path "x" { capabilities = ["read"] }');
     assert.equal(core.barrier.keyStatus().encryptions, start + 25);
@@ -201,12 +210,9 @@ describe('automatic rotation', () => {
   });
 
   test('rotates when the encryption count reaches max_operations (counted through unclean restarts)', async () => {
-    const storage = new InmemBackend();
-    const clock = new ManualClock();
-    const newCore = () => new CofferCore({ storage, storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
-    let core = newCore();
-    const { keys } = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
-    await core.submitUnsealKey(keys[0]!);
+    const started = await unsealedCore();
+    const { newCore, keys } = started;
+    let core = started.core;
     await core.setRotationConfig({ maxOperations: 1_000_000 });
     // Each unclean stop adds the safety margin; five of them reach the minimum allowed max_operations.
     for (let crash = 0; crash < 1_000_000 / UNCLEAN_STOP_MARGIN; crash++) {

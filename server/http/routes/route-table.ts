@@ -54,6 +54,4 @@ export interface HttpDeps {
   core: CofferCore;
   validator: BodyValidator;
   logger: Logger;
-  /** Advertised API address (sys/leader). */
-  apiAddr: string;
 }

@@ -104,17 +104,7 @@ export class KvV2 implements SecretEngine {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CofferError('invalid_request', 'no data provided');
     const config = await this.#config();
     const now = rfc3339Nano(this.clock.now());
-    const meta: Metadata = (await this.#metadata(key)) ?? {
-      created_time: now,
-      updated_time: now,
-      current_version: 0,
-      oldest_version: 0,
-      max_versions: 0,
-      cas_required: false,
-      custom_metadata: null,
-      delete_version_after: '0s',
-      versions: {},
-    };
+    const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
     const cas = options.cas;
     if (cas === undefined || cas === null) {
@@ -202,17 +192,7 @@ export class KvV2 implements SecretEngine {
   async #writeMetadata(key: string, body: Record<string, unknown>): Promise<undefined> {
     requireKey(key);
     const now = rfc3339Nano(this.clock.now());
-    const meta: Metadata = (await this.#metadata(key)) ?? {
-      created_time: now,
-      updated_time: now,
-      current_version: 0,
-      oldest_version: 0,
-      max_versions: 0,
-      cas_required: false,
-      custom_metadata: null,
-      delete_version_after: '0s',
-      versions: {},
-    };
+    const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
     if (body.custom_metadata !== undefined) {
@@ -242,6 +222,20 @@ export class KvV2 implements SecretEngine {
     const raw = await this.view.get(`metadata/${key}`);
     return raw ? decodeJson<Metadata>(raw) : undefined;
   }
+}
+
+function emptyMetadata(now: string): Metadata {
+  return {
+    created_time: now,
+    updated_time: now,
+    current_version: 0,
+    oldest_version: 0,
+    max_versions: 0,
+    cas_required: false,
+    custom_metadata: null,
+    delete_version_after: '0s',
+    versions: {},
+  };
 }
 
 function split(path: string): { kind: string; key: string } {
