@@ -47,7 +47,8 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     random: options.random ?? systemRandom,
     logger: options.logger,
   });
-  const app = createApp({ core, logger: options.logger });
+  await core.pendingRekeyWarning();
+  const app = createApp({ core, logger: options.logger, disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints });
   const listeners: RunningListener[] = [];
   try {
     for (const l of config.listeners) {

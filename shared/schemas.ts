@@ -38,3 +38,29 @@ export const UNSEAL_REQUEST: BodySchema = {
     },
   },
 };
+
+export const REKEY_INIT_REQUEST: BodySchema = {
+  goStruct: 'RekeyRequest',
+  schema: {
+    type: 'object',
+    properties: {
+      secret_shares: { type: 'integer' },
+      secret_threshold: { type: 'integer' },
+      stored_shares: { type: 'integer' },
+      pgp_keys: { type: 'array', items: { type: 'string' } },
+      backup: { type: 'boolean' },
+      require_verification: { type: 'boolean' },
+    },
+  },
+};
+
+export const REKEY_UPDATE_REQUEST: BodySchema = {
+  goStruct: 'RekeyUpdateRequest',
+  schema: {
+    type: 'object',
+    properties: {
+      key: { type: 'string' },
+      nonce: { type: 'string' },
+    },
+  },
+};

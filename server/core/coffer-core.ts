@@ -15,7 +15,15 @@ import {
   type SealConfig,
 } from './seal/seal-config.js';
 import { combineShares, splitKey } from './seal/shamir.js';
-import { SEALED_ROOT_KEY_PATH, unwrapRootKey, wrapRootKey } from './seal/shamir-seal.js';
+import {
+  decodePrevious,
+  encodePrevious,
+  PREVIOUS_SEALED_ROOT_KEY_PATH,
+  SEALED_ROOT_KEY_PATH,
+  unwrapRootKey,
+  wrapRootKey,
+} from './seal/shamir-seal.js';
+import { RekeyManager, type BackupRecord, type RekeyHost, type RekeyTarget } from './rekey/rekey-manager.js';
 import { addPart, clearProgress, IDLE, progressCount, progressNonce, type UnsealProgress } from './seal/unseal-progress.js';
 import type { StorageBackend, StorageOp } from './storage/storage-backend.js';
 import { MountTable } from './mounts/mount-table.js';
@@ -23,6 +31,7 @@ import { PolicyStore } from './policy/policy-store.js';
 import { TokenStore } from './token/token-store.js';
 
 export const CLUSTER_PATH = 'core/cluster';
+export const UNSEAL_KEYS_BACKUP_PATH = 'core/unseal-keys-backup';
 export const MIN_MAX_OPERATIONS = 1_000_000;
 export const MIN_ROTATION_INTERVAL_SECONDS = 24 * 3600;
 const MIN_KEY_BYTES = 16;
@@ -75,6 +84,7 @@ export class CofferCore {
   readonly tokens: TokenStore;
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
+  readonly rekey: RekeyManager;
   readonly #storage: StorageBackend;
   readonly #storageType: string;
   readonly #clock: Clock;
@@ -96,6 +106,7 @@ export class CofferCore {
     this.tokens = new TokenStore(this.barrier, options.clock);
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, options.clock, options.random);
+    this.rekey = new RekeyManager(this.#rekeyHost(), options.clock, options.random);
     this.barrier.onBackgroundError = (err) => this.#log.error({ err: (err as Error).message }, 'could not persist encryption counts');
   }
 
@@ -207,31 +218,147 @@ export class CofferCore {
       if (key.length > MAX_KEY_BYTES) throw new CofferError('invalid_request', `key is longer than maximum ${MAX_KEY_BYTES} bytes`);
 
       this.#progress = addPart(this.#progress, key, () => this.#random.uuid());
-      if (this.#progress.kind !== 'collecting' || this.#progress.parts.length < config.secretThreshold) return;
-
+      if (this.#progress.kind !== 'collecting') return;
       const parts = this.#progress.parts;
-      let unsealKey: Uint8Array | undefined;
-      let rootKey: Uint8Array | undefined;
-      try {
-        unsealKey = await combineShares(parts, config.secretThreshold);
-        rootKey = unwrapRootKey(unsealKey, await this.#storage.get(SEALED_ROOT_KEY_PATH));
-        await this.barrier.unseal(rootKey);
+      // Normally one candidate; two while a rekey's new shares may not have reached their holders.
+      const candidates = await this.#unsealCandidates(config);
+      const ready = candidates.filter((c) => parts.length >= c.config.secretThreshold);
+      if (ready.length === 0) return;
+      let lastError: unknown;
+      for (const candidate of ready) {
+        let unsealKey: Uint8Array | undefined;
+        let rootKey: Uint8Array | undefined;
         try {
-          await this.#afterUnseal();
+          unsealKey = await combineShares(candidate.config.secretThreshold === 1 ? parts.slice(-1) : parts, candidate.config.secretThreshold);
+          rootKey = unwrapRootKey(unsealKey, candidate.wrapped);
+          await this.barrier.unseal(rootKey);
+          try {
+            if (candidates.length > 1) await this.#resolvePendingRekey(candidate.previous);
+            await this.#afterUnseal();
+          } catch (err) {
+            this.#sealInternal();
+            throw err;
+          }
+          this.#progress = clearProgress(this.#progress);
+          this.#log.info('unsealed');
+          return;
         } catch (err) {
-          this.#sealInternal();
-          throw err;
+          if (!(err instanceof CofferError && err.code === 'invalid_key')) {
+            this.#progress = clearProgress(this.#progress);
+            throw err;
+          }
+          lastError = err;
+        } finally {
+          wipe(unsealKey, rootKey);
         }
-        this.#log.info('unsealed');
-      } catch (err) {
-        if (err instanceof CofferError && err.code === 'invalid_key') this.#log.warn('unseal attempt failed: the shares do not combine to the unseal key');
-        throw err;
-      } finally {
+      }
+      if (parts.length >= Math.max(...candidates.map((c) => c.config.secretThreshold))) {
+        // Every candidate had its threshold and none worked: the attempt is over.
         this.#progress = clearProgress(this.#progress);
-        wipe(unsealKey, rootKey);
+        this.#log.warn('unseal attempt failed: the shares do not combine to the unseal key');
+        throw lastError;
       }
     });
     return this.sealStatus();
+  }
+
+  /** The wrapped root key and its share configuration, plus the previous one a rekey may have left. */
+  async #unsealCandidates(config: SealConfig): Promise<Array<{ config: SealConfig; wrapped: Uint8Array | undefined; previous: boolean }>> {
+    const out = [{ config, wrapped: await this.#storage.get(SEALED_ROOT_KEY_PATH), previous: false }];
+    const raw = await this.#storage.get(PREVIOUS_SEALED_ROOT_KEY_PATH);
+    if (raw) {
+      const previous = decodePrevious(raw);
+      out.push({ config: { type: 'shamir', secretShares: previous.secretShares, secretThreshold: previous.secretThreshold }, wrapped: previous.wrapped, previous: true });
+    }
+    return out;
+  }
+
+  /**
+   * A rekey's result may never have reached its holders, so both share sets were accepted; whichever set unsealed
+   * has proven itself and becomes the only one (the old set wins back its configuration in one atomic batch).
+   */
+  async #resolvePendingRekey(oldSetWon: boolean): Promise<void> {
+    const raw = await this.#storage.get(PREVIOUS_SEALED_ROOT_KEY_PATH);
+    if (!raw) return;
+    if (!oldSetWon) {
+      await this.#storage.delete(PREVIOUS_SEALED_ROOT_KEY_PATH);
+      this.#log.warn('unsealed with the shares of an unconfirmed rekey: they are now the only valid shares');
+      return;
+    }
+    const previous = decodePrevious(raw);
+    const config: SealConfig = { type: 'shamir', secretShares: previous.secretShares, secretThreshold: previous.secretThreshold };
+    await this.#storage.batch([
+      { type: 'put', key: SEAL_CONFIG_PATH, value: encodeSealConfig(config) },
+      { type: 'put', key: SEALED_ROOT_KEY_PATH, value: previous.wrapped },
+      { type: 'delete', key: PREVIOUS_SEALED_ROOT_KEY_PATH },
+    ]);
+    this.#sealConfig = config;
+    this.#log.warn('unsealed with the shares from before an unconfirmed rekey: that rekey is rolled back');
+  }
+
+  /**
+   * Whether a rekey committed but its new shares may not have reached the client (the server stopped before the
+   * response was sent). Logged at start-up; both share sets unseal until one of them is used.
+   */
+  async pendingRekeyWarning(): Promise<boolean> {
+    const pending = (await this.#storage.get(PREVIOUS_SEALED_ROOT_KEY_PATH)) !== undefined;
+    if (pending) {
+      this.#log.warn(
+        'a rekey result may have been lost: the server stopped after committing a rekey but before the new shares were sent. Both the old and the new shares unseal until one set is used.',
+      );
+    }
+    return pending;
+  }
+
+  #rekeyHost(): RekeyHost {
+    const barrierOnly = (target: RekeyTarget) => {
+      if (target !== 'barrier') throw new CofferError('invalid_request', 'recovery rekeying not supported');
+    };
+    return {
+      currentConfig: async (target) => {
+        barrierOnly(target);
+        if (this.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+        const config = await this.#loadSealConfig();
+        if (!config) throw new CofferError('not_initialized', 'server is not yet initialized');
+        return config;
+      },
+      verifyCurrentKey: async (target, currentKey) => {
+        barrierOnly(target);
+        wipe(unwrapRootKey(currentKey, await this.#storage.get(SEALED_ROOT_KEY_PATH)));
+      },
+      writeBackup: async (target, backup) => {
+        barrierOnly(target);
+        await this.barrier.put(UNSEAL_KEYS_BACKUP_PATH, encodeBackup(backup));
+      },
+      commit: (target, newKey, config, nonce, backup) => {
+        barrierOnly(target);
+        return this.#stateLock.runExclusive(() => this.#commitRekey(newKey, config, nonce, backup));
+      },
+    };
+  }
+
+  /**
+   * One atomic batch: the new share configuration, the root key wrapped by the new unseal key, the old wrapping kept
+   * aside, and the backup. A crash before it leaves the old shares; after it, both work until `finalise` runs.
+   */
+  async #commitRekey(newKey: Uint8Array, config: SealConfig, nonce: string, backup: BackupRecord | undefined): Promise<() => Promise<void>> {
+    const old = (await this.#loadSealConfig())!;
+    const oldWrapped = await this.#storage.get(SEALED_ROOT_KEY_PATH);
+    if (!oldWrapped) throw new CofferError('integrity', 'sealed root key is missing');
+    const newWrapped = this.barrier.withRootKey((rootKey) => wrapRootKey(newKey, rootKey));
+    const ops: StorageOp[] = [
+      { type: 'put', key: SEAL_CONFIG_PATH, value: encodeSealConfig(config) },
+      { type: 'put', key: SEALED_ROOT_KEY_PATH, value: newWrapped },
+      { type: 'put', key: PREVIOUS_SEALED_ROOT_KEY_PATH, value: encodePrevious({ nonce, secretShares: old.secretShares, secretThreshold: old.secretThreshold, wrapped: oldWrapped }) },
+    ];
+    if (backup) ops.push(this.barrier.encryptOp({ type: 'put', path: UNSEAL_KEYS_BACKUP_PATH, value: encodeBackup(backup) }));
+    await this.#storage.batch(ops);
+    this.#sealConfig = config;
+    this.#log.info({ nonce, shares: config.secretShares, threshold: config.secretThreshold }, 'rekeyed the unseal key');
+    return async () => {
+      const raw = await this.#storage.get(PREVIOUS_SEALED_ROOT_KEY_PATH);
+      if (raw && decodePrevious(raw).nonce === nonce) await this.#storage.delete(PREVIOUS_SEALED_ROOT_KEY_PATH);
+    };
   }
 
   /** Discards the shares of the current unseal attempt. @throws CofferError `unsealed` when unsealed. */
@@ -327,6 +454,7 @@ export class CofferCore {
 
   #sealInternal(): void {
     this.#progress = clearProgress(this.#progress);
+    this.rekey.reset();
     this.tokens.unload();
     this.policies.clear();
     this.mounts.clear();
@@ -341,4 +469,13 @@ export class CofferCore {
     this.#sealConfig = decodeSealConfig(raw);
     return this.#sealConfig;
   }
+}
+
+function encodeBackup(backup: BackupRecord): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ Nonce: backup.nonce, Keys: backup.keys }));
+}
+
+export function decodeBackup(raw: Uint8Array): BackupRecord {
+  const j = JSON.parse(new TextDecoder().decode(raw)) as { Nonce: string; Keys: Record<string, string[]> };
+  return { nonce: j.Nonce, keys: j.Keys };
 }

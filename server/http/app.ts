@@ -12,6 +12,7 @@ import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysMountRoutes } from './routes/sys-mounts.js';
+import { sysRekeyRoutes } from './routes/sys-rekey.js';
 import { handleMounted } from './routes/logical.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 
@@ -21,7 +22,7 @@ const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...sysMountRoutes(full), ...authTokenRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...sysMountRoutes(full), ...sysRekeyRoutes(full), ...authTokenRoutes(full) };
   const log = deps.logger;
 
   const app = express();

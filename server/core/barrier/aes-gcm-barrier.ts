@@ -130,6 +130,12 @@ export class AesGcmBarrier implements Barrier {
     this.#unpersistedEncryptions = 0;
   }
 
+  /** Runs `fn` with the root key (synchronously, so it cannot be held across a seal). @throws `sealed`. */
+  withRootKey<T>(fn: (rootKey: Uint8Array) => T): T {
+    this.#requireKeyring();
+    return fn(this.#rootKey!);
+  }
+
   /** The keyring in use (owned by the barrier: do not keep it across awaits or destroy it). */
   get activeKeyring(): Keyring {
     return this.#requireKeyring();

@@ -33,3 +33,27 @@ export function unwrapRootKey(unsealKey: Uint8Array, wrapped: Uint8Array | undef
     throw new CofferError('invalid_key', 'unable to retrieve stored keys: failed to decrypt keys from storage: cipher: message authentication failed');
   }
 }
+
+/**
+ * Written by a rekey commit next to the new wrapping: the old wrapping and the configuration of the old shares. It
+ * is deleted once the new shares have reached the client; while it exists either set of shares unseals.
+ */
+export const PREVIOUS_SEALED_ROOT_KEY_PATH = 'core/sealed-root-key-previous';
+
+export interface PreviousWrapping {
+  nonce: string;
+  secretShares: number;
+  secretThreshold: number;
+  wrapped: Uint8Array;
+}
+
+export function encodePrevious(p: PreviousWrapping): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({ nonce: p.nonce, secret_shares: p.secretShares, secret_threshold: p.secretThreshold, wrapped: Buffer.from(p.wrapped).toString('base64') }),
+  );
+}
+
+export function decodePrevious(raw: Uint8Array): PreviousWrapping {
+  const j = JSON.parse(new TextDecoder().decode(raw)) as { nonce: string; secret_shares: number; secret_threshold: number; wrapped: string };
+  return { nonce: j.nonce, secretShares: j.secret_shares, secretThreshold: j.secret_threshold, wrapped: new Uint8Array(Buffer.from(j.wrapped, 'base64')) };
+}

@@ -54,4 +54,6 @@ export interface HttpDeps {
   core: CofferCore;
   validator: BodyValidator;
   logger: Logger;
+  /** Config `disable_unauthed_rekey_endpoints`: rekey endpoints then need a token with update + sudo. */
+  disableUnauthedRekeyEndpoints: boolean;
 }
