@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/command-context.js';
 import { registerOperatorInit } from './commands/operator-init.js';
+import { registerOperatorRekey } from './commands/operator-rekey.js';
 import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
@@ -21,11 +22,12 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.output.out(s), writeErr: (s) => ctx.output.err(s) });
   registerServer(program);
   registerStatus(program, ctx);
-  const operator = program.command('operator').description('Operator commands: init, unseal, seal, rotate, key-status');
+  const operator = program.command('operator').description('Operator commands: init, unseal, seal, rekey, rotate, key-status');
   registerOperatorInit(operator, ctx);
   registerOperatorUnseal(operator, ctx);
   registerOperatorSeal(operator, ctx);
   registerOperatorRotate(operator, ctx);
+  registerOperatorRekey(operator, ctx);
   registerToken(program, ctx);
   registerPolicy(program, ctx);
   registerSecrets(program, ctx);
