@@ -76,3 +76,38 @@ export interface LeaderResponse {
 export interface ErrorResponse {
   errors: string[];
 }
+
+/** `GET/PUT sys/rekey/init` (and the recovery variant). */
+export interface RekeyStatusResponse {
+  nonce: string;
+  started: boolean;
+  t: number;
+  n: number;
+  progress: number;
+  required: number;
+  pgp_fingerprints: string[] | null;
+  backup: boolean;
+  verification_required: boolean;
+  verification_nonce?: string;
+}
+
+/** The `sys/rekey/update` answer that completes a rekey. */
+export interface RekeyResultResponse {
+  nonce: string;
+  complete: true;
+  keys: string[];
+  keys_base64: string[];
+  pgp_fingerprints: string[] | null;
+  backup: boolean;
+  verification_required: boolean;
+  verification_nonce?: string;
+}
+
+/** `GET/DELETE sys/rekey/verify` and verify progress. */
+export interface RekeyVerifyStatusResponse {
+  nonce: string;
+  started: boolean;
+  t: number;
+  n: number;
+  progress: number;
+}

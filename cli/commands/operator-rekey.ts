@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { RekeyStatusResponse, RekeyVerifyStatusResponse } from '../../shared/api-types.js';
 import type { VaultClient } from '../client/vault-client.js';
 import { formatJson, formatKeyValueTable } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
@@ -20,18 +21,7 @@ interface RekeyOptions extends ClientOptions {
   backupDelete?: boolean;
 }
 
-interface Status {
-  nonce: string;
-  started: boolean;
-  t: number;
-  n: number;
-  progress: number;
-  required: number;
-  pgp_fingerprints: string[] | null;
-  backup: boolean;
-  verification_required: boolean;
-  verification_nonce?: string;
-}
+type Status = RekeyStatusResponse;
 
 const int = (v: string) => {
   const n = Number(v);
@@ -54,7 +44,7 @@ function statusTable(s: Status): string {
   return formatKeyValueTable(rows);
 }
 
-function verifyTable(s: { nonce: string; started: boolean; t: number; n: number; progress: number }): string {
+function verifyTable(s: RekeyVerifyStatusResponse): string {
   return formatKeyValueTable([
     ['Started', s.started],
     ['New Shares', s.n],
@@ -132,7 +122,7 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
       if (opts.status) {
         return runApi(ctx, 'reading rekey status', async () => {
           if (opts.verify) {
-            const res = await client.request<{ nonce: string; started: boolean; t: number; n: number; progress: number }>('GET', `${base}/verify`);
+            const res = await client.request<RekeyVerifyStatusResponse>('GET', `${base}/verify`);
             return ctx.output.out(json ? formatJson(res.body) : verifyTable(res.body!));
           }
           const res = await client.request<Status>('GET', `${base}/init`);

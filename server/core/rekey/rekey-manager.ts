@@ -1,4 +1,5 @@
 import { Mutex } from 'async-mutex';
+import type { RekeyResultResponse, RekeyStatusResponse, RekeyVerifyStatusResponse } from '../../../shared/api-types.js';
 import type { Clock, Random } from '../clock.js';
 import { CofferError } from '../errors.js';
 import { encryptShares, parsePgpKeys } from '../pgp/pgp-keys.js';
@@ -30,37 +31,10 @@ export interface BackupRecord {
   keys: Record<string, string[]>;
 }
 
-export interface RekeyStatus {
-  nonce: string;
-  started: boolean;
-  t: number;
-  n: number;
-  progress: number;
-  required: number;
-  pgp_fingerprints: string[] | null;
-  backup: boolean;
-  verification_required: boolean;
-  verification_nonce?: string;
-}
-
-export interface RekeyResult {
-  nonce: string;
-  complete: true;
-  keys: string[];
-  keys_base64: string[];
-  pgp_fingerprints: string[] | null;
-  backup: boolean;
-  verification_required: boolean;
-  verification_nonce?: string;
-}
-
-export interface VerifyStatus {
-  nonce: string;
-  started: boolean;
-  t: number;
-  n: number;
-  progress: number;
-}
+/** The wire shapes are Vault's; they are defined once, in shared/. */
+export type RekeyStatus = RekeyStatusResponse;
+export type RekeyResult = RekeyResultResponse;
+export type VerifyStatus = RekeyVerifyStatusResponse;
 
 /** Cancelling needs the operation's nonce during its first ten minutes (unless the caller has sudo). */
 export const CANCEL_NONCE_WINDOW_MS = 10 * 60 * 1000;
