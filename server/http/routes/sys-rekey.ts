@@ -50,6 +50,20 @@ export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
     return { share, nonce: body.nonce ?? '' };
   };
 
+  /** One share for `update` (a current share) or `verify` (a new share), zeroed once answered. */
+  const submitShare =
+    (prefix: string, target: RekeyTarget, step: 'update' | 'verify'): Handler =>
+    async (req, res) => {
+      await guard(req, `${prefix}/${step}`);
+      const { share, nonce } = shareFrom(req);
+      try {
+        const submit = step === 'update' ? core.rekey.update.bind(core.rekey) : core.rekey.verify.bind(core.rekey);
+        sendJson(res, 200, await submit(target, share, nonce, afterResponse(res)));
+      } finally {
+        share.fill(0);
+      }
+    };
+
   const routes = (prefix: string, target: RekeyTarget): RouteTable => ({
     [`${prefix}/init`]: {
       GET: async (req, res) => {
@@ -75,31 +89,13 @@ export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
         sendNoContent(res);
       },
     },
-    [`${prefix}/update`]: {
-      PUT: async (req, res) => {
-        await guard(req, `${prefix}/update`);
-        const { share, nonce } = shareFrom(req);
-        try {
-          sendJson(res, 200, await core.rekey.update(target, share, nonce, afterResponse(res)));
-        } finally {
-          share.fill(0);
-        }
-      },
-    },
+    [`${prefix}/update`]: { PUT: submitShare(prefix, target, 'update') },
     [`${prefix}/verify`]: {
       GET: async (req, res) => {
         await guard(req, `${prefix}/verify`);
         sendJson(res, 200, await core.rekey.verifyStatus(target));
       },
-      PUT: async (req, res) => {
-        await guard(req, `${prefix}/verify`);
-        const { share, nonce } = shareFrom(req);
-        try {
-          sendJson(res, 200, await core.rekey.verify(target, share, nonce, afterResponse(res)));
-        } finally {
-          share.fill(0);
-        }
-      },
+      PUT: submitShare(prefix, target, 'verify'),
       DELETE: async (req, res) => {
         await guard(req, `${prefix}/verify`);
         sendJson(res, 200, await core.rekey.verifyCancel(target));
