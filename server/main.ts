@@ -18,7 +18,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   let config: ServerConfig;
   try {
     config = options.configPath ? loadConfigFile(options.configPath) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config');
-    if (options.dev) config = { ...config, storage: { type: 'inmem' } };
+    if (options.dev) config = { ...config, storage: { type: 'inmem' }, seals: [] };
   } catch (err) {
     process.stderr.write(`Error loading configuration: ${(err as Error).message}\n`);
     process.exit(1);

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config.js';
 import { systemClock, systemRandom, type Clock, type Random } from './core/clock.js';
 import { CofferCore } from './core/coffer-core.js';
-import { CofferError } from './core/errors.js';
+import { CofferError, isCofferError } from './core/errors.js';
+import type { SealSetup } from './core/seal/auto-seal.js';
+import { sealSetupFrom } from './seal-setup.js';
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
@@ -18,7 +20,24 @@ export interface StartOptions {
   storage?: StorageBackend;
   /** Milliseconds between maintenance runs (count flush, automatic rotation); 0 disables the timer (tests). */
   maintenanceIntervalMs?: number;
+  /** Use these seals instead of building them from the configuration. */
+  seal?: SealSetup;
+  /** First delay of the auto-unseal retry loop (doubling up to `AUTO_UNSEAL_MAX_DELAY_MS`). */
+  autoUnsealRetryMs?: number;
+  /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
+  schedule?: Scheduler;
 }
+
+/** Runs `fn` after `ms`; returns a cancel function. */
+export type Scheduler = (fn: () => void, ms: number) => () => void;
+
+const timerScheduler: Scheduler = (fn, ms) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+};
+
+export const AUTO_UNSEAL_FIRST_DELAY_MS = 500;
+export const AUTO_UNSEAL_MAX_DELAY_MS = 10_000;
 
 /** Real time between maintenance runs; the decisions inside use the injected clock. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -39,6 +58,7 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 
 /** Composition: config → storage → core → HTTP → listen. */
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
+  const seal = options.seal ?? sealSetupFrom(config.seals);
   const storage = options.storage ?? (await openStorage(config.storage));
   const core = new CofferCore({
     storage,
@@ -46,8 +66,24 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger,
+    seal,
   });
-  await core.pendingRekeyWarning();
+  try {
+    await core.checkSealSetup();
+    await core.pendingRekeyWarning();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  // An auto seal unseals at start. A key service that refuses (wrong key, permission) stops the start with its
+  // reason; one that is unreachable or sealed is retried in the background while the server answers "sealed".
+  const autoUnseal = new AutoUnsealLoop(core, options.logger, options.autoUnsealRetryMs ?? AUTO_UNSEAL_FIRST_DELAY_MS, options.schedule ?? timerScheduler);
+  try {
+    await autoUnseal.first();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const app = createApp({ core, logger: options.logger, disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints });
   const listeners: RunningListener[] = [];
   try {
@@ -76,12 +112,55 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     listeners,
     close: async () => {
       if (timer) clearInterval(timer);
+      await autoUnseal.stop();
       await running;
       await Promise.all(listeners.map((l) => l.close()));
       await core.seal();
       await storage.close();
     },
   };
+}
+
+/** Unseals through the auto seal at start, then retries with doubling delays while the key service is unavailable. */
+class AutoUnsealLoop {
+  #cancel: (() => void) | undefined;
+  #running: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(
+    private readonly core: CofferCore,
+    private readonly logger: Logger,
+    private readonly firstDelayMs: number,
+    private readonly schedule: Scheduler,
+  ) {}
+
+  /** @throws CofferError `seal_failed` / `integrity` when retrying cannot help. */
+  async first(): Promise<void> {
+    if (!this.core.autoUnseal) return;
+    try {
+      await this.core.unsealWithSeal();
+    } catch (err) {
+      if (!isCofferError(err, 'seal_unavailable')) throw err;
+      this.#retry(err, this.firstDelayMs);
+    }
+  }
+
+  #retry(err: CofferError, delayMs: number): void {
+    if (this.#stopped) return;
+    this.logger.error({ err: err.message, retry_in_ms: delayMs }, 'cannot unseal through the seal yet; retrying');
+    this.#cancel = this.schedule(() => {
+      this.#running = this.core.unsealWithSeal().catch((next: unknown) => {
+        if (isCofferError(next, 'seal_unavailable')) this.#retry(next, Math.min(delayMs * 2, AUTO_UNSEAL_MAX_DELAY_MS));
+        else this.logger.error({ err: (next as Error).message }, 'auto-unseal failed; not retrying: fix the seal configuration and restart');
+      });
+    }, delayMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#cancel?.();
+    await this.#running;
+  }
 }
 
 function readPem(file: string): Buffer {

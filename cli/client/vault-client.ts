@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import { errorsOf, vaultRequest } from '../../shared/vault-http.js';
 import { readStoredToken } from './token-helper.js';
-import https from 'node:https';
 
 /** An HTTP error answer from the server, printed the way Vault's CLI prints it. */
 export class ApiError extends Error {
@@ -68,45 +67,15 @@ export class VaultClient {
    * @throws ApiError for an error status; Error for a connection failure.
    */
   async request<T>(method: string, path: string, body?: unknown, options: { acceptAnyStatus?: boolean } = {}): Promise<ApiResponse<T>> {
-    const url = new URL(`${this.#settings.address}/v1/${path}`);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
-    if (this.#settings.token) headers['X-Vault-Token'] = this.#settings.token;
-    if (payload) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(payload.length);
-    }
-    const transport = url.protocol === 'https:' ? https : http;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = transport.request(
-        url,
-        {
-          method,
-          headers,
-          ...(url.protocol === 'https:' ? { ca: this.#ca, rejectUnauthorized: !this.#settings.skipVerify } : {}),
-          timeout: 60_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('request timed out')));
-      req.on('error', reject);
-      req.end(payload);
+    const response = await vaultRequest(this.#settings.address, method, path, {
+      ...(this.#settings.token ? { token: this.#settings.token } : {}),
+      body,
+      tls: { ...(this.#ca ? { ca: this.#ca } : {}), skipVerify: this.#settings.skipVerify ?? false },
     });
-    let parsed: unknown;
-    try {
-      parsed = text.length > 0 ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
+    if (response.status >= 400 && !options.acceptAnyStatus) {
+      const url = `${this.#settings.address}/v1/${path}`;
+      throw new ApiError(method, url, response.status, errorsOf(response.json), response.text);
     }
-    if (status >= 400 && !options.acceptAnyStatus) {
-      const errors = (parsed as { errors?: unknown } | undefined)?.errors;
-      throw new ApiError(method, url.toString(), status, Array.isArray(errors) ? errors.map(String) : undefined, text);
-    }
-    return { status, body: parsed as T | undefined };
+    return { status: response.status, body: response.json as T | undefined };
   }
 }

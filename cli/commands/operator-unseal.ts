@@ -6,6 +6,7 @@ import { fetchStatus, renderStatus } from './status.js';
 
 interface UnsealOptions extends ClientOptions {
   reset?: boolean;
+  migrate?: boolean;
 }
 
 /**
@@ -31,7 +32,7 @@ export function registerOperatorUnseal(operator: Command, ctx: CommandContext): 
           await client.request<SealStatusResponse>('PUT', 'sys/unseal', { reset: true });
         } else {
           const share = await readSecret(ctx, key, 'Unseal Key (will be hidden): ');
-          await client.request<SealStatusResponse>('PUT', 'sys/unseal', { key: share, reset: false, migrate: false });
+          await client.request<SealStatusResponse>('PUT', 'sys/unseal', { key: share, reset: false, migrate: opts.migrate ?? false });
         }
         ctx.output.out(renderStatus(await fetchStatus(client), formatOf(ctx, opts)));
       });

@@ -8,8 +8,10 @@ type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknow
  * a pipe one line is read. The answer never appears on screen, in argv or in shell history.
  */
 export async function promptHidden(question: string, input: Input, output: Writable): Promise<string> {
-  output.write(question);
-  if (!input.isTTY || !input.setRawMode) return readLine(input);
+  if (!input.isTTY || !input.setRawMode) {
+    output.write(question);
+    return readLine(input);
+  }
   const setRawMode = input.setRawMode.bind(input);
   return new Promise((resolve, reject) => {
     let answer = '';
@@ -30,7 +32,9 @@ export async function promptHidden(question: string, input: Input, output: Writa
         else if (ch >= ' ') answer += ch;
       }
     };
+    // Echo goes off before the prompt shows: a share typed (or pasted) the moment the prompt appears is not echoed.
     setRawMode(true);
+    output.write(question);
     input.resume();
     input.on('data', onData);
   });

@@ -16,8 +16,24 @@ export interface ListenerConfig {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
+/** A `seal` stanza. `disabled` marks the old seal of a migration. */
+export type SealStanza =
+  | { type: 'shamir'; disabled: boolean }
+  | { type: 'static'; disabled: boolean; keyFile?: string; keyEnv?: string }
+  | {
+      type: 'transit';
+      disabled: boolean;
+      address: string;
+      token: string;
+      keyName: string;
+      mountPath: string;
+      tls: { caCert?: string; clientCert?: string; clientKey?: string; serverName?: string; skipVerify: boolean };
+    };
+
 export interface ServerConfig {
   storage: StorageConfig;
+  /** At most one enabled and one disabled; none means Shamir. */
+  seals: SealStanza[];
   listeners: ListenerConfig[];
   apiAddr: string;
   logLevel: LogLevel;
@@ -72,7 +88,7 @@ export function loadConfigFile(file: string): ServerConfig {
  * Parses and validates configuration text. Unknown keys and blocks are errors naming the key and its line.
  * @throws CofferError `config`.
  */
-export function parseConfig(text: string, source = 'config'): ServerConfig {
+export function parseConfig(text: string, source = 'config', env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const out = HCL.parse(text);
   if (!out.trimStart().startsWith('{')) throw new CofferError('config', `${source}: ${out.replace(/^unable to parse JSON: /, '')}`);
   const raw = JSON.parse(out) as Record<string, unknown>;
@@ -95,10 +111,10 @@ export function parseConfig(text: string, source = 'config'): ServerConfig {
       ? listenerBlocks.map((b) => listenerConfig(b, text, fail))
       : [{ address: '127.0.0.1:8200', host: '127.0.0.1', port: 8200 }];
 
-  for (const seal of blocks(raw, 'seal', fail)) {
-    if (seal.label !== 'shamir') fail(`seal type "${seal.label}" is not supported yet`, 'seal');
-    checkKeys(seal, [], text, fail);
-  }
+  const seals = blocks(raw, 'seal', fail).map((b) => sealConfig(b, text, fail, env));
+  if (seals.filter((x) => !x.disabled).length > 1) fail('only one seal stanza may be enabled; during a migration mark the old one disabled = "true"', 'seal');
+  if (seals.filter((x) => x.disabled).length > 1) fail('only one seal stanza may be disabled', 'seal');
+  if (seals.length === 2 && seals[0]!.type === seals[1]!.type) fail(`two seal "${seals[0]!.type}" stanzas: a migration needs two different seals`, 'seal');
 
   const logLevelRaw = raw.log_level === undefined ? 'info' : String(raw.log_level).toLowerCase();
   const logLevel = LOG_LEVELS[logLevelRaw] ?? fail(`invalid log_level "${logLevelRaw}"`, 'log_level');
@@ -107,6 +123,7 @@ export function parseConfig(text: string, source = 'config'): ServerConfig {
 
   return {
     storage,
+    seals,
     listeners,
     apiAddr,
     logLevel,
@@ -161,6 +178,53 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
     return { type: 'leveldb', path: stringValue(block.body.path, 'path', fail) };
   }
   return fail(`unknown storage type "${block.label}" (supported: leveldb, inmem)`, 'storage');
+}
+
+/**
+ * A seal stanza. Transit settings fall back to Vault's environment variables (VAULT_ADDR, VAULT_TOKEN,
+ * VAULT_TRANSIT_SEAL_KEY_NAME, VAULT_TRANSIT_SEAL_MOUNT_PATH), as Vault's transit seal does.
+ */
+function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): SealStanza {
+  const str = (key: string): string | undefined => (block.body[key] === undefined ? undefined : stringValue(block.body[key], key, fail));
+  const disabled = block.body.disabled === undefined ? false : boolValue(block.body.disabled, 'disabled', fail);
+  if (block.label === 'shamir') {
+    checkKeys(block, ['disabled'], text, fail);
+    return { type: 'shamir', disabled };
+  }
+  if (block.label === 'static') {
+    checkKeys(block, ['disabled', 'key_file', 'key_env', 'current_key', 'current_key_id'], text, fail);
+    let keyFile = str('key_file');
+    let keyEnv = str('key_env');
+    // Vault's static seal names its key as file://PATH or env://NAME.
+    const current = str('current_key');
+    if (current?.startsWith('file://')) keyFile = current.slice('file://'.length);
+    else if (current?.startsWith('env://')) keyEnv = current.slice('env://'.length);
+    else if (current !== undefined) fail('current_key must be file://PATH or env://NAME', 'current_key');
+    if ((keyFile === undefined) === (keyEnv === undefined)) fail('seal "static" needs exactly one of key_file or key_env', 'seal');
+    return { type: 'static', disabled, ...(keyFile ? { keyFile } : {}), ...(keyEnv ? { keyEnv } : {}) };
+  }
+  if (block.label === 'transit') {
+    checkKeys(
+      block,
+      ['disabled', 'address', 'token', 'key_name', 'mount_path', 'tls_ca_cert', 'tls_client_cert', 'tls_client_key', 'tls_server_name', 'tls_skip_verify', 'disable_renewal', 'namespace'],
+      text,
+      fail,
+    );
+    const address = str('address') ?? env.VAULT_ADDR ?? fail('seal "transit" needs an address (or VAULT_ADDR)', 'seal');
+    const token = str('token') ?? env.VAULT_TOKEN ?? fail('seal "transit" needs a token (or VAULT_TOKEN)', 'seal');
+    const keyName = str('key_name') ?? env.VAULT_TRANSIT_SEAL_KEY_NAME ?? fail('seal "transit" needs a key_name', 'seal');
+    const mountPath = str('mount_path') ?? env.VAULT_TRANSIT_SEAL_MOUNT_PATH ?? fail('seal "transit" needs a mount_path', 'seal');
+    if (!/^https?:\/\//.test(address)) fail('address must start with http:// or https://', 'address');
+    const tls = {
+      ...(str('tls_ca_cert') ? { caCert: str('tls_ca_cert')! } : {}),
+      ...(str('tls_client_cert') ? { clientCert: str('tls_client_cert')! } : {}),
+      ...(str('tls_client_key') ? { clientKey: str('tls_client_key')! } : {}),
+      ...(str('tls_server_name') ? { serverName: str('tls_server_name')! } : {}),
+      skipVerify: block.body.tls_skip_verify === undefined ? false : boolValue(block.body.tls_skip_verify, 'tls_skip_verify', fail),
+    };
+    return { type: 'transit', disabled, address, token, keyName, mountPath, tls };
+  }
+  return fail(`unknown seal type "${block.label}" (supported: shamir, static, transit)`, 'seal');
 }
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {

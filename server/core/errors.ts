@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'unsupported_operation'
   // server state (503)
   | 'sealed'
+  // the auto seal's key service (500; the message names the service and the cause, never key material)
+  | 'seal_unavailable' // unreachable, sealed or failing: trying again later may work
+  | 'seal_failed' // refused (wrong key, permission denied): needs a configuration change
   // internal errors (5xx): never shown to clients
   | 'integrity' // stored data failed authentication, was truncated, or names an unknown term
   | 'storage' // the storage backend failed

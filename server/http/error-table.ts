@@ -17,6 +17,8 @@ const TABLE: Record<ErrorCode, { status: number; message: 'own' | string | null 
   unsupported_path: { status: 404, message: null },
   unsupported_operation: { status: 405, message: null },
   sealed: { status: 503, message: 'Vault is sealed' },
+  seal_unavailable: { status: 500, message: 'own' },
+  seal_failed: { status: 500, message: 'own' },
   integrity: { status: 500, message: 'internal error' },
   storage: { status: 500, message: 'internal error' },
   storage_locked: { status: 500, message: 'internal error' },

@@ -10,6 +10,8 @@ export interface ServerProcess {
   url: string;
   /** Everything the process printed so far. */
   output(): string;
+  /** Resolves when what the process prints after `from` (an offset into `output()`) matches `pattern`. */
+  waitForOutput(pattern: RegExp, from?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -34,10 +36,25 @@ export async function startServerProcess(t: TestContext, args: string[], env: No
     child.stderr!.on('data', onData);
     void exited.then(() => reject(new Error(`server exited before listening:\n${out}`)));
   });
+  const waitForOutput = (pattern: RegExp, from = 0) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (pattern.test(out.slice(from))) {
+          child.stdout!.off('data', check);
+          child.stderr!.off('data', check);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      void exited.then(() => reject(new Error(`server exited before printing ${pattern}:\n${out}`)));
+      check();
+    });
   return {
     child,
     url,
     output: () => out,
+    waitForOutput,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -2,11 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import type { Logger } from 'pino';
 import { parseConfig, type ServerConfig } from '../../server/config/load-config.js';
 import type { Clock } from '../../server/core/clock.js';
 import type { StorageBackend } from '../../server/core/storage/storage-backend.js';
 import { createLogger } from '../../server/log/logger.js';
-import { startCoffer, type RunningCoffer } from '../../server/start.js';
+import { startCoffer, type RunningCoffer, type Scheduler } from '../../server/start.js';
 
 export interface TestServer extends RunningCoffer {
   dataDir: string;
@@ -28,25 +29,27 @@ export async function tempDir(t: TestContext, prefix = 'coffer-test-'): Promise<
   return dir;
 }
 
-/** Config for a loopback listener on port 0 with LevelDB in `dataDir`. */
-export function testConfig(dataDir: string): ServerConfig {
+/** Config for a loopback listener on port 0 with LevelDB in `dataDir`, plus `extra` stanzas (seals). */
+export function testConfig(dataDir: string, extra = ''): ServerConfig {
   return parseConfig(`
 storage "leveldb" { path = "${dataDir}" }
 listener "tcp" {
   address     = "127.0.0.1:0"
   tls_disable = true
 }
+${extra}
 `);
 }
 
 /** A real server on port 0 over real LevelDB in a temp dir (or `dataDir`), closed when the test ends. */
 export async function startTestServer(
   t: TestContext,
-  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend } = {},
+  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; logger?: Logger; schedule?: Scheduler } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir(t));
-  const running = await startCoffer(testConfig(dataDir), {
-    logger: createLogger('silent'),
+  const running = await startCoffer(testConfig(dataDir, options.extraConfig), {
+    logger: options.logger ?? createLogger('silent'),
+    ...(options.schedule ? { schedule: options.schedule } : {}),
     maintenanceIntervalMs: 0,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.storage ? { storage: options.storage } : {}),

@@ -73,8 +73,37 @@ test('a non-loopback listener without TLS refuses to start unless tls_disable is
   assert.throws(() => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_cert_file = "c.pem"\n}'), configError(/both tls_cert_file and tls_key_file/));
 });
 
-test('seal types other than shamir are refused until they exist', () => {
-  assert.throws(() => parseConfig('seal "transit" { address = "https://kms:8200" }'), configError(/seal type "transit" is not supported yet/));
+test('seal stanzas: transit with Vault\'s environment fallbacks, static, migration pairs, and their errors', () => {
+  const transit = parseConfig(
+    'seal "transit" {\n address = "https://kms:8200"\n token = "t0ken"\n key_name = "autounseal"\n mount_path = "transit/"\n tls_skip_verify = "true"\n}',
+  ).seals[0]!;
+  assert.deepEqual(transit, {
+    type: 'transit',
+    disabled: false,
+    address: 'https://kms:8200',
+    token: 't0ken',
+    keyName: 'autounseal',
+    mountPath: 'transit/',
+    tls: { skipVerify: true },
+  });
+  const fromEnv = parseConfig('seal "transit" {}', 'c', {
+    VAULT_ADDR: 'http://127.0.0.1:8300',
+    VAULT_TOKEN: 'env-token',
+    VAULT_TRANSIT_SEAL_KEY_NAME: 'k',
+    VAULT_TRANSIT_SEAL_MOUNT_PATH: 'kms/',
+  }).seals[0]!;
+  assert.equal(fromEnv.type === 'transit' && `${fromEnv.address} ${fromEnv.token} ${fromEnv.keyName} ${fromEnv.mountPath}`, 'http://127.0.0.1:8300 env-token k kms/');
+  assert.throws(() => parseConfig('seal "transit" { address = "https://kms:8200" }', 'c', {}), configError(/needs a token/));
+
+  assert.deepEqual(parseConfig('seal "static" { key_file = "/k" }').seals, [{ type: 'static', disabled: false, keyFile: '/k' }]);
+  assert.deepEqual(parseConfig('seal "static" { current_key = "env://SEAL_KEY" }').seals, [{ type: 'static', disabled: false, keyEnv: 'SEAL_KEY' }]);
+  assert.throws(() => parseConfig('seal "static" {}'), configError(/exactly one of key_file or key_env/));
+  assert.throws(() => parseConfig('seal "static" {\n key_file = "/k"\n colour = "red"\n}'), configError(/config:3: unknown key "colour" in seal "static"/));
+
+  const migration = parseConfig('seal "static" { key_file = "/k" }\nseal "shamir" { disabled = "true" }').seals;
+  assert.deepEqual(migration.map((x) => `${x.type}:${x.disabled}`), ['static:false', 'shamir:true']);
+  assert.throws(() => parseConfig('seal "static" { key_file = "/k" }\nseal "shamir" {}'), configError(/only one seal stanza may be enabled/));
+  assert.throws(() => parseConfig('seal "hsm" {}'), configError(/unknown seal type "hsm"/));
 });
 
 test('the reported version matches package.json', () => {

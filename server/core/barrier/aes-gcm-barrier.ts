@@ -168,6 +168,30 @@ export class AesGcmBarrier implements Barrier {
   }
 
   /**
+   * Replaces the root key (barrier rekey on an auto seal): the keyring is re-encrypted under `newRootKey` and
+   * written in ONE batch with `extra` (the new root key's wrapping), then swapped in. A crash leaves either the
+   * old keyring and wrapping or the new ones, never a mix. `newRootKey` is copied.
+   */
+  async rotateRootKey(newRootKey: Uint8Array, extra: readonly StorageOp[]): Promise<void> {
+    await this.#keyringLock.runExclusive(async () => {
+      const current = this.#requireKeyring();
+      const counted = this.#unpersistedEncryptions;
+      const info = current.termInfo(current.activeTerm)!;
+      const next = current.withEncryptions(info.term, info.encryptions + counted);
+      await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra]);
+      if (this.#keyring !== current) {
+        next.destroy();
+        throw new CofferError('sealed', 'Vault is sealed');
+      }
+      this.#keyring = next;
+      this.#unpersistedEncryptions -= counted;
+      current.destroy();
+      this.#rootKey!.fill(0);
+      this.#rootKey = newRootKey.slice();
+    });
+  }
+
+  /**
    * Builds a new keyring from the current one and the encryptions counted so far, persists it with the root key,
    * then swaps it in. On failure nothing changes and the counted encryptions stay counted.
    */

@@ -4,13 +4,15 @@ import type { Clock, Random } from '../clock.js';
 import { CofferError } from '../errors.js';
 import { KvV1 } from '../secrets/kv/kv-v1.js';
 import { KvV2 } from '../secrets/kv/kv-v2.js';
+import { TransitEngine } from '../secrets/transit/transit.js';
 import { BarrierView, decodeJson, encodeJson, type SecretEngine } from '../secrets/secret-engine.js';
 
 export interface MountEntry {
   /** With a trailing slash: `secret/`. */
   readonly path: string;
-  readonly type: 'kv';
-  readonly options: { version: '1' | '2' };
+  readonly type: 'kv' | 'transit';
+  /** KV mounts carry their version; transit mounts have no options. */
+  readonly options: { version?: '1' | '2' };
   readonly description: string;
   readonly uuid: string;
   readonly accessor: string;
@@ -70,18 +72,21 @@ export class MountTable {
   }
 
   /**
-   * Mounts an engine. `type` is `kv` (with `options.version` "1" or "2") or `kv-v2`.
+   * Mounts an engine. `type` is `kv` (with `options.version` "1" or "2"), `kv-v2` or `transit`.
    * @throws CofferError `invalid_request`: unknown type, bad version, reserved or taken path.
    */
   async enable(path: string, type: string, options: Record<string, unknown>, description: string): Promise<MountEntry> {
     const mountPath = normalise(path);
-    let version: '1' | '2';
+    let kind: MountEntry['type'] = 'kv';
+    let entryOptions: MountEntry['options'] = {};
     if (type === 'kv' || type === 'generic') {
       const v = String(options.version ?? '1');
       if (v !== '1' && v !== '2') throw new CofferError('invalid_request', `invalid kv version "${v}": must be 1 or 2`);
-      version = v;
+      entryOptions = { version: v };
     } else if (type === 'kv-v2') {
-      version = '2';
+      entryOptions = { version: '2' };
+    } else if (type === 'transit') {
+      kind = 'transit';
     } else {
       throw new CofferError('invalid_request', `plugin not found in the catalog: ${type}`);
     }
@@ -94,11 +99,11 @@ export class MountTable {
       }
       const entry: MountEntry = {
         path: mountPath,
-        type: 'kv',
-        options: { version },
+        type: kind,
+        options: entryOptions,
         description,
         uuid: this.#random.uuid(),
-        accessor: `kv_${Buffer.from(this.#random.bytes(4)).toString('hex')}`,
+        accessor: `${kind}_${Buffer.from(this.#random.bytes(4)).toString('hex')}`,
         config: { default_lease_ttl: 0, max_lease_ttl: 0 },
       };
       await this.#persist([...this.#entries, entry], []);
@@ -144,7 +149,9 @@ export class MountTable {
     this.#engines = new Map(
       entries.map((e) => {
         const view = new BarrierView(this.#barrier, `${LOGICAL_PREFIX}${e.uuid}/`);
-        return [e.path, e.options.version === '2' ? new KvV2(view, this.#clock) : new KvV1(view)];
+        const engine: SecretEngine =
+          e.type === 'transit' ? new TransitEngine(view, this.#clock, this.#random) : e.options.version === '2' ? new KvV2(view, this.#clock) : new KvV1(view);
+        return [e.path, engine];
       }),
     );
   }

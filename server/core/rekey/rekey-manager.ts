@@ -23,6 +23,13 @@ export interface RekeyHost {
   commit(target: RekeyTarget, newKey: Uint8Array, config: SealConfig, nonce: string, backup: BackupRecord | undefined): Promise<() => Promise<void>>;
   /** Stores PGP-encrypted new shares for their holders. */
   writeBackup(target: RekeyTarget, backup: BackupRecord): Promise<void>;
+  /**
+   * True for the barrier target on an auto seal: there are no unseal shares, so a barrier rekey (authorised by
+   * recovery shares) only replaces the root key, as in Vault.
+   */
+  rootKeyOnly(target: RekeyTarget): boolean;
+  /** Replaces the root key and its wrapping atomically (auto seals). */
+  rotateRootKey(): Promise<void>;
 }
 
 /** PGP-encrypted new shares kept for key holders: fingerprint → hex ciphertexts. */
@@ -72,6 +79,15 @@ export class RekeyManager {
     const current = await this.#host.currentConfig(target);
     return this.#lock.runExclusive(async () => {
       if (this.#states[target].kind !== 'idle') throw new CofferError('invalid_request', 'rekey already in progress');
+      if (this.#host.rootKeyOnly(target)) {
+        // Vault's refusals: the key service holds the only "share", so nothing can be encrypted, backed up or verified.
+        if (request.pgpKeys.length > 0) throw new CofferError('invalid_request', 'PGP key encryption not supported when using stored keys');
+        if (request.backup) throw new CofferError('invalid_request', 'key backup not supported when using stored keys');
+        if (request.requireVerification) {
+          throw new CofferError('invalid_request', 'requiring verification not supported when rekeying the barrier key with recovery keys');
+        }
+        request = { ...request, shares: 1, threshold: 1 };
+      }
       if (request.backup && request.pgpKeys.length === 0) {
         throw new CofferError('invalid_request', 'cannot request a backup of the new keys without providing PGP keys for encryption');
       }
@@ -142,6 +158,11 @@ export class RekeyManager {
     config: RekeyConfig,
     onCommitted: (finalise: () => Promise<void>) => void,
   ): Promise<RekeyResult> {
+    if (this.#host.rootKeyOnly(target)) {
+      await this.#host.rotateRootKey();
+      this.#states[target] = IDLE_REKEY;
+      return { nonce, complete: true, keys: [], keys_base64: [], pgp_fingerprints: null, backup: false, verification_required: false };
+    }
     const newKey = this.#random.bytes(32);
     let shares: Uint8Array[] = [];
     try {

@@ -1,8 +1,12 @@
 import { CofferError } from '../errors.js';
+import type { SealType } from './auto-seal.js';
 
-/** Persisted in plaintext at `core/seal-config`: how many shares exist and how many unseal. */
+/**
+ * Persisted in plaintext at `core/seal-config`: the seal type, and for Shamir how many shares exist and how many
+ * unseal (an auto seal records 1 of 1: the key service holds the one "share").
+ */
 export interface SealConfig {
-  readonly type: 'shamir';
+  readonly type: SealType;
   readonly secretShares: number;
   readonly secretThreshold: number;
 }
@@ -42,8 +46,9 @@ export function decodeSealConfig(bytes: Uint8Array): SealConfig {
     const raw = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; secret_shares?: number; secret_threshold?: number };
     const shares = raw.secret_shares ?? 0;
     const threshold = raw.secret_threshold ?? 0;
-    if (raw.type !== 'shamir' || shareConfigProblem(shares, threshold, 0)) throw new Error('invalid');
-    return { type: 'shamir', secretShares: shares, secretThreshold: threshold };
+    const type = raw.type;
+    if ((type !== 'shamir' && type !== 'static' && type !== 'transit') || shareConfigProblem(shares, threshold, 0)) throw new Error('invalid');
+    return { type, secretShares: shares, secretThreshold: threshold };
   } catch {
     throw new CofferError('integrity', 'stored seal configuration is unreadable');
   }

@@ -15,6 +15,8 @@ export interface LogicalResponse {
   notFound?: boolean;
   /** Lease duration reported in the envelope (KV v1 reports 768h). */
   leaseDuration?: number;
+  /** Shown in the envelope's `warnings`. */
+  warnings?: string[];
 }
 
 export interface SecretEngine {

@@ -59,8 +59,8 @@ export async function handleMounted({ core }: HttpDeps, req: Request, res: Respo
     lease_duration: result.leaseDuration ?? 0,
     data: result.data,
     wrap_info: null,
-    warnings: null,
+    warnings: result.warnings ?? null,
     auth: null,
-    mount_type: 'kv',
+    mount_type: mount.entry.type,
   });
 }

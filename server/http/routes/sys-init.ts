@@ -21,9 +21,15 @@ export function sysInitRoutes({ core, validator }: HttpDeps): RouteTable {
         const response: InitResponse = {
           keys: result.keys.map((k) => Buffer.from(k).toString('hex')),
           keys_base64: result.keys.map((k) => Buffer.from(k).toString('base64')),
+          ...(result.recoveryKeys
+            ? {
+                recovery_keys: result.recoveryKeys.map((k) => Buffer.from(k).toString('hex')),
+                recovery_keys_base64: result.recoveryKeys.map((k) => Buffer.from(k).toString('base64')),
+              }
+            : {}),
           root_token: result.rootToken,
         };
-        for (const k of result.keys) k.fill(0);
+        for (const k of [...result.keys, ...(result.recoveryKeys ?? [])]) k.fill(0);
         sendJson(res, 200, response);
       },
     },

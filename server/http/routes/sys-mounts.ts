@@ -12,7 +12,7 @@ function describe(entry: MountEntry): Record<string, unknown> {
     accessor: entry.accessor,
     uuid: entry.uuid,
     config: { ...entry.config, force_no_cache: false },
-    options: { version: entry.options.version },
+    options: entry.type === 'kv' ? { version: entry.options.version } : null,
     local: false,
     seal_wrap: false,
     external_entropy_access: false,
@@ -55,7 +55,7 @@ export function sysMountRoutes({ core }: HttpDeps): RouteTable {
         if (!(await core.tokens.lookup(token))) throw new CofferError('invalid_token', 'invalid token');
         const found = core.mounts.find(path!);
         if (!found) throw new CofferError('invalid_request', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`);
-        sendLogical(res, { path: found.entry.path, type: found.entry.type, options: { version: found.entry.options.version }, description: found.entry.description });
+        sendLogical(res, { path: found.entry.path, type: found.entry.type, options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null, description: found.entry.description });
       },
     },
     'sys/mounts/*path': {
@@ -66,7 +66,7 @@ export function sysMountRoutes({ core }: HttpDeps): RouteTable {
         const entry = core.mounts.get(mountPath);
         if (!entry) throw new CofferError('invalid_request', `No secret engine mount at ${mountPath.replace(/\/?$/, '/')}`);
         if (tune) {
-          sendLogical(res, { description: entry.description, default_lease_ttl: 2764800, max_lease_ttl: 2764800, force_no_cache: false, options: { version: entry.options.version } });
+          sendLogical(res, { description: entry.description, default_lease_ttl: 2764800, max_lease_ttl: 2764800, force_no_cache: false, options: entry.type === 'kv' ? { version: entry.options.version } : null });
         } else {
           sendLogical(res, describe(entry));
         }

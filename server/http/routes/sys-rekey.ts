@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { REKEY_INIT_REQUEST, REKEY_UPDATE_REQUEST } from '../../../shared/schemas.js';
 import { decodeBackup, UNSEAL_KEYS_BACKUP_PATH } from '../../core/coffer-core.js';
 import { CofferError } from '../../core/errors.js';
+import { RECOVERY_KEYS_BACKUP_PATH } from '../../core/seal/recovery-key.js';
 import type { RekeyTarget } from '../../core/rekey/rekey-manager.js';
 import { authorize, requestToken } from '../auth.js';
 import { sendJson, sendNoContent } from '../json-response.js';
@@ -106,8 +107,7 @@ export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
   const backup = (path: string, target: RekeyTarget): Partial<Record<'GET' | 'DELETE', Handler>> => ({
     GET: async (req, res) => {
       await authorize(core, req, path, 'read');
-      if (target !== 'barrier') throw new CofferError('invalid_request', 'no backed-up keys found');
-      const raw = await core.barrier.get(UNSEAL_KEYS_BACKUP_PATH);
+      const raw = await core.barrier.get(target === 'barrier' ? UNSEAL_KEYS_BACKUP_PATH : RECOVERY_KEYS_BACKUP_PATH);
       if (!raw) throw new CofferError('invalid_request', 'no backed-up keys found');
       const { nonce, keys } = decodeBackup(raw);
       const keysBase64 = Object.fromEntries(Object.entries(keys).map(([fp, list]) => [fp, list.map((hex) => Buffer.from(hex, 'hex').toString('base64'))]));
@@ -115,7 +115,7 @@ export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
     },
     DELETE: async (req, res) => {
       await authorize(core, req, path, 'delete');
-      if (target === 'barrier') await core.barrier.delete(UNSEAL_KEYS_BACKUP_PATH);
+      await core.barrier.delete(target === 'barrier' ? UNSEAL_KEYS_BACKUP_PATH : RECOVERY_KEYS_BACKUP_PATH);
       sendNoContent(res);
     },
   });

@@ -18,9 +18,10 @@ export function sealStatusBody(status: SealStatus): SealStatusResponse {
     nonce: status.nonce,
     version: COFFER_VERSION,
     build_date: COFFER_BUILD_DATE,
-    migration: false,
+    migration: status.migration,
     ...(status.cluster ? { cluster_name: status.cluster.name, cluster_id: status.cluster.id } : {}),
-    recovery_seal: false,
+    recovery_seal: status.recoverySeal,
+    ...(status.recoverySeal ? { recovery_seal_type: 'shamir' } : {}),
     storage_type: status.storageType,
   };
 }
@@ -57,7 +58,7 @@ export function sysSealRoutes({ core, validator }: HttpDeps): RouteTable {
         }
         const share = decodeKeyShare(body.key);
         try {
-          sendJson(res, 200, sealStatusBody(await core.submitUnsealKey(share)));
+          sendJson(res, 200, sealStatusBody(await core.submitUnsealKey(share, body.migrate ?? false)));
         } finally {
           share.fill(0);
         }
