@@ -1,18 +1,27 @@
 /**
- * `npm run bench`: figures measured side by side in one run, printed as a table and written to
- * bench/results/latest.json. Never part of `npm test`. Issue 7 extends this with autocannon load runs.
+ * `npm run bench`: every figure measured side by side in one run on this machine, printed as a table and written
+ * to bench/results/latest.json. Never part of `npm test`.
+ *
+ * 1. HTTP load (autocannon) of KV v2 reads and writes with a policy token against a real server on LevelDB, next
+ *    to a bare express handler returning the same JSON (framework + network floor) and next to the same server
+ *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs).
+ * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
+ * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
  */
+import autocannon, { type Result } from 'autocannon';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import express from 'express';
 import { parseConfig } from '../server/config/load-config.js';
-import { AesGcmBarrier, encryptKeyring } from '../server/core/barrier/aes-gcm-barrier.js';
-import { Keyring } from '../server/core/barrier/keyring.js';
-import { systemRandom } from '../server/core/clock.js';
-import { LeveldbBackend } from '../server/core/storage/leveldb-backend.js';
+import type { EntryCipher } from '../server/core/barrier/aes-gcm-barrier.js';
 import { createLogger } from '../server/log/logger.js';
-import { startCoffer } from '../server/start.js';
+import { startCoffer, type RunningCoffer } from '../server/start.js';
 
 interface Row {
   name: string;
@@ -20,94 +29,226 @@ interface Row {
   unit: string;
 }
 
-async function timeIt(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < n; i++) await fn(i);
-  return performance.now() - start;
+const rows: Row[] = [];
+const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit });
+const LOAD_SECONDS = Number(process.env.COFFER_BENCH_SECONDS ?? 5);
+const CONNECTIONS = 16;
+const KEYS = 100;
+
+/** Stores the plaintext with the same layout (12-byte "nonce", 16-byte "tag"), so only the cryptography is gone. */
+const PASSTHROUGH: EntryCipher = {
+  seal: (_key, plaintext) => {
+    const out = new Uint8Array(12 + plaintext.length + 16);
+    out.set(plaintext, 12);
+    return out;
+  },
+  open: (_key, sealed) => sealed.slice(12, sealed.length - 16),
+};
+
+function serverConfig(dir: string) {
+  return parseConfig(`storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`);
+}
+
+async function call(base: string, method: string, p: string, body?: unknown, token?: string): Promise<any> {
+  const res = await fetch(`${base}/v1/${p}`, {
+    method,
+    headers: token ? { 'X-Vault-Token': token } : {},
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (res.status >= 400) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** An unsealed server with a KV v2 mount, KEYS secrets, and a token whose policy allows only that mount. */
+async function kvServer(dir: string, cipher?: EntryCipher): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
+  const server = await startCoffer(serverConfig(dir), { logger: createLogger('silent'), maintenanceIntervalMs: 0, ...(cipher ? { barrierCipher: cipher } : {}) });
+  const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
+  for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
+  const root = init.root_token as string;
+  await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
+  await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
+  const token = (await call(server.url, 'POST', 'auth/token/create', { policies: ['app'] }, root)).auth.client_token as string;
+  for (let i = 0; i < KEYS; i++) await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
+  return { server, token, root, keys: init.keys };
+}
+
+/** Reads and writes spread over KEYS paths, CONNECTIONS at a time, for LOAD_SECONDS each. */
+async function load(base: string, token: string): Promise<{ read: Result; write: Result }> {
+  let n = 0;
+  const headers = { 'X-Vault-Token': token, 'Content-Type': 'application/json' };
+  const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
+  const read = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: LOAD_SECONDS,
+    requests: [{ method: 'GET', headers, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
+  });
+  const write = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: LOAD_SECONDS,
+    requests: [{ method: 'PUT', headers, body, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
+  });
+  for (const [name, r] of [['read', read], ['write', write]] as const) {
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  }
+  return { read, write };
+}
+
+/** The floor: express answering the same JSON a KV v2 read and write answer, with no auth, storage or crypto. */
+async function bareExpress(readBody: string, writeBody: string): Promise<{ url: string; close(): Promise<void> }> {
+  const app = express();
+  app.use(express.json({ type: () => true }));
+  app.get('/v1/secret/data/*path', (_req, res) => res.type('application/json').send(readBody));
+  app.put('/v1/secret/data/*path', (_req, res) => res.type('application/json').send(writeBody));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function loadRows(label: string, r: { read: Result; write: Result }): void {
+  row(`${label}: KV read throughput`, r.read.requests.average, 'req/s');
+  row(`${label}: KV read p99 latency`, r.read.latency.p99, 'ms');
+  row(`${label}: KV write throughput`, r.write.requests.average, 'req/s');
+  row(`${label}: KV write p99 latency`, r.write.latency.p99, 'ms');
+}
+
+async function httpLoad(dir: string): Promise<void> {
+  const real = await kvServer(path.join(dir, 'kv-aes'));
+  const readBody = JSON.stringify(await call(real.server.url, 'GET', 'secret/data/app/k1', undefined, real.token));
+  const writeBody = JSON.stringify(await call(real.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, real.token));
+  const coffer = await load(real.server.url, real.token);
+  await real.server.close();
+
+  const bare = await bareExpress(readBody, writeBody);
+  const floor = await load(bare.url, real.token);
+  await bare.close();
+
+  const plain = await kvServer(path.join(dir, 'kv-plain'), PASSTHROUGH);
+  const passthrough = await load(plain.server.url, plain.token);
+  await plain.server.close();
+
+  loadRows('Coffer (LevelDB, AES-GCM barrier, policy token)', coffer);
+  loadRows('bare express, same JSON', floor);
+  loadRows('Coffer with a pass-through barrier', passthrough);
+  row('read throughput ratio, bare express / Coffer', floor.read.requests.average / coffer.read.requests.average, '×');
+  row('write throughput ratio, bare express / Coffer', floor.write.requests.average / coffer.write.requests.average, '×');
+  row('barrier cost, read: pass-through / AES-GCM throughput', passthrough.read.requests.average / coffer.read.requests.average, '×');
+  row('barrier cost, write: pass-through / AES-GCM throughput', passthrough.write.requests.average / coffer.write.requests.average, '×');
+}
+
+/** Adds `entries` 1 KiB entries behind the barrier, 1,000 per atomic batch, then lets LevelDB settle. */
+async function fill(server: RunningCoffer, entries: number): Promise<void> {
+  const value = new Uint8Array(1024).fill(7);
+  for (let i = 0; i < entries; i += 1000) {
+    await server.core.barrier.batch(Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `bench/${i + j}`, value })));
+  }
+  // Let LevelDB finish compacting the load, so the figures are the operations and not background I/O.
+  await new Promise((r) => setTimeout(r, 2000));
+}
+
+async function mean(rounds: number, fn: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let r = 0; r < rounds; r++) total += await fn();
+  return total / rounds;
+}
+
+/** Rotate and rekey with 100 and 100,000 entries; the 100,000-entry data directory is kept for the RSS run. */
+async function flatness(dir: string): Promise<string> {
+  const rotate: number[] = [];
+  const rekey: number[] = [];
+  for (const entries of [100, 100_000]) {
+    const dataDir = path.join(dir, `flat-${entries}`);
+    const { server, root, keys } = await kvServer(dataDir);
+    await fill(server, entries);
+    rotate.push(
+      await mean(30, async () => {
+        const t0 = performance.now();
+        await call(server.url, 'PUT', 'sys/rotate', undefined, root);
+        return performance.now() - t0;
+      }),
+    );
+    let current = keys;
+    rekey.push(
+      await mean(10, async () => {
+        const init = await call(server.url, 'PUT', 'sys/rekey/init', { secret_shares: 5, secret_threshold: 3 });
+        await call(server.url, 'PUT', 'sys/rekey/update', { key: current[0], nonce: init.nonce });
+        await call(server.url, 'PUT', 'sys/rekey/update', { key: current[1], nonce: init.nonce });
+        const t0 = performance.now();
+        const done = await call(server.url, 'PUT', 'sys/rekey/update', { key: current[2], nonce: init.nonce });
+        const ms = performance.now() - t0;
+        current = done.keys;
+        return ms;
+      }),
+    );
+    row(`rotate latency, ${entries.toLocaleString('en')} entries (mean of 30)`, rotate.at(-1)!, 'ms');
+    row(`rekey latency (completing update), ${entries.toLocaleString('en')} entries (mean of 10)`, rekey.at(-1)!, 'ms');
+    if (entries === 100) {
+      // Unseal at the threshold: the share that completes it (combine + authenticated unwrap + keyring load).
+      const unseal = await mean(20, async () => {
+        await call(server.url, 'PUT', 'sys/seal', undefined, root);
+        await call(server.url, 'PUT', 'sys/unseal', { key: current[0] });
+        await call(server.url, 'PUT', 'sys/unseal', { key: current[1] });
+        const t0 = performance.now();
+        await call(server.url, 'PUT', 'sys/unseal', { key: current[2] });
+        return performance.now() - t0;
+      });
+      row('unseal latency at the threshold, 3 of 5 (mean of 20)', unseal, 'ms');
+    }
+    await writeFile(path.join(dir, `keys-${entries}.json`), JSON.stringify({ keys: current, root }));
+    await server.close();
+  }
+  row('rotate latency ratio, 100,000 / 100 entries', rotate[1]! / rotate[0]!, '×');
+  row('rekey latency ratio, 100,000 / 100 entries', rekey[1]! / rekey[0]!, '×');
+  return path.join(dir, 'flat-100000');
+}
+
+/** The built server as its own process: start-up to the listening line, then RSS after unseal and reads. */
+async function processFigures(dir: string, dataDir: string): Promise<void> {
+  const config = path.join(dir, 'rss.hcl');
+  await writeFile(config, `storage "leveldb" { path = "${dataDir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\nlog_level = "error"\n`);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['dist/server/main.js', `-config=${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`server exited: ${out}`)));
+  });
+  row('server process start-up to listening (100,000 entries on disk)', performance.now() - t0, 'ms');
+  const { keys, root } = JSON.parse(readFileSync(path.join(dir, 'keys-100000.json'), 'utf8')) as { keys: string[]; root: string };
+  for (const key of keys.slice(0, 3)) await call(url, 'PUT', 'sys/unseal', { key });
+  for (let i = 0; i < 200; i++) await call(url, 'GET', `secret/data/app/k${i % KEYS}`, undefined, root);
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  row('server process RSS, unsealed, 100,000 entries', rssKb / 1024, 'MiB');
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
   try {
-    // Barrier over LevelDB: synced writes and reads of 1 KiB entries, against LevelDB without encryption.
-    const storage = await LeveldbBackend.open(path.join(dir, 'barrier'));
-    const rootKey = systemRandom.bytes(32);
-    await storage.batch([encryptKeyring(rootKey, Keyring.create(systemRandom.bytes(32), new Date()))]);
-    const barrier = new AesGcmBarrier(storage);
-    await barrier.unseal(rootKey);
-    const value = systemRandom.bytes(1024);
-    const n = 2000;
-    const rawPut = await timeIt(n, (i) => storage.put(`raw/${i}`, value));
-    const barrierPut = await timeIt(n, (i) => barrier.put(`enc/${i}`, value));
-    const rawGet = await timeIt(n, (i) => storage.get(`raw/${i}`));
-    const barrierGet = await timeIt(n, (i) => barrier.get(`enc/${i}`));
-    rows.push(
-      { name: 'LevelDB synced put, 1 KiB', value: (n / rawPut) * 1000, unit: 'ops/s' },
-      { name: 'barrier put (AES-GCM + synced put), 1 KiB', value: (n / barrierPut) * 1000, unit: 'ops/s' },
-      { name: 'barrier put cost ratio (barrier / raw time)', value: barrierPut / rawPut, unit: '×' },
-      { name: 'LevelDB get, 1 KiB', value: (n / rawGet) * 1000, unit: 'ops/s' },
-      { name: 'barrier get (get + AES-GCM open), 1 KiB', value: (n / barrierGet) * 1000, unit: 'ops/s' },
-      { name: 'barrier get cost ratio (barrier / raw time)', value: barrierGet / rawGet, unit: '×' },
-    );
-    await storage.close();
-
-    // Rotation cost must not grow with the amount of data: 100 vs 100,000 stored entries.
-    const rotationMs: number[] = [];
-    for (const entries of [100, 100_000]) {
-      const store = await LeveldbBackend.open(path.join(dir, `rotate-${entries}`));
-      const key = systemRandom.bytes(32);
-      await store.batch([encryptKeyring(key, Keyring.create(systemRandom.bytes(32), new Date()))]);
-      const b = new AesGcmBarrier(store);
-      await b.unseal(key);
-      for (let i = 0; i < entries; i += 1000) {
-        await b.batch(Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `data/${i + j}`, value })));
-      }
-      // Let LevelDB finish compacting the load, so the figure is the rotation and not background I/O.
-      await store.put('settle', value);
-      await new Promise((r) => setTimeout(r, 2000));
-      const rounds = 50;
-      const ms = await timeIt(rounds, () => b.rotate(systemRandom.bytes(32), new Date()));
-      const putMs = await timeIt(rounds, (i) => store.put(`probe/${i}`, value));
-      rotationMs.push(ms / rounds);
-      rows.push({ name: `rotate latency with ${entries.toLocaleString('en')} entries (mean of ${rounds})`, value: ms / rounds, unit: 'ms' });
-      rows.push({ name: `  one synced 1 KiB put in the same database`, value: putMs / rounds, unit: 'ms' });
-      b.seal();
-      await store.close();
-    }
-    rows.push({ name: 'rotate latency ratio (100,000 / 100 entries)', value: rotationMs[1]! / rotationMs[0]!, unit: '×' });
-
-    // A real server: start-up to ready, init, and unseal latency at the threshold (3 of 5).
-    const started = performance.now();
-    const config = parseConfig(`storage "leveldb" { path = "${path.join(dir, 'server')}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`);
-    const server = await startCoffer(config, { logger: createLogger('silent') });
-    rows.push({ name: 'server start-up to listening', value: performance.now() - started, unit: 'ms' });
-    const put = (p: string, body: unknown) => fetch(`${server.url}/v1/${p}`, { method: 'PUT', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
-    let t0 = performance.now();
-    const init = await put('sys/init', { secret_shares: 5, secret_threshold: 3 });
-    rows.push({ name: 'init 5/3 (one atomic batch)', value: performance.now() - t0, unit: 'ms' });
-    const rounds = 20;
-    let atThreshold = 0;
-    for (let r = 0; r < rounds; r++) {
-      await put('sys/unseal', { key: init.keys[0] });
-      await put('sys/unseal', { key: init.keys[1] });
-      t0 = performance.now();
-      await put('sys/unseal', { key: init.keys[2] });
-      atThreshold += performance.now() - t0;
-      await fetch(`${server.url}/v1/sys/seal`, { method: 'PUT', headers: { 'X-Vault-Token': init.root_token } });
-    }
-    rows.push({ name: `unseal latency at the threshold (mean of ${rounds})`, value: atThreshold / rounds, unit: 'ms' });
-    await server.close();
+    await httpLoad(dir);
+    const big = await flatness(dir);
+    await processFigures(dir, big);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-
   const width = Math.max(...rows.map((r) => r.name.length));
-  const lines = rows.map((r) => `${r.name.padEnd(width)}  ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(10)} ${r.unit}`);
-  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  process.stdout.write(`Coffer benchmarks — ${machine}\n\n${lines.join('\n')}\n`);
+  const lines = rows.map((r) => `| ${r.name.padEnd(width)} | ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(9)} ${r.unit.padEnd(5)} |`);
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const header = `| ${'figure'.padEnd(width)} | ${'value'.padStart(15)} |\n|${'-'.repeat(width + 2)}|${'-'.repeat(17)}|`;
+  process.stdout.write(`Coffer benchmarks — ${machine}\nload: autocannon, ${CONNECTIONS} connections, ${LOAD_SECONDS} s per run\n\n${header}\n${lines.join('\n')}\n`);
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2) + '\n');
+  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, connections: CONNECTIONS, rows }, null, 2) + '\n');
 }
 
 await main();

@@ -10,6 +10,8 @@ import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
 import { createApp } from './http/app.js';
+import { CofferMetrics } from './metrics/metrics.js';
+import type { EntryCipher } from './core/barrier/aes-gcm-barrier.js';
 import { listen, type RunningListener } from './http/http-server.js';
 
 export interface StartOptions {
@@ -24,6 +26,8 @@ export interface StartOptions {
   seal?: SealSetup;
   /** First delay of the auto-unseal retry loop (doubling up to `AUTO_UNSEAL_MAX_DELAY_MS`). */
   autoUnsealRetryMs?: number;
+  /** Bench only (`npm run bench` measures the barrier's cost with a pass-through): the AEAD under barrier entries. */
+  barrierCipher?: EntryCipher;
   /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
   schedule?: Scheduler;
 }
@@ -44,6 +48,7 @@ export const MAINTENANCE_INTERVAL_MS = 60_000;
 
 export interface RunningCoffer {
   readonly core: CofferCore;
+  readonly metrics: CofferMetrics;
   readonly storage: StorageBackend;
   /** Base URL of the first listener. */
   readonly url: string;
@@ -60,7 +65,15 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
   const seal = options.seal ?? sealSetupFrom(config.seals);
   const storage = options.storage ?? (await openStorage(config.storage));
+  // The metrics read the core at scrape time; the core reports its events to them.
+  let coreRef: CofferCore | undefined;
+  const metrics = new CofferMetrics({
+    sealed: () => coreRef?.barrier.sealed ?? true,
+    keyStatus: () => (coreRef && !coreRef.barrier.sealed ? coreRef.barrier.keyStatus() : undefined),
+  });
   const core = new CofferCore({
+    observer: metrics,
+    ...(options.barrierCipher ? { barrierCipher: options.barrierCipher } : {}),
     storage,
     storageType: config.storage.type,
     clock: options.clock ?? systemClock,
@@ -68,6 +81,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     logger: options.logger,
     seal,
   });
+  coreRef = core;
   try {
     await core.checkSealSetup();
     await core.pendingRekeyWarning();
@@ -84,7 +98,13 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     await storage.close();
     throw err;
   }
-  const app = createApp({ core, logger: options.logger, disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints });
+  const app = createApp({
+    core,
+    logger: options.logger,
+    disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
+    metrics,
+    unauthenticatedMetrics: config.unauthenticatedMetrics,
+  });
   const listeners: RunningListener[] = [];
   try {
     for (const l of config.listeners) {
@@ -107,6 +127,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
       : undefined;
   return {
     core,
+    metrics,
     storage,
     url: listeners[0]!.url,
     listeners,

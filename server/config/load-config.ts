@@ -12,6 +12,8 @@ export interface ListenerConfig {
   port: number;
   /** Certificate and key files; plain HTTP when absent. */
   tls?: { certFile: string; keyFile: string };
+  /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token. */
+  unauthenticatedMetrics?: boolean;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -38,6 +40,8 @@ export interface ServerConfig {
   apiAddr: string;
   logLevel: LogLevel;
   disableUnauthedRekeyEndpoints: boolean;
+  /** Set on any listener: the one HTTP application serves `sys/metrics` without a token. */
+  unauthenticatedMetrics: boolean;
 }
 
 /** The embedded default: LevelDB under ./data, plain HTTP on loopback port 8200. */
@@ -127,6 +131,7 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     listeners,
     apiAddr,
     logLevel,
+    unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
     disableUnauthedRekeyEndpoints:
       raw.disable_unauthed_rekey_endpoints === undefined
         ? false
@@ -229,7 +234,8 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
   if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
-  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file'], text, fail);
+  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry'], text, fail);
+  const telemetry = telemetryConfig(block.body.telemetry, text, fail);
   const address = block.body.address === undefined ? '127.0.0.1:8200' : stringValue(block.body.address, 'address', fail);
   let host: string;
   let port: number;
@@ -243,8 +249,9 @@ function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig 
   const certFile = block.body.tls_cert_file === undefined ? undefined : stringValue(block.body.tls_cert_file, 'tls_cert_file', fail);
   const keyFile = block.body.tls_key_file === undefined ? undefined : stringValue(block.body.tls_key_file, 'tls_key_file', fail);
 
-  if (tlsDisable) return { address, host, port };
-  if (certFile && keyFile) return { address, host, port, tls: { certFile, keyFile } };
+  const base = { address, host, port, ...telemetry };
+  if (tlsDisable) return base;
+  if (certFile && keyFile) return { ...base, tls: { certFile, keyFile } };
   if (certFile || keyFile) fail('listener "tcp" needs both tls_cert_file and tls_key_file', certFile ? 'tls_cert_file' : 'tls_key_file');
   if (tlsDisableSet) fail('listener "tcp" has tls_disable = false but no tls_cert_file and tls_key_file', 'tls_disable');
   if (!isLoopback(host)) {
@@ -253,7 +260,22 @@ function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig 
       'address',
     );
   }
-  return { address, host, port };
+  return base;
+}
+
+/** A listener's `telemetry { unauthenticated_metrics_access = true }` block (Vault's form). */
+function telemetryConfig(value: unknown, text: string, fail: Fail): { unauthenticatedMetrics?: boolean } {
+  if (value === undefined) return {};
+  const bodies = (Array.isArray(value) ? value : [value]) as unknown[];
+  let allowed: boolean | undefined;
+  for (const body of bodies) {
+    if (typeof body !== 'object' || body === null) fail('telemetry must be a block', 'telemetry');
+    const block: Block = { kind: 'telemetry', label: '', body: body as Record<string, unknown> };
+    checkKeys(block, ['unauthenticated_metrics_access'], text, fail);
+    const raw = block.body.unauthenticated_metrics_access;
+    if (raw !== undefined) allowed = boolValue(raw, 'unauthenticated_metrics_access', fail);
+  }
+  return allowed === undefined ? {} : { unauthenticatedMetrics: allowed };
 }
 
 function stringValue(value: unknown, key: string, fail: Fail): string {

@@ -1,6 +1,6 @@
 import { Mutex } from 'async-mutex';
 import type { Logger } from 'pino';
-import { AesGcmBarrier, encryptKeyring, encryptOpWith } from './barrier/aes-gcm-barrier.js';
+import { AesGcmBarrier, encryptKeyring, encryptOpWith, type EntryCipher } from './barrier/aes-gcm-barrier.js';
 import type { BarrierOp } from './barrier/barrier.js';
 import { Keyring, MAX_OPERATIONS_LIMIT, type RotationConfig, type TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
@@ -52,6 +52,7 @@ import type { StorageBackend, StorageOp } from './storage/storage-backend.js';
 import { MountTable } from './mounts/mount-table.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { TokenStore } from './token/token-store.js';
+import { NO_OBSERVER, type CoreObserver } from './observer.js';
 
 export const CLUSTER_PATH = 'core/cluster';
 export const UNSEAL_KEYS_BACKUP_PATH = 'core/unseal-keys-backup';
@@ -69,6 +70,10 @@ export interface CoreOptions {
   logger: Logger;
   /** The configured seal(s); Shamir when absent. */
   seal?: SealSetup;
+  /** Receives unseal, rekey and decryption events (metrics). */
+  observer?: CoreObserver;
+  /** Bench only: the AEAD under barrier entries (default AES-256-GCM). */
+  barrierCipher?: EntryCipher;
 }
 
 export interface InitRequest {
@@ -127,19 +132,22 @@ export class CofferCore {
   #sealConfig: SealConfig | undefined;
   #cluster: { name: string; id: string } | undefined;
   readonly #seals: SealSetup;
+  readonly #observer: CoreObserver;
 
   constructor(options: CoreOptions) {
     this.#seals = options.seal ?? { active: SHAMIR };
+    this.#observer = options.observer ?? NO_OBSERVER;
     this.#storage = options.storage;
     this.#storageType = options.storageType;
     this.#clock = options.clock;
     this.#random = options.random;
     this.#log = options.logger;
-    this.barrier = new AesGcmBarrier(options.storage);
+    this.barrier = new AesGcmBarrier(options.storage, options.barrierCipher);
     this.tokens = new TokenStore(this.barrier, options.clock);
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, options.clock, options.random);
-    this.rekey = new RekeyManager(this.#rekeyHost(), options.clock, options.random);
+    this.rekey = new RekeyManager(this.#rekeyHost(), options.clock, options.random, this.#observer);
+    this.barrier.onDecryptFailure = (reason) => this.#observer.decryptFailure(reason);
     this.barrier.onBackgroundError = (err) => this.#log.error({ err: (err as Error).message }, 'could not persist encryption counts');
   }
 
@@ -291,7 +299,7 @@ export class CofferCore {
         } else {
           sealOps.push({ type: 'put', key: SEALED_ROOT_KEY_PATH, value: wrapRootKey(humanKey, rootKey) });
         }
-        const batch: StorageOp[] = [...sealOps, encryptKeyring(rootKey, keyring), ...barrierOps.map((op) => encryptOpWith(keyring!, op))];
+        const batch: StorageOp[] = [...sealOps, encryptKeyring(rootKey, keyring), ...barrierOps.map((op) => encryptOpWith(keyring!, op, this.barrier.cipher))];
         for (const op of barrierOps) if (op.type === 'put') wipe(op.value);
         await this.#storage.batch(batch);
         this.#sealConfig = config;
@@ -358,11 +366,13 @@ export class CofferCore {
             throw err;
           }
           this.#progress = clearProgress(this.#progress);
+          this.#observer.unsealAttempt('shares', 'success');
           this.#log.info('unsealed');
           return;
         } catch (err) {
           if (!(err instanceof CofferError && err.code === 'invalid_key')) {
             this.#progress = clearProgress(this.#progress);
+            this.#observer.unsealAttempt('shares', 'failure', err instanceof CofferError ? err.code : 'internal');
             throw err;
           }
           lastError = err;
@@ -373,6 +383,7 @@ export class CofferCore {
       if (parts.length >= Math.max(...candidates.map((c) => c.threshold))) {
         // Every candidate had its threshold and none worked: the attempt is over.
         this.#progress = clearProgress(this.#progress);
+        this.#observer.unsealAttempt('shares', 'failure', 'invalid_key');
         this.#log.warn('unseal attempt failed: the shares do not combine to the key');
         throw lastError;
       }
@@ -477,17 +488,21 @@ export class CofferCore {
       if (plan.mismatch) throw new CofferError('seal_failed', plan.mismatch);
       const seal = this.#seals.active;
       if (plan.migration || !isAutoSeal(seal)) return false;
-      const rootKey = await this.#unwrapWithSeal(seal);
+      let rootKey: Uint8Array | undefined;
       try {
+        rootKey = await this.#unwrapWithSeal(seal);
         await this.barrier.unseal(rootKey);
       } catch (err) {
-        if (err instanceof CofferError && err.code === 'invalid_key') {
-          throw new CofferError('seal_failed', `${seal.description} returned a key that does not open the keyring`);
-        }
-        throw err;
+        const failure =
+          err instanceof CofferError && err.code === 'invalid_key'
+            ? new CofferError('seal_failed', `${seal.description} returned a key that does not open the keyring`)
+            : err;
+        this.#observer.unsealAttempt('seal', 'failure', failure instanceof CofferError ? failure.code : 'internal');
+        throw failure;
       } finally {
         wipe(rootKey);
       }
+      this.#observer.unsealAttempt('seal', 'success');
       try {
         await this.#afterUnseal();
       } catch (err) {

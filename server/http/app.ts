@@ -15,6 +15,7 @@ import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
 import { handleMounted } from './routes/logical.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
+import { sysMetricsRoutes } from './routes/sys-metrics.js';
 
 /** Vault's limit on request bodies. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -22,7 +23,7 @@ const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 /** Builds the express application. Everything it needs comes in `deps`. */
 export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
   const full: HttpDeps = { ...deps, validator: new BodyValidator() };
-  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...sysMountRoutes(full), ...sysRekeyRoutes(full), ...authTokenRoutes(full) };
+  const routes: RouteTable = { ...sysInitRoutes(full), ...sysSealRoutes(full), ...sysHealthRoutes(full), ...sysKeyRoutes(full), ...sysPolicyRoutes(full), ...sysMountRoutes(full), ...sysRekeyRoutes(full), ...authTokenRoutes(full), ...sysMetricsRoutes(full) };
   const log = deps.logger;
 
   const app = express();
@@ -35,12 +36,18 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      deps.metrics.request(String(res.locals.route ?? 'unmatched'), routerMethod(req) ?? req.method, res.statusCode, ms / 1000);
       // Only method, path and status: bodies and headers carry shares and tokens.
       log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
     });
     next();
   });
-  // Vault clients often send no Content-Type (or curl's form type): parse every body as JSON.
+  // Vault clients often send no Content-Type (or curl's form type), and Vault ignores it: every body is parsed as
+  // UTF-8 JSON, whatever type or charset the header names.
+  app.use((req, _res, next) => {
+    if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
+    next();
+  });
   app.use(express.json({ type: () => true, limit: MAX_REQUEST_BYTES, strict: true }));
 
   app.all('/v1/*path', async (req: Request, res: Response) => {
@@ -48,6 +55,7 @@ export function createApp(deps: Omit<HttpDeps, 'validator'>): express.Express {
     const path = req.path.slice('/v1/'.length);
     const route = matchRoute(routes, path);
     if (!route) return handleMounted(full, req, res, path);
+    res.locals.route = route.pattern;
     const { handlers, params } = route;
     const method = routerMethod(req);
     let handler = method ? handlers[method] : undefined;

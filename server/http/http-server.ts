@@ -24,6 +24,15 @@ export interface RunningListener {
  */
 export async function listen(app: RequestListener, options: ListenOptions): Promise<RunningListener> {
   const httpServer = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 300_000 }, app);
+  // Requests Node's parser rejects (bad framing, invalid characters, oversized headers) still get Vault's shape.
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const text = `{"errors":["malformed HTTP request: ${err.code ?? 'parse error'}"]}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+  });
   const streams = new Set<ListRewritingStream>();
   const accept = (socket: net.Socket) => {
     const stream = new ListRewritingStream(socket);

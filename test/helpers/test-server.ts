@@ -30,12 +30,13 @@ export async function tempDir(t: TestContext, prefix = 'coffer-test-'): Promise<
 }
 
 /** Config for a loopback listener on port 0 with LevelDB in `dataDir`, plus `extra` stanzas (seals). */
-export function testConfig(dataDir: string, extra = ''): ServerConfig {
+export function testConfig(dataDir: string, extra = '', listenerExtra = ''): ServerConfig {
   return parseConfig(`
 storage "leveldb" { path = "${dataDir}" }
 listener "tcp" {
   address     = "127.0.0.1:0"
   tls_disable = true
+  ${listenerExtra}
 }
 ${extra}
 `);
@@ -44,10 +45,10 @@ ${extra}
 /** A real server on port 0 over real LevelDB in a temp dir (or `dataDir`), closed when the test ends. */
 export async function startTestServer(
   t: TestContext,
-  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; logger?: Logger; schedule?: Scheduler } = {},
+  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; listenerExtra?: string; logger?: Logger; schedule?: Scheduler } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir(t));
-  const running = await startCoffer(testConfig(dataDir, options.extraConfig), {
+  const running = await startCoffer(testConfig(dataDir, options.extraConfig, options.listenerExtra), {
     logger: options.logger ?? createLogger('silent'),
     ...(options.schedule ? { schedule: options.schedule } : {}),
     maintenanceIntervalMs: 0,

@@ -4,6 +4,7 @@ import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
 import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
 import type { Barrier, BarrierOp } from './barrier.js';
 import { Keyring, type RotationConfig, type TermInfo } from './keyring.js';
+import type { DecryptFailureReason } from '../observer.js';
 
 /** Entry header: term (u32 BE) then the format version. */
 const HEADER_BYTES = 5;
@@ -16,9 +17,20 @@ export const KEYRING_PATH = 'core/keyring';
 
 const encoder = new TextEncoder();
 
+/**
+ * The AEAD under the barrier's entries. Production always uses AES-256-GCM; the seam exists so `npm run bench` can
+ * swap in a pass-through and measure what the encryption itself costs. Keyring entries always use AES-GCM.
+ */
+export interface EntryCipher {
+  seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array;
+}
+
+export const AES_256_GCM: EntryCipher = { seal: aeadSeal, open: aeadOpen };
+
 /** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
-export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
-  const sealed = aeadSeal(key, plaintext, encoder.encode(path));
+export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array, cipher: EntryCipher = AES_256_GCM): Uint8Array {
+  const sealed = cipher.seal(key, plaintext, encoder.encode(path));
   const out = new Uint8Array(HEADER_BYTES + sealed.length);
   new DataView(out.buffer).setUint32(0, term);
   out[4] = ENTRY_VERSION;
@@ -33,8 +45,8 @@ export function entryTerm(entry: Uint8Array): number {
   return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getUint32(0);
 }
 
-function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
-  return aeadOpen(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
+function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array, cipher: EntryCipher = AES_256_GCM): Uint8Array {
+  return cipher.open(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
 }
 
 /** The keyring entry, encrypted with the root key. */
@@ -68,10 +80,10 @@ export function decryptKeyring(rootKey: Uint8Array, entry: Uint8Array | undefine
 }
 
 /** Encrypts a barrier op under the active term of `keyring`: for init, which commits before the barrier is live. */
-export function encryptOpWith(keyring: Keyring, op: BarrierOp): StorageOp {
+export function encryptOpWith(keyring: Keyring, op: BarrierOp, cipher: EntryCipher = AES_256_GCM): StorageOp {
   if (op.type === 'delete') return { type: 'delete', key: op.path };
   const term = keyring.activeTerm;
-  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value) };
+  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value, cipher) };
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
@@ -102,9 +114,14 @@ export class AesGcmBarrier implements Barrier {
   #flushing = false;
   /** Reports a failed background count flush (set by the owner, e.g. to log it). */
   onBackgroundError: ((err: unknown) => void) | undefined;
+  /** Reports an entry that failed to decrypt, by reason (set by the owner, for metrics). */
+  onDecryptFailure: ((reason: DecryptFailureReason) => void) | undefined;
 
-  constructor(storage: StorageBackend) {
+  readonly cipher: EntryCipher;
+
+  constructor(storage: StorageBackend, cipher: EntryCipher = AES_256_GCM) {
     this.#storage = storage;
+    this.cipher = cipher;
   }
 
   get sealed(): boolean {
@@ -238,10 +255,24 @@ export class AesGcmBarrier implements Barrier {
   /** Decrypts a stored entry read from `path`. */
   decrypt(path: string, entry: Uint8Array): Uint8Array {
     const keyring = this.#requireKeyring();
-    const term = entryTerm(entry);
+    let term: number;
+    try {
+      term = entryTerm(entry);
+    } catch (err) {
+      this.onDecryptFailure?.('malformed');
+      throw err;
+    }
     const key = keyring.keyFor(term);
-    if (!key) throw new CofferError('integrity', `no decryption key available for term ${term}`);
-    return decryptEntry(key, path, entry);
+    if (!key) {
+      this.onDecryptFailure?.('unknown_term');
+      throw new CofferError('integrity', `no decryption key available for term ${term}`);
+    }
+    try {
+      return decryptEntry(key, path, entry, this.cipher);
+    } catch (err) {
+      this.onDecryptFailure?.('auth_failure');
+      throw err;
+    }
   }
 
   async put(path: string, value: Uint8Array): Promise<void> {
@@ -273,7 +304,7 @@ export class AesGcmBarrier implements Barrier {
           .finally(() => (this.#flushing = false));
       }
     }
-    return encryptOpWith(keyring, op);
+    return encryptOpWith(keyring, op, this.cipher);
   }
 
   #requireKeyring(): Keyring {

@@ -6,6 +6,7 @@ import { encryptShares, parsePgpKeys } from '../pgp/pgp-keys.js';
 import { constantTimeEqual, wipe } from '../secret-bytes.js';
 import { shareConfigProblem, type SealConfig } from '../seal/seal-config.js';
 import { combineShares, splitKey } from '../seal/shamir.js';
+import { NO_OBSERVER, type CoreObserver } from '../observer.js';
 import { hasPart, IDLE_REKEY, wipeRekey, type RekeyConfig, type RekeyState } from './rekey-state.js';
 
 export type RekeyTarget = 'barrier' | 'recovery';
@@ -57,8 +58,11 @@ export class RekeyManager {
   readonly #lock = new Mutex();
   readonly #states: Record<RekeyTarget, RekeyState> = { barrier: IDLE_REKEY, recovery: IDLE_REKEY };
 
-  constructor(host: RekeyHost, clock: Clock, random: Random) {
+  readonly #observer: CoreObserver;
+
+  constructor(host: RekeyHost, clock: Clock, random: Random, observer: CoreObserver = NO_OBSERVER) {
     this.#host = host;
+    this.#observer = observer;
     this.#clock = clock;
     this.#random = random;
   }
@@ -143,10 +147,20 @@ export class RekeyManager {
       try {
         currentKey = await combineShares(parts, current.secretThreshold);
         await this.#host.verifyCurrentKey(target, currentKey);
+      } catch (err) {
+        this.#observer.rekeyAttempt(target, 'failure', err instanceof CofferError ? err.code : 'internal');
+        throw err;
       } finally {
         wipe(currentKey, ...parts);
       }
-      return this.#produce(target, state.nonce, state.startedAt, state.config, onCommitted);
+      try {
+        const result = await this.#produce(target, state.nonce, state.startedAt, state.config, onCommitted);
+        this.#observer.rekeyAttempt(target, 'success');
+        return result;
+      } catch (err) {
+        this.#observer.rekeyAttempt(target, 'failure', err instanceof CofferError ? err.code : 'internal');
+        throw err;
+      }
     });
   }
 

@@ -21,6 +21,7 @@ export async function handleMounted({ core }: HttpDeps, req: Request, res: Respo
     });
     return sendErrors(res, 404, [`no handler for route "${path}". route entry not found.`]);
   }
+  res.locals.route = `mount:${mount.entry.path}`;
   const method = routerMethod(req);
   let operation: LogicalRequest['operation'];
   switch (method) {

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { CofferCore } from '../../core/coffer-core.js';
+import type { CofferMetrics } from '../../metrics/metrics.js';
 import type { BodyValidator } from '../request-body.js';
 
 /** Methods as the router sees them: HEAD is GET, POST is PUT, `LIST` and `GET ?list=true` are LIST. */
@@ -14,8 +15,11 @@ export type Handler = (req: Request, res: Response, params: Record<string, strin
 export type RouteTable = Record<string, Partial<Record<Method, Handler>>>;
 
 /** The route for `path`: exact routes first, then patterns in the table's order. */
-export function matchRoute(routes: RouteTable, path: string): { handlers: Partial<Record<Method, Handler>>; params: Record<string, string> } | undefined {
-  if (Object.hasOwn(routes, path) && !path.includes(':') && !path.includes('*')) return { handlers: routes[path]!, params: {} };
+export function matchRoute(
+  routes: RouteTable,
+  path: string,
+): { pattern: string; handlers: Partial<Record<Method, Handler>>; params: Record<string, string> } | undefined {
+  if (Object.hasOwn(routes, path) && !path.includes(':') && !path.includes('*')) return { pattern: path, handlers: routes[path]!, params: {} };
   const segments = path.split('/');
   for (const [pattern, handlers] of Object.entries(routes)) {
     if (!pattern.includes(':') && !pattern.includes('*')) continue;
@@ -44,7 +48,7 @@ export function matchRoute(routes: RouteTable, path: string): { handlers: Partia
         break;
       }
     }
-    if (matched) return { handlers, params };
+    if (matched) return { pattern, handlers, params };
   }
   return undefined;
 }
@@ -56,4 +60,7 @@ export interface HttpDeps {
   logger: Logger;
   /** Config `disable_unauthed_rekey_endpoints`: rekey endpoints then need a token with update + sudo. */
   disableUnauthedRekeyEndpoints: boolean;
+  metrics: CofferMetrics;
+  /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
+  unauthenticatedMetrics: boolean;
 }

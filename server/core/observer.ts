@@ -1,0 +1,18 @@
+/** Why a barrier entry failed to decrypt. */
+export type DecryptFailureReason = 'unknown_term' | 'auth_failure' | 'malformed';
+
+/** What the core reports as it works; server/metrics implements it with Prometheus counters. */
+export interface CoreObserver {
+  /** A combination of shares at the threshold (`shares`) or an unwrap through the auto seal (`seal`). */
+  unsealAttempt(method: 'shares' | 'seal', outcome: 'success' | 'failure', reason?: string): void;
+  /** Current shares combined at the threshold during a rekey. */
+  rekeyAttempt(target: 'barrier' | 'recovery', outcome: 'success' | 'failure', reason?: string): void;
+  decryptFailure(reason: DecryptFailureReason): void;
+}
+
+/** An observer that records nothing (cores built without a server, e.g. in unit tests). */
+export const NO_OBSERVER: CoreObserver = {
+  unsealAttempt: () => {},
+  rekeyAttempt: () => {},
+  decryptFailure: () => {},
+};

@@ -1,0 +1,132 @@
+import client from 'prom-client';
+import type { CoreObserver, DecryptFailureReason } from '../core/observer.js';
+
+/** Live values read at scrape time. */
+export interface MetricsSource {
+  sealed(): boolean;
+  /** Undefined while sealed. */
+  keyStatus(): { term: number; encryptions: number } | undefined;
+}
+
+/**
+ * Coffer's Prometheus metrics (prom-client), one registry per server. Every metric and what to alert on is listed
+ * in docs/metrics.md. Labels are low-cardinality by construction: routes are patterns or mount paths, never the
+ * request path itself.
+ */
+export class CofferMetrics implements CoreObserver {
+  readonly registry = new client.Registry();
+  readonly #requests: client.Counter<'route' | 'method' | 'code'>;
+  readonly #duration: client.Histogram<'route' | 'method'>;
+  readonly #unsealAttempts: client.Counter<'method'>;
+  readonly #unsealFailures: client.Counter<'method' | 'reason'>;
+  readonly #rekeyAttempts: client.Counter<'target'>;
+  readonly #rekeyFailures: client.Counter<'target' | 'reason'>;
+  readonly #decryptFailures: client.Counter<'reason'>;
+
+  constructor(source: MetricsSource) {
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'coffer_' });
+    this.#requests = new client.Counter({
+      name: 'coffer_http_requests_total',
+      help: 'HTTP requests by route pattern (or mount), method and status code',
+      labelNames: ['route', 'method', 'code'],
+      registers,
+    });
+    this.#duration = new client.Histogram({
+      name: 'coffer_http_request_duration_seconds',
+      help: 'HTTP request latency by route pattern (or mount) and method',
+      labelNames: ['route', 'method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    new client.Gauge({
+      name: 'coffer_sealed',
+      help: '1 while the server is sealed, 0 while unsealed',
+      registers,
+      collect() {
+        this.set(source.sealed() ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'coffer_barrier_keyring_term',
+      help: 'The active keyring term (0 while sealed)',
+      registers,
+      collect() {
+        this.set(source.keyStatus()?.term ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'coffer_barrier_active_term_encryptions',
+      help: 'Encryptions made under the active term, including those not yet persisted (0 while sealed)',
+      registers,
+      collect() {
+        this.set(source.keyStatus()?.encryptions ?? 0);
+      },
+    });
+    this.#unsealAttempts = new client.Counter({
+      name: 'coffer_unseal_attempts_total',
+      help: 'Unseal attempts: shares combined at the threshold, or unwraps through the auto seal',
+      labelNames: ['method'],
+      registers,
+    });
+    this.#unsealFailures = new client.Counter({
+      name: 'coffer_unseal_failures_total',
+      help: 'Failed unseal attempts by method and reason',
+      labelNames: ['method', 'reason'],
+      registers,
+    });
+    this.#rekeyAttempts = new client.Counter({
+      name: 'coffer_rekey_attempts_total',
+      help: 'Rekey authorisations: current shares combined at the threshold',
+      labelNames: ['target'],
+      registers,
+    });
+    this.#rekeyFailures = new client.Counter({
+      name: 'coffer_rekey_failures_total',
+      help: 'Failed rekey authorisations and commits by target and reason',
+      labelNames: ['target', 'reason'],
+      registers,
+    });
+    this.#decryptFailures = new client.Counter({
+      name: 'coffer_barrier_decrypt_failures_total',
+      help: 'Stored entries that failed to decrypt: unknown_term, auth_failure (tampered or moved), malformed',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
+    for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
+    for (const target of ['barrier', 'recovery']) this.#rekeyAttempts.inc({ target }, 0);
+    for (const reason of ['unknown_term', 'auth_failure', 'malformed']) this.#decryptFailures.inc({ reason }, 0);
+  }
+
+  request(route: string, method: string, code: number, seconds: number): void {
+    this.#requests.inc({ route, method, code: String(code) });
+    this.#duration.observe({ route, method }, seconds);
+  }
+
+  unsealAttempt(method: 'shares' | 'seal', outcome: 'success' | 'failure', reason = 'unknown'): void {
+    this.#unsealAttempts.inc({ method });
+    if (outcome === 'failure') this.#unsealFailures.inc({ method, reason });
+  }
+
+  rekeyAttempt(target: 'barrier' | 'recovery', outcome: 'success' | 'failure', reason = 'unknown'): void {
+    this.#rekeyAttempts.inc({ target });
+    if (outcome === 'failure') this.#rekeyFailures.inc({ target, reason });
+  }
+
+  decryptFailure(reason: DecryptFailureReason): void {
+    this.#decryptFailures.inc({ reason });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  json(): Promise<unknown> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
