@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { test } from 'node:test';
-import { startServerProcess, type ServerProcess } from '../helpers/processes.js';
+import { startServerProcess, type ServerProcess, writeServerConfig } from '../helpers/processes.js';
 import { apiCall, tempDir } from '../helpers/test-server.js';
 
 /** `npm run test:crash` (and CI, inside `npm test`) run 20; set COFFER_CRASH_ITERATIONS for a longer run. */
@@ -19,8 +17,7 @@ const PHASES: Phase[] = ['writes + rotations', 'writes + rekey', 'writes + rotat
  */
 test(`kill -9 under concurrent writes, rotations and rekeys, ${ITERATIONS} times: nothing acknowledged is lost`, async (t) => {
   const dir = await tempDir(t);
-  const config = path.join(dir, 'coffer.hcl');
-  await writeFile(config, `storage "leveldb" { path = "${path.join(dir, 'data')}" }\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nlog_level = "warn"\n`);
+  const config = await writeServerConfig(dir);
   let server: ServerProcess = await startServerProcess(t, [`-config=${config}`]);
   const init = await apiCall(server.url, 'PUT', 'sys/init', { body: { secret_shares: 3, secret_threshold: 2 } });
   const token: string = init.body.root_token;

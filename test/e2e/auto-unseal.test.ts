@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { GpgHome } from '../helpers/gpg.js';
-import { runCliProcess, startServerProcess, type ServerProcess } from '../helpers/processes.js';
+import { runCliProcess, startServerProcess, writeServerConfig, type ServerProcess } from '../helpers/processes.js';
 import { tempDir } from '../helpers/test-server.js';
 
 /**
@@ -12,11 +12,7 @@ import { tempDir } from '../helpers/test-server.js';
  */
 test('auto-unseal: B unseals itself through A\'s transit key, waits while A is sealed, uses recovery shares and rekeys them (PGP)', async (t) => {
   const dir = await tempDir(t);
-  const writeConfig = async (name: string, extra: string) => {
-    const file = path.join(dir, `${name}.hcl`);
-    await writeFile(file, `storage "leveldb" { path = "${path.join(dir, name)}" }\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nlog_level = "info"\n${extra}\n`);
-    return file;
-  };
+  const writeConfig = (name: string, extra: string) => writeServerConfig(dir, { name, dataName: name, logLevel: 'info', extra });
   const a = await startServerProcess(t, [`-config=${await writeConfig('a', '')}`]);
   const aEnv = { VAULT_ADDR: a.url, HOME: dir, VAULT_TOKEN: '' };
   const aInit = JSON.parse((await runCliProcess(['operator', 'init', '-key-shares=1', '-key-threshold=1', '-format=json'], aEnv)).stdout);

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { test } from 'node:test';
-import { runCliInTerminal, runCliProcess, startServerProcess } from '../helpers/processes.js';
+import { runCliInTerminal, runCliProcess, startServerProcess, writeServerConfig } from '../helpers/processes.js';
 import { tempDir } from '../helpers/test-server.js';
 
 test('operator rekey: interactively at the prompt and with -nonce, with and without -verify; new shares then unseal', async (t) => {
   const dir = await tempDir(t);
-  const config = path.join(dir, 'coffer.hcl');
-  await writeFile(config, `storage "leveldb" { path = "${path.join(dir, 'data')}" }\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nlog_level = "warn"\n`);
+  const config = await writeServerConfig(dir);
   const server = await startServerProcess(t, [`-config=${config}`]);
   const env = { VAULT_ADDR: server.url, HOME: dir, VAULT_TOKEN: '' };
   const cli = (args: string[], stdin?: string) => runCliProcess(args, env, stdin);

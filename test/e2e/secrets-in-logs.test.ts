@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { GpgHome } from '../helpers/gpg.js';
-import { runCliProcess, startServerProcess, type CliResult } from '../helpers/processes.js';
+import { runCliProcess, startServerProcess, type CliResult, writeServerConfig } from '../helpers/processes.js';
 import { tempDir } from '../helpers/test-server.js';
 
 /**
@@ -14,8 +14,7 @@ import { tempDir } from '../helpers/test-server.js';
  */
 test('secrets-in-logs: nothing secret reaches the server output or CLI diagnostics over a full flow', async (t) => {
   const dir = await tempDir(t);
-  const config = path.join(dir, 'coffer.hcl');
-  await writeFile(config, `storage "leveldb" { path = "${path.join(dir, 'data')}" }\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nlog_level = "debug"\n`);
+  const config = await writeServerConfig(dir, { logLevel: 'debug' });
   const server = await startServerProcess(t, [`-config=${config}`]);
   const env = { VAULT_ADDR: server.url, HOME: dir, VAULT_TOKEN: '' };
   const secrets = new Set<string>();

@@ -1,9 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 
 export const CLI = path.resolve('dist/cli/main.js');
+
+/**
+ * Writes `<dir>/<name>.hcl`: LevelDB in `<dir>/<dataName>`, a loopback listener on port 0, `logLevel`, plus
+ * `extra` stanzas (seals). Returns the file's path for `-config=`.
+ */
+export async function writeServerConfig(dir: string, options: { name?: string; dataName?: string; logLevel?: string; extra?: string } = {}): Promise<string> {
+  const file = path.join(dir, `${options.name ?? 'coffer'}.hcl`);
+  const data = path.join(dir, options.dataName ?? 'data');
+  await writeFile(
+    file,
+    `storage "leveldb" { path = "${data}" }\nlistener "tcp" {\n  address = "127.0.0.1:0"\n  tls_disable = true\n}\nlog_level = "${options.logLevel ?? 'warn'}"\n${options.extra ?? ''}\n`,
+  );
+  return file;
+}
 
 export interface ServerProcess {
   child: ChildProcess;
