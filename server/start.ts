@@ -11,7 +11,6 @@ import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
 import { createApp } from './http/app.js';
 import { CofferMetrics } from './metrics/metrics.js';
-import type { EntryCipher } from './core/barrier/aes-gcm-barrier.js';
 import { listen, type RunningListener } from './http/http-server.js';
 
 export interface StartOptions {
@@ -26,8 +25,6 @@ export interface StartOptions {
   seal?: SealSetup;
   /** First delay of the auto-unseal retry loop (doubling up to `AUTO_UNSEAL_MAX_DELAY_MS`). */
   autoUnsealRetryMs?: number;
-  /** Bench only (`npm run bench` measures the barrier's cost with a pass-through): the AEAD under barrier entries. */
-  barrierCipher?: EntryCipher;
   /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
   schedule?: Scheduler;
 }
@@ -65,15 +62,9 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
   const seal = options.seal ?? sealSetupFrom(config.seals);
   const storage = options.storage ?? (await openStorage(config.storage));
-  // The metrics read the core at scrape time; the core reports its events to them.
-  let coreRef: CofferCore | undefined;
-  const metrics = new CofferMetrics({
-    sealed: () => coreRef?.barrier.sealed ?? true,
-    keyStatus: () => (coreRef && !coreRef.barrier.sealed ? coreRef.barrier.keyStatus() : undefined),
-  });
+  const metrics = new CofferMetrics();
   const core = new CofferCore({
     observer: metrics,
-    ...(options.barrierCipher ? { barrierCipher: options.barrierCipher } : {}),
     storage,
     storageType: config.storage.type,
     clock: options.clock ?? systemClock,
@@ -81,10 +72,13 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     logger: options.logger,
     seal,
   });
-  coreRef = core;
+  // The gauges read the barrier at scrape time.
+  metrics.watch({
+    sealed: () => core.barrier.sealed,
+    keyStatus: () => (core.barrier.sealed ? undefined : core.barrier.keyStatus()),
+  });
   try {
     await core.checkSealSetup();
-    await core.pendingRekeyWarning();
   } catch (err) {
     await storage.close();
     throw err;
@@ -98,8 +92,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     await storage.close();
     throw err;
   }
-  const app = createApp({
-    core,
+  const app = createApp(core, {
     logger: options.logger,
     disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
     metrics,

@@ -8,6 +8,10 @@ export interface CoreObserver {
   /** Current shares combined at the threshold during a rekey. */
   rekeyAttempt(target: 'barrier' | 'recovery', outcome: 'success' | 'failure', reason?: string): void;
   decryptFailure(reason: DecryptFailureReason): void;
+  /** Whether a committed rekey of `target` still waits for its new shares to be confirmed delivered. */
+  unconfirmedRekey(target: 'barrier' | 'recovery', pending: boolean): void;
+  /** The OLD shares of an unconfirmed rekey were used: the rekey was rolled back. */
+  rekeyRollback(target: 'barrier' | 'recovery'): void;
 }
 
 /** An observer that records nothing (cores built without a server, e.g. in unit tests). */
@@ -15,4 +19,6 @@ export const NO_OBSERVER: CoreObserver = {
   unsealAttempt: () => {},
   rekeyAttempt: () => {},
   decryptFailure: () => {},
+  unconfirmedRekey: () => {},
+  rekeyRollback: () => {},
 };

@@ -1,5 +1,4 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Request } from 'express';
 import { CofferError } from '../core/errors.js';
 import type { BodySchema } from '../../shared/schemas.js';
 
@@ -15,16 +14,15 @@ export class BodyValidator {
   readonly #compiled = new Map<BodySchema, ValidateFunction>();
 
   /**
-   * The body of `req` as an object with lower-cased keys (Vault matches these keys case-insensitively) and without
+   * The request body as a prototype-less object with lower-cased keys (Vault matches these keys case-insensitively) and without
    * `null` values (which mean "unset").
    * @throws CofferError `invalid_request` for a body that is not an object or has a field of the wrong type.
    */
-  parse<T>(req: Request, schema: BodySchema): T {
-    const raw: unknown = req.body ?? {};
+  parse<T>(raw: unknown, schema: BodySchema): T {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new CofferError('invalid_request', `failed to parse JSON input: json: cannot unmarshal ${jsonKind(raw)} into Go value of type http.${schema.goStruct}`);
     }
-    const body: Record<string, unknown> = {};
+    const body = Object.create(null) as Record<string, unknown>;
     for (const [key, value] of Object.entries(raw)) {
       if (value !== null) body[key.toLowerCase()] = value;
     }

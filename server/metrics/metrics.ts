@@ -22,9 +22,15 @@ export class CofferMetrics implements CoreObserver {
   readonly #rekeyAttempts: client.Counter<'target'>;
   readonly #rekeyFailures: client.Counter<'target' | 'reason'>;
   readonly #decryptFailures: client.Counter<'reason'>;
+  readonly #unconfirmedRekey: client.Gauge<'target'>;
+  readonly #rekeyRollbacks: client.Counter<'target'>;
 
-  constructor(source: MetricsSource) {
+  /** Until `watch` names the server's barrier, the server counts as sealed. */
+  #source: MetricsSource = { sealed: () => true, keyStatus: () => undefined };
+
+  constructor() {
     const registers = [this.registry];
+    const current = () => this.#source;
     client.collectDefaultMetrics({ register: this.registry, prefix: 'coffer_' });
     this.#requests = new client.Counter({
       name: 'coffer_http_requests_total',
@@ -44,7 +50,7 @@ export class CofferMetrics implements CoreObserver {
       help: '1 while the server is sealed, 0 while unsealed',
       registers,
       collect() {
-        this.set(source.sealed() ? 1 : 0);
+        this.set(current().sealed() ? 1 : 0);
       },
     });
     new client.Gauge({
@@ -52,7 +58,7 @@ export class CofferMetrics implements CoreObserver {
       help: 'The active keyring term (0 while sealed)',
       registers,
       collect() {
-        this.set(source.keyStatus()?.term ?? 0);
+        this.set(current().keyStatus()?.term ?? 0);
       },
     });
     new client.Gauge({
@@ -60,7 +66,7 @@ export class CofferMetrics implements CoreObserver {
       help: 'Encryptions made under the active term, including those not yet persisted (0 while sealed)',
       registers,
       collect() {
-        this.set(source.keyStatus()?.encryptions ?? 0);
+        this.set(current().keyStatus()?.encryptions ?? 0);
       },
     });
     this.#unsealAttempts = new client.Counter({
@@ -93,10 +99,34 @@ export class CofferMetrics implements CoreObserver {
       labelNames: ['reason'],
       registers,
     });
+    this.#unconfirmedRekey = new client.Gauge({
+      name: 'coffer_rekey_unconfirmed',
+      help: '1 while a committed rekey waits for its new shares to be confirmed delivered: both share sets unseal until one is used',
+      labelNames: ['target'],
+      registers,
+    });
+    this.#rekeyRollbacks = new client.Counter({
+      name: 'coffer_rekey_rollbacks_total',
+      help: 'Unconfirmed rekeys rolled back because the OLD shares were used to unseal or authorise',
+      labelNames: ['target'],
+      registers,
+    });
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
-    for (const target of ['barrier', 'recovery']) this.#rekeyAttempts.inc({ target }, 0);
+    for (const target of ['barrier', 'recovery']) {
+      this.#rekeyAttempts.inc({ target }, 0);
+      this.#unconfirmedRekey.set({ target }, 0);
+      this.#rekeyRollbacks.inc({ target }, 0);
+    }
     for (const reason of ['unknown_term', 'auth_failure', 'malformed']) this.#decryptFailures.inc({ reason }, 0);
+  }
+
+  /**
+   * Names what the gauges read at scrape time. Called once by the composition root: the observer must exist
+   * before the core it observes, and the gauges read that core.
+   */
+  watch(source: MetricsSource): void {
+    this.#source = source;
   }
 
   request(route: string, method: string, code: number, seconds: number): void {
@@ -116,6 +146,14 @@ export class CofferMetrics implements CoreObserver {
 
   decryptFailure(reason: DecryptFailureReason): void {
     this.#decryptFailures.inc({ reason });
+  }
+
+  unconfirmedRekey(target: 'barrier' | 'recovery', pending: boolean): void {
+    this.#unconfirmedRekey.set({ target }, pending ? 1 : 0);
+  }
+
+  rekeyRollback(target: 'barrier' | 'recovery'): void {
+    this.#rekeyRollbacks.inc({ target });
   }
 
   get contentType(): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SEAL_CONFIG_PATH } from '../../server/core/seal/seal-config.js';
+import { SEAL_CONFIG_PATH } from '../../server/core/seal/seal-store.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { RecordingStorage } from '../helpers/recording-storage.js';
 import { initServer, startTestServer } from '../helpers/test-server.js';

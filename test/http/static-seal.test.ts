@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'node:test';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
-import { SEALED_ROOT_KEY_PATH } from '../../server/core/seal/shamir-seal.js';
+import { SEALED_ROOT_KEY_PATH } from '../../server/core/seal/seal-store.js';
 import { KEYRING_PATH } from '../../server/core/barrier/aes-gcm-barrier.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.js';
 import { unsealsWith } from '../helpers/rekey.js';

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { systemRandom } from '../../server/core/clock.js';
 import { CofferCore } from '../../server/core/coffer-core.js';
 import { isCofferError } from '../../server/core/errors.js';
-import { PREVIOUS_SEALED_ROOT_KEY_PATH } from '../../server/core/seal/shamir-seal.js';
+import { PREVIOUS_SEALED_ROOT_KEY_PATH } from '../../server/core/seal/seal-store.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import type { StorageBackend } from '../../server/core/storage/storage-backend.js';
 import { createLogger } from '../../server/log/logger.js';
@@ -37,7 +37,7 @@ async function rekeyToCommit(core: CofferCore, oldKeys: string[]) {
   await core.rekey.update('barrier', Buffer.from(oldKeys[0]!, 'hex'), nonce, () => {});
   const result = await core.rekey.update('barrier', Buffer.from(oldKeys[1]!, 'hex'), nonce, (f) => (finalise = f));
   assert.ok('complete' in result);
-  return { newKeys: result.keys, finalise: finalise! };
+  return { newKeys: result.keys.map((k) => Buffer.from(k).toString('hex')), finalise: finalise! };
 }
 
 /** Whether `keys` unseal a fresh core over `storage` (a restarted server), and the data reads back. */
@@ -79,7 +79,8 @@ describe('the rekey commit under faults', () => {
     await rekeyToCommit(core, oldKeys);
     const commit = storage.writes.slice(before);
     assert.deepEqual(commit.map((w) => w.kind), ['batch']);
-    assert.deepEqual(commit[0]!.ops.map((o) => o.key).sort(), ['core/seal-config', 'core/sealed-root-key', PREVIOUS_SEALED_ROOT_KEY_PATH]);
+    // A rekey replaces the root key: the keyring, re-encrypted under it, is part of the same batch.
+    assert.deepEqual(commit[0]!.ops.map((o) => o.key).sort(), ['core/keyring', 'core/seal-config', 'core/sealed-root-key', PREVIOUS_SEALED_ROOT_KEY_PATH]);
   });
 
   test('a failing commit write leaves the old shares working and issues no new shares', async () => {

@@ -17,20 +17,9 @@ export const KEYRING_PATH = 'core/keyring';
 
 const encoder = new TextEncoder();
 
-/**
- * The AEAD under the barrier's entries. Production always uses AES-256-GCM; the seam exists so `npm run bench` can
- * swap in a pass-through and measure what the encryption itself costs. Keyring entries always use AES-GCM.
- */
-export interface EntryCipher {
-  seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
-  open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array;
-}
-
-export const AES_256_GCM: EntryCipher = { seal: aeadSeal, open: aeadOpen };
-
 /** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
-export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array, cipher: EntryCipher = AES_256_GCM): Uint8Array {
-  const sealed = cipher.seal(key, plaintext, encoder.encode(path));
+export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
+  const sealed = aeadSeal(key, plaintext, encoder.encode(path));
   const out = new Uint8Array(HEADER_BYTES + sealed.length);
   new DataView(out.buffer).setUint32(0, term);
   out[4] = ENTRY_VERSION;
@@ -45,8 +34,8 @@ export function entryTerm(entry: Uint8Array): number {
   return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getUint32(0);
 }
 
-function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array, cipher: EntryCipher = AES_256_GCM): Uint8Array {
-  return cipher.open(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
+function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
+  return aeadOpen(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
 }
 
 /** The keyring entry, encrypted with the root key. */
@@ -80,10 +69,18 @@ export function decryptKeyring(rootKey: Uint8Array, entry: Uint8Array | undefine
 }
 
 /** Encrypts a barrier op under the active term of `keyring`: for init, which commits before the barrier is live. */
-export function encryptOpWith(keyring: Keyring, op: BarrierOp, cipher: EntryCipher = AES_256_GCM): StorageOp {
+export function encryptOpWith(keyring: Keyring, op: BarrierOp): StorageOp {
   if (op.type === 'delete') return { type: 'delete', key: op.path };
   const term = keyring.activeTerm;
-  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value, cipher) };
+  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value) };
+}
+
+/** What the barrier reports as it works (metrics, logs). */
+export interface BarrierEvents {
+  /** An entry failed to decrypt, by reason. */
+  decryptFailure?(reason: DecryptFailureReason): void;
+  /** A background count flush failed (the counts stay counted and are flushed later). */
+  backgroundError?(err: unknown): void;
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
@@ -112,16 +109,11 @@ export class AesGcmBarrier implements Barrier {
   /** Encryptions under the active term since the keyring was loaded or last persisted. */
   #unpersistedEncryptions = 0;
   #flushing = false;
-  /** Reports a failed background count flush (set by the owner, e.g. to log it). */
-  onBackgroundError: ((err: unknown) => void) | undefined;
-  /** Reports an entry that failed to decrypt, by reason (set by the owner, for metrics). */
-  onDecryptFailure: ((reason: DecryptFailureReason) => void) | undefined;
+  readonly #events: BarrierEvents;
 
-  readonly cipher: EntryCipher;
-
-  constructor(storage: StorageBackend, cipher: EntryCipher = AES_256_GCM) {
+  constructor(storage: StorageBackend, events: BarrierEvents = {}) {
     this.#storage = storage;
-    this.cipher = cipher;
+    this.#events = events;
   }
 
   get sealed(): boolean {
@@ -185,23 +177,31 @@ export class AesGcmBarrier implements Barrier {
   }
 
   /**
-   * Replaces the root key (barrier rekey on an auto seal): the keyring is re-encrypted under `newRootKey` and
-   * written in ONE batch with `extra` (the new root key's wrapping), then swapped in. A crash leaves either the
-   * old keyring and wrapping or the new ones, never a mix. `newRootKey` is copied.
+   * Replaces the root key (every rekey does): the keyring — with a new active term when `newTerm` is given — is
+   * re-encrypted under `newRootKey` and written in ONE batch with `extra` (the new root key's wrapping and the seal
+   * entries that go with it), then swapped in. A crash leaves either the old keyring and wrapping or the new ones,
+   * never a mix. `newRootKey` and `newTerm.key` are copied.
    */
-  async rotateRootKey(newRootKey: Uint8Array, extra: readonly StorageOp[]): Promise<void> {
+  async rotateRootKey(newRootKey: Uint8Array, extra: readonly StorageOp[], newTerm?: { key: Uint8Array; installTime: Date }): Promise<void> {
     await this.#keyringLock.runExclusive(async () => {
       const current = this.#requireKeyring();
       const counted = this.#unpersistedEncryptions;
       const info = current.termInfo(current.activeTerm)!;
-      const next = current.withEncryptions(info.term, info.encryptions + counted);
-      await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra]);
+      const counts = current.withEncryptions(info.term, info.encryptions + counted);
+      const next = newTerm ? counts.withNewTerm(newTerm.key, newTerm.installTime) : counts;
+      if (next !== counts) counts.destroy();
+      try {
+        await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra]);
+      } catch (err) {
+        next.destroy();
+        throw err;
+      }
       if (this.#keyring !== current) {
         next.destroy();
         throw new CofferError('sealed', 'Vault is sealed');
       }
       this.#keyring = next;
-      this.#unpersistedEncryptions -= counted;
+      this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
       current.destroy();
       this.#rootKey!.fill(0);
       this.#rootKey = newRootKey.slice();
@@ -259,18 +259,18 @@ export class AesGcmBarrier implements Barrier {
     try {
       term = entryTerm(entry);
     } catch (err) {
-      this.onDecryptFailure?.('malformed');
+      this.#events.decryptFailure?.('malformed');
       throw err;
     }
     const key = keyring.keyFor(term);
     if (!key) {
-      this.onDecryptFailure?.('unknown_term');
+      this.#events.decryptFailure?.('unknown_term');
       throw new CofferError('integrity', `no decryption key available for term ${term}`);
     }
     try {
-      return decryptEntry(key, path, entry, this.cipher);
+      return decryptEntry(key, path, entry);
     } catch (err) {
-      this.onDecryptFailure?.('auth_failure');
+      this.#events.decryptFailure?.('auth_failure');
       throw err;
     }
   }
@@ -300,11 +300,11 @@ export class AesGcmBarrier implements Barrier {
       if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
         this.#flushing = true;
         void this.persistEncryptions()
-          .catch((err) => this.onBackgroundError?.(err))
+          .catch((err: unknown) => this.#events.backgroundError?.(err))
           .finally(() => (this.#flushing = false));
       }
     }
-    return encryptOpWith(keyring, op, this.cipher);
+    return encryptOpWith(keyring, op);
   }
 
   #requireKeyring(): Keyring {

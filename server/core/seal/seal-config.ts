@@ -11,8 +11,6 @@ export interface SealConfig {
   readonly secretThreshold: number;
 }
 
-export const SEAL_CONFIG_PATH = 'core/seal-config';
-
 /**
  * Vault's rules for a share configuration, in Vault's order.
  * @returns the reason a configuration is invalid, or undefined when it is valid.
@@ -32,24 +30,4 @@ export function shareConfigProblem(shares: number, threshold: number, pgpKeyCoun
 export function assertValidSealConfig(shares: number, threshold: number, pgpKeyCount: number): void {
   const problem = shareConfigProblem(shares, threshold, pgpKeyCount);
   if (problem) throw new CofferError('invalid_seal_config', `invalid seal configuration: ${problem}`);
-}
-
-export function encodeSealConfig(config: SealConfig): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify({ type: config.type, secret_shares: config.secretShares, secret_threshold: config.secretThreshold }),
-  );
-}
-
-/** @throws CofferError `integrity` when the stored configuration is unreadable. */
-export function decodeSealConfig(bytes: Uint8Array): SealConfig {
-  try {
-    const raw = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; secret_shares?: number; secret_threshold?: number };
-    const shares = raw.secret_shares ?? 0;
-    const threshold = raw.secret_threshold ?? 0;
-    const type = raw.type;
-    if ((type !== 'shamir' && type !== 'static' && type !== 'transit') || shareConfigProblem(shares, threshold, 0)) throw new Error('invalid');
-    return { type, secretShares: shares, secretThreshold: threshold };
-  } catch {
-    throw new CofferError('integrity', 'stored seal configuration is unreadable');
-  }
 }

@@ -1,10 +1,9 @@
 import { aeadOpen, aeadSeal } from '../barrier/aead.js';
 import { CofferError } from '../errors.js';
 
-/** Where the root key is stored, wrapped by the unseal key (outside the barrier: it is what opens it). */
-export const SEALED_ROOT_KEY_PATH = 'core/sealed-root-key';
 const FORMAT_VERSION = 1;
-const aad = new TextEncoder().encode(SEALED_ROOT_KEY_PATH);
+/** Associated data: the name of the entry the wrapping is stored in (SealStore owns the entry itself). */
+const aad = new TextEncoder().encode('core/sealed-root-key');
 
 /** `version (u8) | nonce | ciphertext | tag`, authenticated with the entry's path. */
 export function wrapRootKey(unsealKey: Uint8Array, rootKey: Uint8Array): Uint8Array {
@@ -32,28 +31,4 @@ export function unwrapRootKey(unsealKey: Uint8Array, wrapped: Uint8Array | undef
   } catch {
     throw new CofferError('invalid_key', 'unable to retrieve stored keys: failed to decrypt keys from storage: cipher: message authentication failed');
   }
-}
-
-/**
- * Written by a rekey commit next to the new wrapping: the old wrapping and the configuration of the old shares. It
- * is deleted once the new shares have reached the client; while it exists either set of shares unseals.
- */
-export const PREVIOUS_SEALED_ROOT_KEY_PATH = 'core/sealed-root-key-previous';
-
-export interface PreviousWrapping {
-  nonce: string;
-  secretShares: number;
-  secretThreshold: number;
-  wrapped: Uint8Array;
-}
-
-export function encodePrevious(p: PreviousWrapping): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify({ nonce: p.nonce, secret_shares: p.secretShares, secret_threshold: p.secretThreshold, wrapped: Buffer.from(p.wrapped).toString('base64') }),
-  );
-}
-
-export function decodePrevious(raw: Uint8Array): PreviousWrapping {
-  const j = JSON.parse(new TextDecoder().decode(raw)) as { nonce: string; secret_shares: number; secret_threshold: number; wrapped: string };
-  return { nonce: j.nonce, secretShares: j.secret_shares, secretThreshold: j.secret_threshold, wrapped: new Uint8Array(Buffer.from(j.wrapped, 'base64')) };
 }

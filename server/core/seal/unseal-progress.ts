@@ -1,9 +1,7 @@
-import { constantTimeEqual, wipe } from '../secret-bytes.js';
+import { addShare, holdsShare, openQuorum, wipeQuorum, type Quorum } from '../quorum/quorum.js';
 
-/** In-memory progress of an unseal attempt. Never persisted. */
-export type UnsealProgress =
-  | { readonly kind: 'idle' }
-  | { readonly kind: 'collecting'; readonly nonce: string; readonly parts: readonly Uint8Array[] };
+/** In-memory progress of an unseal attempt: no attempt, or a quorum being collected. Never persisted. */
+export type UnsealProgress = { readonly kind: 'idle' } | ({ readonly kind: 'collecting' } & Quorum);
 
 export const IDLE: UnsealProgress = { kind: 'idle' };
 
@@ -20,13 +18,13 @@ export function progressNonce(p: UnsealProgress): string {
  * share of an attempt creates its nonce. `part` is copied.
  */
 export function addPart(p: UnsealProgress, part: Uint8Array, newNonce: () => string): UnsealProgress {
-  if (p.kind === 'idle') return { kind: 'collecting', nonce: newNonce(), parts: [part.slice()] };
-  if (p.parts.some((existing) => constantTimeEqual(existing, part))) return p;
-  return { kind: 'collecting', nonce: p.nonce, parts: [...p.parts, part.slice()] };
+  const quorum = p.kind === 'idle' ? openQuorum(newNonce()) : p;
+  if (holdsShare(quorum, part)) return p;
+  return { kind: 'collecting', ...addShare(quorum, part) };
 }
 
 /** Ends an attempt: zeroes its shares and returns to idle. */
 export function clearProgress(p: UnsealProgress): UnsealProgress {
-  if (p.kind === 'collecting') wipe(...p.parts);
+  if (p.kind === 'collecting') wipeQuorum(p);
   return IDLE;
 }

@@ -1,21 +1,16 @@
-import type { Request } from 'express';
 import { rfc3339Nano } from '../../core/clock.js';
-import type { CofferCore } from '../../core/coffer-core.js';
 import { CofferError } from '../../core/errors.js';
 import { normalisePolicyName } from '../../core/policy/policy.js';
-import type { TokenRecord } from '../../core/token/token-store.js';
-import { authorize } from '../auth.js';
+import type { TokenRecord, TokenStore } from '../../core/token/token-store.js';
+import type { RequestContext } from '../request-context.js';
 import { parseDurationSeconds } from '../go-duration.js';
-import { sendJson, sendNoContent } from '../json-response.js';
-import { sendLogical } from '../logical-response.js';
-import type { HttpDeps, RouteTable } from './route-table.js';
+import { json, logical, noContent, type Reply, type RouteTable } from './route-table.js';
 
-function body(req: Request): Record<string, unknown> {
-  const b = req.body;
-  return typeof b === 'object' && b !== null && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
+function body(ctx: RequestContext): Readonly<Record<string, unknown>> {
+  return ctx.body;
 }
 
-function stringField(b: Record<string, unknown>, name: string): string {
+function stringField(b: Readonly<Record<string, unknown>>, name: string): string {
   const v = b[name];
   if (typeof v !== 'string' || v === '') throw new CofferError('invalid_request', `missing ${name}`);
   return v;
@@ -29,7 +24,7 @@ function bool(value: unknown, fallback: boolean): boolean {
 }
 
 /** Vault's lookup data for a token. `token` is included only for self lookups and lookups by token. */
-function lookupData(core: CofferCore, record: TokenRecord, token: string | undefined): Record<string, unknown> {
+function lookupData(tokens: TokenStore, record: TokenRecord, token: string | undefined): Record<string, unknown> {
   const iso = (seconds: number) => rfc3339Nano(new Date(seconds * 1000));
   return {
     accessor: record.accessor,
@@ -47,13 +42,13 @@ function lookupData(core: CofferCore, record: TokenRecord, token: string | undef
     path: record.policies.includes('root') && record.parent === '' ? 'auth/token/root' : 'auth/token/create',
     policies: record.policies,
     renewable: record.renewable,
-    ttl: core.tokens.remainingTtl(record),
+    ttl: tokens.remainingTtl(record),
     type: 'service',
   };
 }
 
-function sendAuth(res: Parameters<typeof sendJson>[0], core: CofferCore, token: string, record: TokenRecord): void {
-  sendJson(res, 200, {
+function authReply(tokens: TokenStore, token: string, record: TokenRecord): Reply {
+  return json(200, {
     request_id: crypto.randomUUID(),
     lease_id: '',
     renewable: false,
@@ -67,7 +62,7 @@ function sendAuth(res: Parameters<typeof sendJson>[0], core: CofferCore, token: 
       policies: record.policies,
       token_policies: record.policies,
       metadata: Object.keys(record.meta).length === 0 ? null : record.meta,
-      lease_duration: core.tokens.remainingTtl(record),
+      lease_duration: tokens.remainingTtl(record),
       renewable: record.renewable,
       entity_id: '',
       token_type: 'service',
@@ -80,12 +75,12 @@ function sendAuth(res: Parameters<typeof sendJson>[0], core: CofferCore, token: 
 }
 
 /** The token store under `auth/token/`. Every path is ACL-checked like any other. */
-export function authTokenRoutes({ core }: HttpDeps): RouteTable {
+export function authTokenRoutes({ tokens }: { tokens: TokenStore }): RouteTable {
   return {
     'auth/token/create': {
-      PUT: async (req, res) => {
-        const parent = await authorize(core, req, 'auth/token/create', 'update');
-        const b = body(req);
+      PUT: async (ctx) => {
+        const parent = await ctx.authorize('auth/token/create', 'update');
+        const b = body(ctx);
         const requested = (Array.isArray(b.policies) ? b.policies : typeof b.policies === 'string' ? b.policies.split(',') : []).map((p) =>
           normalisePolicyName(String(p).trim()),
         );
@@ -100,7 +95,7 @@ export function authTokenRoutes({ core }: HttpDeps): RouteTable {
           if (policies.some((p) => !allowed.has(p))) throw new CofferError('invalid_request', 'child policies must be subset of parent');
         }
         const meta = (typeof b.meta === 'object' && b.meta !== null ? b.meta : {}) as Record<string, unknown>;
-        const { token, record } = await core.tokens.create({
+        const { token, record } = await tokens.create({
           policies,
           ...(b.ttl !== undefined && b.ttl !== null && b.ttl !== '' ? { ttl: parseDurationSeconds(b.ttl, 'ttl') } : {}),
           ...(b.explicit_max_ttl !== undefined && b.explicit_max_ttl !== null ? { explicitMaxTtl: parseDurationSeconds(b.explicit_max_ttl, 'explicit_max_ttl') } : {}),
@@ -110,62 +105,62 @@ export function authTokenRoutes({ core }: HttpDeps): RouteTable {
           meta: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])),
           parent: parent.hash,
         });
-        sendAuth(res, core, token, record);
+        return authReply(tokens, token, record);
       },
     },
     'auth/token/lookup-self': {
-      GET: async (req, res) => {
-        const self = await authorize(core, req, 'auth/token/lookup-self', 'read');
-        sendLogical(res, lookupData(core, self, req.headers['x-vault-token'] ? String(req.headers['x-vault-token']) : undefined), { mountType: 'token' });
+      GET: async (ctx) => {
+        const self = await ctx.authorize('auth/token/lookup-self', 'read');
+        return logical(lookupData(tokens, self, ctx.token), { mountType: 'token' });
       },
     },
     'auth/token/lookup': {
-      PUT: async (req, res) => {
-        await authorize(core, req, 'auth/token/lookup', 'update');
-        const token = stringField(body(req), 'token');
-        const record = await core.tokens.lookup(token);
+      PUT: async (ctx) => {
+        await ctx.authorize('auth/token/lookup', 'update');
+        const token = stringField(body(ctx), 'token');
+        const record = await tokens.lookup(token);
         if (!record) throw new CofferError('forbidden', 'bad token');
-        sendLogical(res, lookupData(core, record, token), { mountType: 'token' });
+        return logical(lookupData(tokens, record, token), { mountType: 'token' });
       },
     },
     'auth/token/lookup-accessor': {
-      PUT: async (req, res) => {
-        await authorize(core, req, 'auth/token/lookup-accessor', 'update');
-        const record = await core.tokens.lookupAccessor(stringField(body(req), 'accessor'));
+      PUT: async (ctx) => {
+        await ctx.authorize('auth/token/lookup-accessor', 'update');
+        const record = await tokens.lookupAccessor(stringField(body(ctx), 'accessor'));
         if (!record) throw new CofferError('invalid_request', 'invalid accessor');
-        sendLogical(res, lookupData(core, record, undefined), { mountType: 'token' });
+        return logical(lookupData(tokens, record, undefined), { mountType: 'token' });
       },
     },
     'auth/token/renew-self': {
-      PUT: async (req, res) => {
-        const self = await authorize(core, req, 'auth/token/renew-self', 'update');
-        const b = body(req);
+      PUT: async (ctx) => {
+        const self = await ctx.authorize('auth/token/renew-self', 'update');
+        const b = body(ctx);
         const increment = b.increment === undefined || b.increment === null ? undefined : parseDurationSeconds(b.increment, 'increment');
-        const renewed = await core.tokens.renew(self, increment);
-        sendAuth(res, core, String(req.headers['x-vault-token'] ?? ''), renewed);
+        const renewed = await tokens.renew(self, increment);
+        return authReply(tokens, ctx.token ?? '', renewed);
       },
     },
     'auth/token/revoke-self': {
-      PUT: async (req, res) => {
-        const self = await authorize(core, req, 'auth/token/revoke-self', 'update');
-        await core.tokens.revoke(self);
-        sendNoContent(res);
+      PUT: async (ctx) => {
+        const self = await ctx.authorize('auth/token/revoke-self', 'update');
+        await tokens.revoke(self);
+        return noContent();
       },
     },
     'auth/token/revoke': {
-      PUT: async (req, res) => {
-        await authorize(core, req, 'auth/token/revoke', 'update');
-        const record = await core.tokens.lookup(stringField(body(req), 'token'));
-        if (record) await core.tokens.revoke(record);
-        sendNoContent(res);
+      PUT: async (ctx) => {
+        await ctx.authorize('auth/token/revoke', 'update');
+        const record = await tokens.lookup(stringField(body(ctx), 'token'));
+        if (record) await tokens.revoke(record);
+        return noContent();
       },
     },
     'auth/token/revoke-accessor': {
-      PUT: async (req, res) => {
-        await authorize(core, req, 'auth/token/revoke-accessor', 'update');
-        const record = await core.tokens.lookupAccessor(stringField(body(req), 'accessor'));
-        if (record) await core.tokens.revoke(record);
-        sendNoContent(res);
+      PUT: async (ctx) => {
+        await ctx.authorize('auth/token/revoke-accessor', 'update');
+        const record = await tokens.lookupAccessor(stringField(body(ctx), 'accessor'));
+        if (record) await tokens.revoke(record);
+        return noContent();
       },
     },
   };

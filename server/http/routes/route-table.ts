@@ -1,18 +1,53 @@
-import type { Request, Response } from 'express';
-import type { Logger } from 'pino';
-import type { CofferCore } from '../../core/coffer-core.js';
-import type { CofferMetrics } from '../../metrics/metrics.js';
-import type { BodyValidator } from '../request-body.js';
+import type { RequestContext } from '../request-context.js';
 
 /** Methods as the router sees them: HEAD is GET, POST is PUT, `LIST` and `GET ?list=true` are LIST. */
 export type Method = 'GET' | 'PUT' | 'DELETE' | 'LIST' | 'PATCH';
-/** `params` holds the route's `:name` segments and its `*rest` tail. */
-export type Handler = (req: Request, res: Response, params: Record<string, string>) => Promise<void>;
+
+/** What a handler returns; the pipeline is the only place that writes it (and, later, audits it). */
+export type Reply =
+  | { readonly kind: 'json'; readonly status: number; readonly body: unknown }
+  | { readonly kind: 'empty'; readonly status: number }
+  | { readonly kind: 'text'; readonly status: number; readonly contentType: string; readonly text: string };
+
+export type Handler = (ctx: RequestContext) => Promise<Reply>;
+
 /**
  * Handlers by path below `/v1/`: exact (`sys/init`), with `:name` for one segment (`sys/policy/:name`), or ending
  * in `*rest` for the remainder of the path (`secret/data/*path`, which may be empty).
  */
 export type RouteTable = Record<string, Partial<Record<Method, Handler>>>;
+
+export function json(status: number, body: unknown): Reply {
+  return { kind: 'json', status, body };
+}
+
+/** Success without a body (204). */
+export function noContent(): Reply {
+  return { kind: 'empty', status: 204 };
+}
+
+export function errors(status: number, list: string[]): Reply {
+  return json(status, { errors: list });
+}
+
+/**
+ * Vault's envelope for logical paths. For a fixed set of legacy sys routes (key-status, rotate, rekey backups,
+ * policies, mounts…) Vault also copies `data` to the top level ("injected"); `inject` does the same.
+ */
+export function logical(data: Record<string, unknown>, options: { inject?: boolean; mountType?: string; warnings?: readonly string[] } = {}): Reply {
+  const envelope = {
+    request_id: crypto.randomUUID(),
+    lease_id: '',
+    renewable: false,
+    lease_duration: 0,
+    data,
+    wrap_info: null,
+    warnings: options.warnings && options.warnings.length > 0 ? options.warnings : null,
+    auth: null,
+    mount_type: options.mountType ?? 'system',
+  };
+  return json(200, options.inject ? { ...data, ...envelope } : envelope);
+}
 
 /** The route for `path`: exact routes first, then patterns in the table's order. */
 export function matchRoute(
@@ -51,16 +86,4 @@ export function matchRoute(
     if (matched) return { pattern, handlers, params };
   }
   return undefined;
-}
-
-/** What route factories receive; there is no module-level state. */
-export interface HttpDeps {
-  core: CofferCore;
-  validator: BodyValidator;
-  logger: Logger;
-  /** Config `disable_unauthed_rekey_endpoints`: rekey endpoints then need a token with update + sudo. */
-  disableUnauthedRekeyEndpoints: boolean;
-  metrics: CofferMetrics;
-  /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
-  unauthenticatedMetrics: boolean;
 }

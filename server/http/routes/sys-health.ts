@@ -1,8 +1,8 @@
-import type { Request } from 'express';
+import type { Clock } from '../../core/clock.js';
+import type { SealStatus } from '../../core/coffer-core.js';
 import type { HealthResponse, LeaderResponse } from '../../../shared/api-types.js';
 import { COFFER_VERSION } from '../../../shared/version.js';
-import { sendErrors, sendJson } from '../json-response.js';
-import type { HttpDeps, RouteTable } from './route-table.js';
+import { errors, json, type RouteTable } from './route-table.js';
 
 const CODE_PARAMS = {
   activecode: 200,
@@ -20,33 +20,33 @@ const TRUE_VALUES = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_VALUES = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** Vault's query parameters, parsed as Go's Atoi and ParseBool would; undefined when one is malformed. */
-function parseHealthQuery(req: Request): { codes: Record<CodeParam, number>; standbyOk: boolean } | undefined {
+function parseHealthQuery(query: Readonly<Record<string, string>>): { codes: Record<CodeParam, number>; standbyOk: boolean } | undefined {
   const codes = { ...CODE_PARAMS } as Record<CodeParam, number>;
   for (const name of Object.keys(CODE_PARAMS) as CodeParam[]) {
-    const raw = req.query[name];
+    const raw = query[name];
     if (raw === undefined) continue;
-    if (typeof raw !== 'string' || !/^[+-]?\d{1,9}$/.test(raw)) return undefined;
+    if (!/^[+-]?\d{1,9}$/.test(raw)) return undefined;
     const code = Number(raw);
     if (code < 100 || code > 999) return undefined; // HTTP cannot carry other codes
     codes[name] = code;
   }
   let standbyOk = false;
   for (const name of ['standbyok', 'perfstandbyok']) {
-    const raw = req.query[name];
+    const raw = query[name];
     if (raw === undefined) continue;
-    if (typeof raw !== 'string' || !(TRUE_VALUES.has(raw) || FALSE_VALUES.has(raw))) return undefined;
+    if (!(TRUE_VALUES.has(raw) || FALSE_VALUES.has(raw))) return undefined;
     if (name === 'standbyok') standbyOk = TRUE_VALUES.has(raw);
   }
   return { codes, standbyOk };
 }
 
-export function sysHealthRoutes({ core }: HttpDeps): RouteTable {
+export function sysHealthRoutes({ sealStatus, clock }: { sealStatus(): Promise<SealStatus>; clock: Clock }): RouteTable {
   return {
     'sys/health': {
-      GET: async (req, res) => {
-        const query = parseHealthQuery(req);
-        if (!query) return sendErrors(res, 400, []);
-        const status = await core.sealStatus();
+      GET: async (ctx) => {
+        const query = parseHealthQuery(ctx.query);
+        if (!query) return errors(400, []);
+        const status = await sealStatus();
         const code = !status.initialized
           ? query.codes.uninitcode
           : status.sealed
@@ -59,7 +59,7 @@ export function sysHealthRoutes({ core }: HttpDeps): RouteTable {
           performance_standby: false,
           replication_performance_mode: 'disabled',
           replication_dr_mode: 'disabled',
-          server_time_utc: Math.floor(core.clock.now().getTime() / 1000),
+          server_time_utc: Math.floor(clock.now().getTime() / 1000),
           version: COFFER_VERSION,
           enterprise: false,
           ...(status.cluster ? { cluster_name: status.cluster.name, cluster_id: status.cluster.id } : {}),
@@ -67,11 +67,11 @@ export function sysHealthRoutes({ core }: HttpDeps): RouteTable {
           clock_skew_ms: 0,
           replication_primary_canary_age_ms: 0,
         };
-        sendJson(res, code, body);
+        return json(code, body);
       },
     },
     'sys/leader': {
-      GET: async (_req, res) => {
+      GET: async () => {
         const body: LeaderResponse = {
           ha_enabled: false,
           is_self: false,
@@ -81,7 +81,7 @@ export function sysHealthRoutes({ core }: HttpDeps): RouteTable {
           performance_standby: false,
           performance_standby_last_remote_wal: 0,
         };
-        sendJson(res, 200, body);
+        return json(200, body);
       },
     },
   };

@@ -1,15 +1,22 @@
-import { INIT_REQUEST } from '../../../shared/schemas.js';
 import type { InitRequestBody, InitResponse } from '../../../shared/api-types.js';
-import { sendJson } from '../json-response.js';
-import type { HttpDeps, RouteTable } from './route-table.js';
+import { INIT_REQUEST } from '../../../shared/schemas.js';
+import type { InitRequest, InitResult } from '../../core/lifecycle/initializer.js';
+import type { BodyValidator } from '../request-body.js';
+import { json, type RouteTable } from './route-table.js';
 
-export function sysInitRoutes({ core, validator }: HttpDeps): RouteTable {
+export interface SysInitDeps {
+  validator: BodyValidator;
+  initialized(): Promise<boolean>;
+  initialize(request: InitRequest): Promise<InitResult>;
+}
+
+export function sysInitRoutes({ validator, initialized, initialize }: SysInitDeps): RouteTable {
   return {
     'sys/init': {
-      GET: async (_req, res) => sendJson(res, 200, { initialized: await core.initialized() }),
-      PUT: async (req, res) => {
-        const body = validator.parse<InitRequestBody>(req, INIT_REQUEST);
-        const result = await core.initialize({
+      GET: async () => json(200, { initialized: await initialized() }),
+      PUT: async (ctx) => {
+        const body = validator.parse<InitRequestBody>(ctx.rawBody, INIT_REQUEST);
+        const result = await initialize({
           secretShares: body.secret_shares ?? 0,
           secretThreshold: body.secret_threshold ?? 0,
           pgpKeys: body.pgp_keys ?? [],
@@ -30,7 +37,7 @@ export function sysInitRoutes({ core, validator }: HttpDeps): RouteTable {
           root_token: result.rootToken,
         };
         for (const k of [...result.keys, ...(result.recoveryKeys ?? [])]) k.fill(0);
-        sendJson(res, 200, response);
+        return json(200, response);
       },
     },
   };

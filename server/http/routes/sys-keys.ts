@@ -1,31 +1,29 @@
 import type { RotationConfig } from '../../core/barrier/keyring.js';
 import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
-import { authorize } from '../auth.js';
+import type { RotationService } from '../../core/rotation/rotation-service.js';
 import { formatGoDuration, parseDurationSeconds } from '../go-duration.js';
-import { sendNoContent } from '../json-response.js';
-import { sendLogical } from '../logical-response.js';
-import type { Handler, HttpDeps, RouteTable } from './route-table.js';
+import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
 
 /** Key status, rotation and the automatic-rotation settings of the barrier keyring. */
-export function sysKeyRoutes({ core }: HttpDeps): RouteTable {
-  const rotate: (path: string) => Handler = (path) => async (req, res) => {
-    await authorize(core, req, path, 'update', true);
-    await core.rotate();
-    sendNoContent(res);
+export function sysKeyRoutes({ rotation }: { rotation: RotationService }): RouteTable {
+  const rotate: (path: string) => Handler = (path) => async (ctx) => {
+    await ctx.authorize(path, 'update', true);
+    await rotation.rotate();
+    return noContent();
   };
-  const readConfig: (path: string) => Handler = (path) => async (req, res) => {
-    await authorize(core, req, path, 'read');
-    const config = core.rotationConfig();
-    sendLogical(res, {
+  const readConfig: (path: string) => Handler = (path) => async (ctx) => {
+    await ctx.authorize(path, 'read');
+    const config = rotation.config();
+    return logical({
       max_operations: config.maxOperations,
       interval: config.intervalSeconds === 0 ? 0 : formatGoDuration(config.intervalSeconds),
       enabled: config.enabled,
     });
   };
-  const writeConfig: (path: string) => Handler = (path) => async (req, res) => {
-    await authorize(core, req, path, 'update');
-    const body = (req.body ?? {}) as Record<string, unknown>;
+  const writeConfig: (path: string) => Handler = (path) => async (ctx) => {
+    await ctx.authorize(path, 'update');
+    const body = ctx.body;
     const update: { -readonly [K in keyof RotationConfig]?: RotationConfig[K] } = {};
     if (body.max_operations !== undefined && body.max_operations !== null) {
       const n = typeof body.max_operations === 'string' && /^\d+$/.test(body.max_operations) ? Number(body.max_operations) : body.max_operations;
@@ -39,15 +37,15 @@ export function sysKeyRoutes({ core }: HttpDeps): RouteTable {
       }
       update.enabled = body.enabled === true || body.enabled === 'true';
     }
-    await core.setRotationConfig(update);
-    sendNoContent(res);
+    await rotation.setConfig(update);
+    return noContent();
   };
   return {
     'sys/key-status': {
-      GET: async (req, res) => {
-        await authorize(core, req, 'sys/key-status', 'read');
-        const status = core.barrier.keyStatus();
-        sendLogical(res, { term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions }, { inject: true });
+      GET: async (ctx) => {
+        await ctx.authorize('sys/key-status', 'read');
+        const status = rotation.keyStatus();
+        return logical({ term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions }, { inject: true });
       },
     },
     'sys/rotate': { PUT: rotate('sys/rotate') },

@@ -1,23 +1,18 @@
-import { authorize } from '../auth.js';
-import { sendJson } from '../json-response.js';
-import type { HttpDeps, RouteTable } from './route-table.js';
+import type { CofferMetrics } from '../../metrics/metrics.js';
+import { json, type RouteTable } from './route-table.js';
 
 /**
  * `sys/metrics`: Prometheus text with `?format=prometheus`, prom-client's JSON otherwise. Needs `read` on
  * `sys/metrics` unless a listener opts in to unauthenticated access; then it also answers while sealed, which
  * is when `coffer_sealed` matters most.
  */
-export function sysMetricsRoutes({ core, metrics, unauthenticatedMetrics }: HttpDeps): RouteTable {
+export function sysMetricsRoutes({ metrics, unauthenticatedMetrics }: { metrics: CofferMetrics; unauthenticatedMetrics: boolean }): RouteTable {
   return {
     'sys/metrics': {
-      GET: async (req, res) => {
-        if (!unauthenticatedMetrics) await authorize(core, req, 'sys/metrics', 'read');
-        if (req.query.format === 'prometheus') {
-          res.status(200).setHeader('Content-Type', metrics.contentType);
-          res.end(await metrics.text());
-          return;
-        }
-        sendJson(res, 200, { data: await metrics.json() });
+      GET: async (ctx) => {
+        if (!unauthenticatedMetrics) await ctx.authorize('sys/metrics', 'read');
+        if (ctx.query.format === 'prometheus') return { kind: 'text', status: 200, contentType: metrics.contentType, text: await metrics.text() };
+        return json(200, { data: await metrics.json() });
       },
     },
   };

@@ -1,9 +1,9 @@
 import type { MountEntry } from '../../core/mounts/mount-table.js';
 import { CofferError } from '../../core/errors.js';
-import { authorize, requestToken } from '../auth.js';
-import { sendNoContent } from '../json-response.js';
-import { sendLogical } from '../logical-response.js';
-import type { HttpDeps, RouteTable } from './route-table.js';
+import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
+import type { MountTable } from '../../core/mounts/mount-table.js';
+import type { TokenStore } from '../../core/token/token-store.js';
+import { logical, noContent, type RouteTable } from './route-table.js';
 
 function describe(entry: MountEntry): Record<string, unknown> {
   return {
@@ -36,61 +36,64 @@ const SYSTEM_MOUNT = {
 };
 
 /** `sys/mounts`: list, enable, read, disable and tune secret engines. */
-export function sysMountRoutes({ core }: HttpDeps): RouteTable {
+export function sysMountRoutes({ mounts, tokens, lifecycle }: { mounts: MountTable; tokens: TokenStore; lifecycle: Lifecycle }): RouteTable {
   return {
     'sys/mounts': {
-      GET: async (req, res) => {
-        await authorize(core, req, 'sys/mounts', 'read');
-        const mounts: Record<string, unknown> = { 'sys/': SYSTEM_MOUNT };
-        for (const entry of core.mounts.list()) mounts[entry.path] = describe(entry);
-        sendLogical(res, mounts, { inject: true });
+      GET: async (ctx) => {
+        await ctx.authorize('sys/mounts', 'read');
+        const listed: Record<string, unknown> = { 'sys/': SYSTEM_MOUNT };
+        for (const entry of mounts.list()) listed[entry.path] = describe(entry);
+        return logical(listed, { inject: true });
       },
     },
     // What Vault's CLI asks to learn a path's KV version: any valid token may ask, and only the mount is revealed.
     'sys/internal/ui/mounts/*path': {
-      GET: async (req, res, { path }) => {
-        if (core.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
-        const token = requestToken(req);
+      GET: async (ctx) => {
+        const { path } = ctx.params;
+        if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
+        const token = ctx.token;
         if (!token) throw new CofferError('permission_denied', 'permission denied');
-        if (!(await core.tokens.lookup(token))) throw new CofferError('invalid_token', 'invalid token');
-        const found = core.mounts.find(path!);
+        if (!(await tokens.lookup(token))) throw new CofferError('invalid_token', 'invalid token');
+        const found = mounts.find(path!);
         if (!found) throw new CofferError('invalid_request', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`);
-        sendLogical(res, { path: found.entry.path, type: found.entry.type, options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null, description: found.entry.description });
+        return logical({ path: found.entry.path, type: found.entry.type, options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null, description: found.entry.description });
       },
     },
     'sys/mounts/*path': {
-      GET: async (req, res, { path }) => {
+      GET: async (ctx) => {
+        const { path } = ctx.params;
         const tune = path!.endsWith('/tune');
         const mountPath = tune ? path!.slice(0, -'/tune'.length) : path!;
-        await authorize(core, req, `sys/mounts/${path}`, 'read');
-        const entry = core.mounts.get(mountPath);
+        await ctx.authorize(`sys/mounts/${path}`, 'read');
+        const entry = mounts.get(mountPath);
         if (!entry) throw new CofferError('invalid_request', `No secret engine mount at ${mountPath.replace(/\/?$/, '/')}`);
         if (tune) {
-          sendLogical(res, { description: entry.description, default_lease_ttl: 2764800, max_lease_ttl: 2764800, force_no_cache: false, options: entry.type === 'kv' ? { version: entry.options.version } : null });
-        } else {
-          sendLogical(res, describe(entry));
+          return logical({ description: entry.description, default_lease_ttl: 2764800, max_lease_ttl: 2764800, force_no_cache: false, options: entry.type === 'kv' ? { version: entry.options.version } : null });
         }
+        return logical(describe(entry));
       },
-      PUT: async (req, res, { path }) => {
-        await authorize(core, req, `sys/mounts/${path}`, 'update');
-        const body = (req.body ?? {}) as Record<string, unknown>;
+      PUT: async (ctx) => {
+        const { path } = ctx.params;
+        await ctx.authorize(`sys/mounts/${path}`, 'update');
+        const body = ctx.body;
         const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
         const description = typeof body.description === 'string' ? body.description : undefined;
         if (path!.endsWith('/tune')) {
-          await core.mounts.tune(path!.slice(0, -'/tune'.length), {
+          await mounts.tune(path!.slice(0, -'/tune'.length), {
             ...(description !== undefined ? { description } : {}),
             ...(options.version !== undefined ? { version: String(options.version) } : {}),
           });
         } else {
           if (typeof body.type !== 'string' || body.type === '') throw new CofferError('invalid_request', 'backend type must be specified as a string');
-          await core.mounts.enable(path!, body.type, options, description ?? '');
+          await mounts.enable(path!, body.type, options, description ?? '');
         }
-        sendNoContent(res);
+        return noContent();
       },
-      DELETE: async (req, res, { path }) => {
-        await authorize(core, req, `sys/mounts/${path}`, 'delete');
-        await core.mounts.disable(path!);
-        sendNoContent(res);
+      DELETE: async (ctx) => {
+        const { path } = ctx.params;
+        await ctx.authorize(`sys/mounts/${path}`, 'delete');
+        await mounts.disable(path!);
+        return noContent();
       },
     },
   };

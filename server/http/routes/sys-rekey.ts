@@ -1,13 +1,13 @@
-import type { Request, Response } from 'express';
+import type { RekeyResultResponse, RekeyStatusResponse, RekeyVerifyStatusResponse } from '../../../shared/api-types.js';
 import { REKEY_INIT_REQUEST, REKEY_UPDATE_REQUEST } from '../../../shared/schemas.js';
-import { decodeBackup, UNSEAL_KEYS_BACKUP_PATH } from '../../core/coffer-core.js';
+import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
-import { RECOVERY_KEYS_BACKUP_PATH } from '../../core/seal/recovery-key.js';
-import type { RekeyTarget } from '../../core/rekey/rekey-manager.js';
-import { authorize, requestToken } from '../auth.js';
-import { sendJson, sendNoContent } from '../json-response.js';
-import { sendLogical } from '../logical-response.js';
-import type { Handler, HttpDeps, RouteTable } from './route-table.js';
+import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
+import type { RekeyEngine, RekeyTarget } from '../../core/rekey/rekey-engine.js';
+import type { RekeyResult, RekeyStatus, VerifyStatus } from '../../core/rekey/rekey-status.js';
+import type { RequestContext } from '../request-context.js';
+import type { BodyValidator } from '../request-body.js';
+import { json, logical, noContent, type Handler, type RouteTable } from './route-table.js';
 import { decodeKeyShare } from './sys-seal.js';
 
 interface InitBody {
@@ -18,48 +18,90 @@ interface InitBody {
   require_verification?: boolean;
 }
 
+/** A PGP public key (base64 of the binary key, or armored) is a few KiB; anything far larger is refused. */
+export const MAX_PGP_KEY_CHARS = 64 * 1024;
+
+export interface SysRekeyDeps {
+  rekey: RekeyEngine;
+  lifecycle: Lifecycle;
+  validator: BodyValidator;
+  /** Config `disable_unauthed_rekey_endpoints`: rekey endpoints then need a token with update + sudo. */
+  disableUnauthedRekeyEndpoints: boolean;
+}
+
+function statusBody(s: RekeyStatus): RekeyStatusResponse & { started_time?: string; warnings?: readonly string[] } {
+  return {
+    nonce: s.nonce,
+    started: s.started,
+    t: s.threshold,
+    n: s.shares,
+    progress: s.progress,
+    required: s.required,
+    pgp_fingerprints: s.pgpFingerprints ? [...s.pgpFingerprints] : null,
+    backup: s.backup,
+    verification_required: s.verificationRequired,
+    ...(s.verificationNonce !== undefined ? { verification_nonce: s.verificationNonce } : {}),
+    // Not in Vault: key holders see when the operation they are about to feed was started.
+    ...(s.startedAt ? { started_time: rfc3339Nano(s.startedAt) } : {}),
+    ...(s.warnings ? { warnings: s.warnings } : {}),
+  };
+}
+
+function resultBody(r: RekeyResult): RekeyResultResponse {
+  return {
+    nonce: r.nonce,
+    complete: true,
+    keys: r.keys.map((k) => Buffer.from(k).toString('hex')),
+    keys_base64: r.keys.map((k) => Buffer.from(k).toString('base64')),
+    pgp_fingerprints: r.pgpFingerprints ? [...r.pgpFingerprints] : null,
+    backup: r.backup,
+    verification_required: r.verificationRequired,
+    ...(r.verificationNonce !== undefined ? { verification_nonce: r.verificationNonce } : {}),
+  };
+}
+
+function verifyBody(v: VerifyStatus): RekeyVerifyStatusResponse {
+  return { nonce: v.nonce, started: v.started, t: v.threshold, n: v.shares, progress: v.progress };
+}
+
 /**
  * `sys/rekey/*` (target barrier) and `sys/rekey-recovery-key/*` (target recovery). Key holders authenticate with
  * their shares; with `disable_unauthed_rekey_endpoints` every endpoint also needs a token with update + sudo.
  */
-export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
-  const { core, validator } = deps;
-
-  const guard = async (req: Request, path: string) => {
-    if (core.barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
-    if (deps.disableUnauthedRekeyEndpoints) await authorize(core, req, path, 'update', true);
+export function sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints }: SysRekeyDeps): RouteTable {
+  const guard = async (ctx: RequestContext, path: string) => {
+    if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (disableUnauthedRekeyEndpoints) await ctx.authorize(path, 'update', true);
   };
-  const hasSudo = async (req: Request, path: string): Promise<boolean> => {
-    const token = requestToken(req);
-    const record = token ? await core.tokens.lookup(token) : undefined;
-    if (!record) return false;
-    const caps = (await core.policies.acl(record.policies)).capabilities(path);
-    return caps.includes('root') || caps.includes('sudo');
-  };
-  /** Runs the finaliser only once the response carrying the new shares has been written out. */
-  const afterResponse = (res: Response) => (finalise: () => Promise<void>) => {
-    res.on('finish', () => {
-      finalise().catch((err: unknown) => deps.logger.error({ err: (err as Error).message }, 'could not drop the old unseal key wrapping after a rekey'));
-    });
-  };
-  const shareFrom = (req: Request) => {
-    const body = validator.parse<{ key?: string; nonce?: string }>(req, REKEY_UPDATE_REQUEST);
+  const shareFrom = (ctx: RequestContext) => {
+    const body = validator.parse<{ key?: string; nonce?: string }>(ctx.rawBody, REKEY_UPDATE_REQUEST);
     if (!body.key) throw new CofferError('invalid_request', "'key' must be specified in request body as JSON");
     const share = decodeKeyShare(body.key);
-    if (share.length < 16) throw new CofferError('invalid_request', 'key is shorter than minimum 16 bytes');
-    if (share.length > 33) throw new CofferError('invalid_request', 'key is longer than maximum 33 bytes');
+    if (share.length < 16 || share.length > 33) {
+      share.fill(0);
+      throw new CofferError('invalid_request', share.length < 16 ? 'key is shorter than minimum 16 bytes' : 'key is longer than maximum 33 bytes');
+    }
     return { share, nonce: body.nonce ?? '' };
   };
 
   /** One share for `update` (a current share) or `verify` (a new share), zeroed once answered. */
   const submitShare =
     (prefix: string, target: RekeyTarget, step: 'update' | 'verify'): Handler =>
-    async (req, res) => {
-      await guard(req, `${prefix}/${step}`);
-      const { share, nonce } = shareFrom(req);
+    async (ctx) => {
+      await guard(ctx, `${prefix}/${step}`);
+      const { share, nonce } = shareFrom(ctx);
+      // The old shares stop working only once the new ones have been delivered (see RekeyEngine / commitRekey).
+      const onCommitted = (finalise: () => Promise<void>) => ctx.afterDelivery(finalise, `the ${target} rekey`);
       try {
-        const submit = step === 'update' ? core.rekey.update.bind(core.rekey) : core.rekey.verify.bind(core.rekey);
-        sendJson(res, 200, await submit(target, share, nonce, afterResponse(res)));
+        if (step === 'verify') {
+          const result = await rekey.verify(target, share, nonce, onCommitted);
+          return json(200, 'complete' in result ? result : verifyBody(result));
+        }
+        const result = await rekey.update(target, share, nonce, onCommitted);
+        if (!('complete' in result)) return json(200, statusBody(result));
+        const body = resultBody(result);
+        for (const k of result.keys) k.fill(0);
+        return json(200, body);
       } finally {
         share.fill(0);
       }
@@ -67,56 +109,56 @@ export function sysRekeyRoutes(deps: HttpDeps): RouteTable {
 
   const routes = (prefix: string, target: RekeyTarget): RouteTable => ({
     [`${prefix}/init`]: {
-      GET: async (req, res) => {
-        await guard(req, `${prefix}/init`);
-        sendJson(res, 200, await core.rekey.status(target));
+      GET: async (ctx) => {
+        await guard(ctx, `${prefix}/init`);
+        return json(200, statusBody(await rekey.status(target)));
       },
-      PUT: async (req, res) => {
-        await guard(req, `${prefix}/init`);
-        const body = validator.parse<InitBody>(req, REKEY_INIT_REQUEST);
-        const status = await core.rekey.init(target, {
+      PUT: async (ctx) => {
+        await guard(ctx, `${prefix}/init`);
+        const body = validator.parse<InitBody>(ctx.rawBody, REKEY_INIT_REQUEST);
+        const pgpKeys = body.pgp_keys ?? [];
+        if (pgpKeys.some((k) => k.length > MAX_PGP_KEY_CHARS)) throw new CofferError('invalid_request', `pgp_keys: a key is larger than ${MAX_PGP_KEY_CHARS} characters`);
+        const status = await rekey.init(target, {
           shares: body.secret_shares ?? 0,
           threshold: body.secret_threshold ?? 0,
-          pgpKeys: body.pgp_keys ?? [],
+          pgpKeys,
           backup: body.backup ?? false,
           requireVerification: body.require_verification ?? false,
         });
-        sendJson(res, 200, status);
+        return json(200, statusBody(status));
       },
-      DELETE: async (req, res) => {
-        await guard(req, `${prefix}/init`);
-        const nonce = typeof req.body?.nonce === 'string' ? (req.body.nonce as string) : undefined;
-        await core.rekey.cancel(target, nonce, await hasSudo(req, `${prefix}/init`));
-        sendNoContent(res);
+      DELETE: async (ctx) => {
+        await guard(ctx, `${prefix}/init`);
+        const nonce = typeof ctx.body.nonce === 'string' ? ctx.body.nonce : undefined;
+        await rekey.cancel(target, nonce, await ctx.hasSudo(`${prefix}/init`));
+        return noContent();
       },
     },
     [`${prefix}/update`]: { PUT: submitShare(prefix, target, 'update') },
     [`${prefix}/verify`]: {
-      GET: async (req, res) => {
-        await guard(req, `${prefix}/verify`);
-        sendJson(res, 200, await core.rekey.verifyStatus(target));
+      GET: async (ctx) => {
+        await guard(ctx, `${prefix}/verify`);
+        return json(200, verifyBody(await rekey.verifyStatus(target)));
       },
       PUT: submitShare(prefix, target, 'verify'),
-      DELETE: async (req, res) => {
-        await guard(req, `${prefix}/verify`);
-        sendJson(res, 200, await core.rekey.verifyCancel(target));
+      DELETE: async (ctx) => {
+        await guard(ctx, `${prefix}/verify`);
+        return json(200, verifyBody(await rekey.verifyCancel(target)));
       },
     },
   });
 
   const backup = (path: string, target: RekeyTarget): Partial<Record<'GET' | 'DELETE', Handler>> => ({
-    GET: async (req, res) => {
-      await authorize(core, req, path, 'read');
-      const raw = await core.barrier.get(target === 'barrier' ? UNSEAL_KEYS_BACKUP_PATH : RECOVERY_KEYS_BACKUP_PATH);
-      if (!raw) throw new CofferError('invalid_request', 'no backed-up keys found');
-      const { nonce, keys } = decodeBackup(raw);
+    GET: async (ctx) => {
+      await ctx.authorize(path, 'read');
+      const { nonce, keys } = await rekey.readBackup(target);
       const keysBase64 = Object.fromEntries(Object.entries(keys).map(([fp, list]) => [fp, list.map((hex) => Buffer.from(hex, 'hex').toString('base64'))]));
-      sendLogical(res, { nonce, keys, keys_base64: keysBase64 }, { inject: true });
+      return logical({ nonce, keys, keys_base64: keysBase64 }, { inject: true });
     },
-    DELETE: async (req, res) => {
-      await authorize(core, req, path, 'delete');
-      await core.barrier.delete(target === 'barrier' ? UNSEAL_KEYS_BACKUP_PATH : RECOVERY_KEYS_BACKUP_PATH);
-      sendNoContent(res);
+    DELETE: async (ctx) => {
+      await ctx.authorize(path, 'delete');
+      await rekey.deleteBackup(target);
+      return noContent();
     },
   });
 

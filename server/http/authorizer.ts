@@ -1,0 +1,48 @@
+import { CofferError } from '../core/errors.js';
+import type { Lifecycle } from '../core/lifecycle/lifecycle.js';
+import { isSudoPath, type Operation } from '../core/policy/acl.js';
+import type { PolicyStore } from '../core/policy/policy-store.js';
+import type { TokenRecord, TokenStore } from '../core/token/token-store.js';
+
+/**
+ * Token authentication and ACL checks, in Vault's order: sealed (503) before anything else, then the token, then
+ * the ACL. The request pipeline is its only user: routes ask through their RequestContext.
+ */
+export class Authorizer {
+  readonly #lifecycle: Lifecycle;
+  readonly #tokens: TokenStore;
+  readonly #policies: PolicyStore;
+
+  constructor(deps: { lifecycle: Lifecycle; tokens: TokenStore; policies: PolicyStore }) {
+    this.#lifecycle = deps.lifecycle;
+    this.#tokens = deps.tokens;
+    this.#policies = deps.policies;
+  }
+
+  /**
+   * The token's record, counting one use of a limited-use token.
+   * @throws CofferError `sealed`, `permission_denied` (no token), `invalid_token`.
+   */
+  async authenticate(token: string | undefined): Promise<TokenRecord> {
+    if (this.#lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
+    if (!token) throw new CofferError('permission_denied', 'permission denied');
+    const entry = await this.#tokens.authenticate(token);
+    if (!entry) throw new CofferError('invalid_token', 'invalid token');
+    return entry;
+  }
+
+  /** @throws CofferError `forbidden` when `entry`'s policies deny `operation` on `path`. */
+  async check(entry: TokenRecord, path: string, operation: Operation, needsSudo = isSudoPath(path)): Promise<void> {
+    const acl = await this.#policies.acl(entry.policies);
+    if (!acl.allows(path, operation, needsSudo)) throw new CofferError('forbidden', 'permission denied');
+  }
+
+  /** Whether `token` (without using it up) grants `sudo` on `path`. Never throws for a bad token. */
+  async hasSudo(token: string | undefined, path: string): Promise<boolean> {
+    if (!token || this.#lifecycle.sealed) return false;
+    const record = await this.#tokens.lookup(token);
+    if (!record) return false;
+    const caps = (await this.#policies.acl(record.policies)).capabilities(path);
+    return caps.includes('root') || caps.includes('sudo');
+  }
+}

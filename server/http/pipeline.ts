@@ -1,0 +1,195 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { CofferError } from '../core/errors.js';
+import type { CofferMetrics } from '../metrics/metrics.js';
+import type { Authorizer } from './authorizer.js';
+import { httpErrorFor } from './error-table.js';
+import { LIST_MARKER_HEADER } from './list-method.js';
+import { tokenOf, type RequestContext } from './request-context.js';
+import { routerMethod } from './router-method.js';
+import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
+
+/** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
+export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+/**
+ * `sys/*` bodies (init, unseal, rekey — reachable without a token) are small: enough for a rekey's PGP keys, not
+ * enough to make an unauthenticated client's body a memory problem.
+ */
+export const MAX_SYS_REQUEST_BYTES = 1024 * 1024;
+
+export interface PipelineDeps {
+  routes: RouteTable;
+  /** Requests no route matches: mounted secret engines. */
+  fallback: Handler;
+  authorizer: Authorizer;
+  logger: Logger;
+  metrics: CofferMetrics;
+}
+
+const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
+
+/**
+ * The one HTTP pipeline: parse → cross-site check → route → handler (which authenticates and authorizes through its
+ * context) → write. Handlers RETURN their reply; this is the only place that writes a body or maps an error to a
+ * status, so it is where an audit log will sit (between the handler's return and the write).
+ */
+export function createPipeline(deps: PipelineDeps): express.Express {
+  const { routes, authorizer, logger: log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('case sensitive routing', true);
+
+  app.use((req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics.request(String(res.locals.route ?? 'unmatched'), routerMethod(req) ?? req.method, res.statusCode, ms / 1000);
+      // Only method, path and status: bodies and headers carry shares and tokens.
+      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
+    });
+    next();
+  });
+  app.use((req, res, next) => {
+    const refusal = crossSiteRefusal(req);
+    if (refusal) return write(res, errors(403, [refusal]));
+    next();
+  });
+  // Vault clients often send no Content-Type (or curl's form type), and Vault ignores it: every body is parsed as
+  // UTF-8 JSON, whatever type or charset the header names. `sys/*` gets the small limit.
+  const parseSmall = express.json({ type: () => true, limit: MAX_SYS_REQUEST_BYTES, strict: true });
+  const parseLarge = express.json({ type: () => true, limit: MAX_REQUEST_BYTES, strict: true });
+  app.use((req, res, next) => {
+    if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
+    return (req.path.startsWith('/v1/sys/') ? parseSmall : parseLarge)(req, res, next);
+  });
+
+  app.all('/v1/*path', async (req: Request, res: Response) => {
+    // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
+    const path = req.path.slice('/v1/'.length);
+    const method = routerMethod(req);
+    const route = matchRoute(routes, path);
+    let handler: Handler | undefined;
+    if (!route) handler = deps.fallback;
+    else {
+      res.locals.route = route.pattern;
+      handler = method ? route.handlers[method] : undefined;
+      // Vault's raw sys handlers look only at the HTTP method, so `GET ?list=true` on them is a plain GET.
+      if (!handler && method === 'LIST' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = route.handlers.GET;
+    }
+    if (!handler || !method) return write(res, errors(405, []));
+    const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
+    write(res, await handler(ctx));
+  });
+  app.use((_req: Request, res: Response) => write(res, errors(404, [])));
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    write(res, replyForError(err, req.path, log));
+  });
+  return app;
+}
+
+/** Maps a thrown error to Vault's shape. 5xx bodies are opaque: the detail goes to the log only. */
+export function replyForError(err: unknown, path: string, log: Logger): Reply {
+  if (err instanceof CofferError) {
+    const { status, errors: list } = httpErrorFor(err.code, err.message);
+    if (status >= 500 && err.code !== 'sealed') log.error({ code: err.code, err: err.message, path }, 'request failed');
+    return errors(status, list);
+  }
+  const bodyError = err as { type?: string; status?: number; message?: string };
+  if (bodyError.type === 'entity.parse.failed') return errors(400, [`failed to parse JSON input: ${bodyError.message ?? 'invalid JSON'}`]);
+  if (bodyError.type === 'entity.too.large') return errors(413, ['http: request body too large']);
+  if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) return errors(bodyError.status, [bodyError.message ?? 'bad request']);
+  log.error({ err: (err as Error)?.message, path }, 'unexpected error');
+  return errors(500, ['internal error']);
+}
+
+/**
+ * A browser marks requests a page on another site makes (a `text/plain` form POST needs no preflight): such a
+ * request must never reach `sys/unseal` or `sys/rekey/*`. Refused when `Sec-Fetch-Site: cross-site`, or when an
+ * `Origin` header names another host than the one the request was sent to.
+ */
+export function crossSiteRefusal(req: Request): string | undefined {
+  if (!STATE_CHANGING.has(req.method)) return undefined;
+  if (req.headers['sec-fetch-site'] === 'cross-site') return 'cross-site request refused';
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  return host !== undefined && host === req.headers.host ? undefined : 'cross-site request refused: the Origin is not this server';
+}
+
+function contextFor(req: Request, res: Response, method: Method, path: string, params: Record<string, string>, authorizer: Authorizer, log: Logger): RequestContext {
+  const raw: unknown = req.body;
+  const body = Object.create(null) as Record<string, unknown>;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) Object.assign(body, raw);
+  const query = Object.create(null) as Record<string, string>;
+  // A repeated parameter arrives joined, so a handler that expects one value sees a malformed one, never a silently picked one.
+  for (const [k, v] of Object.entries(req.query)) query[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(',') : '[object]';
+  const token = tokenOf(req.headers);
+  return {
+    method,
+    path,
+    params,
+    query,
+    headers: req.headers,
+    body,
+    rawBody: raw === undefined ? {} : raw,
+    token,
+    authenticate: () => authorizer.authenticate(token),
+    check: (entry, p, operation) => authorizer.check(entry, p, operation),
+    authorize: async (p, operation, needsSudo) => {
+      const entry = await authorizer.authenticate(token);
+      await authorizer.check(entry, p, operation, needsSudo);
+      return entry;
+    },
+    hasSudo: (p) => authorizer.hasSudo(token, p),
+    afterDelivery: (fn, what) => afterDelivery(res, fn, what, log),
+    setRouteLabel: (label) => {
+      res.locals.route = label;
+    },
+  };
+}
+
+/**
+ * Runs `fn` once the response was fully flushed: on `finish`, or on `close` when the response had finished
+ * writing (a client that disconnects right after reading still counts). A response that never finished writing
+ * leaves `fn` unrun, which the caller's state must tolerate (see the rekey's pending entry).
+ */
+export function afterDelivery(res: Pick<Response, 'once' | 'writableFinished'>, fn: () => Promise<void>, what: string, log: Logger): void {
+  let ran = false;
+  const run = () => {
+    if (ran) return;
+    ran = true;
+    fn().catch((err: unknown) => log.error({ err: (err as Error).message }, `could not complete ${what} after the response`));
+  };
+  res.once('finish', run);
+  res.once('close', () => {
+    if (res.writableFinished) run();
+    else if (!ran) log.warn(`the client went away before the response to ${what} was delivered`);
+  });
+}
+
+/** Vault's clients compare the content type as a string (hvac) and expect compact JSON ending in a newline. */
+function write(res: Response, reply: Reply): void {
+  if (res.headersSent) return;
+  res.status(reply.status);
+  switch (reply.kind) {
+    case 'json':
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(reply.body) + '\n');
+      return;
+    case 'empty':
+      res.setHeader('Content-Type', 'application/json');
+      res.end();
+      return;
+    case 'text':
+      res.setHeader('Content-Type', reply.contentType);
+      res.end(reply.text);
+  }
+}
