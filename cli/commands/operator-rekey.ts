@@ -5,6 +5,7 @@ import { formatJson, formatKeyValueTable } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 import { readPgpKeyList } from './operator-init.js';
 import { readSecret } from './operator-unseal.js';
+import { promptLine } from '../io/prompt.js';
 
 interface RekeyOptions extends ClientOptions {
   init?: boolean;
@@ -52,6 +53,20 @@ function verifyTable(s: RekeyVerifyStatusResponse): string {
     ['Verification Nonce', s.nonce],
     ['Verification Progress', `${s.progress}/${s.t}`],
   ]);
+}
+
+/** What a key holder is about to authorise. */
+function operationTable(s: Status & { started_time?: string }, target: string): string {
+  const rows: Array<[string, string | number | boolean]> = [
+    ['Target', target],
+    ['Started At', s.started_time ?? 'unknown'],
+    ['New Shares', s.n],
+    ['New Threshold', s.t],
+    ['PGP Fingerprints', s.pgp_fingerprints ? `[${s.pgp_fingerprints.join(' ')}]` : 'none: the new shares will be returned in plain text'],
+    ['Backup', s.backup],
+    ['Verification Required', s.verification_required],
+  ];
+  return formatKeyValueTable(rows);
 }
 
 /** `coffer operator rekey`, with Vault's flags, prompts and output. */
@@ -133,18 +148,33 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
     });
 }
 
+/**
+ * Sends one share. Before it does, the holder must know which operation the share authorises: anyone who can reach
+ * the server can start a rekey (encrypting the new shares to their own PGP key), so a share is never sent to "the
+ * current operation" blindly. At a terminal the operation is shown and must be confirmed; elsewhere -nonce is
+ * required and must match.
+ */
 async function provideKey(ctx: CommandContext, client: VaultClient, base: string, key: string | undefined, opts: RekeyOptions, json: boolean): Promise<void> {
   const statusPath = `${base}/${opts.verify ? 'verify' : 'init'}`;
-  const status = (await client.request<{ started: boolean; nonce: string; t: number }>('GET', statusPath)).body!;
+  const status = (await client.request<Status & { started_time?: string }>('GET', statusPath)).body!;
   if (!status.started) {
     throw new LocalError(`No rekey is in progress. Start a rekey process by running "coffer operator rekey -init".`);
   }
+  const interactive = key === undefined && ctx.stdin.isTTY === true;
+  if (key !== undefined && !opts.nonce) throw new LocalError('Missing nonce value: specify it via the -nonce flag');
+  if (!interactive && !opts.nonce) {
+    throw new LocalError('Refusing to send a share without -nonce when not at a terminal: check the operation with "coffer operator rekey -status" and pass its nonce with -nonce');
+  }
+  if (opts.nonce && opts.nonce !== status.nonce) {
+    throw new LocalError(`The ${opts.verify ? 'verification' : 'rekey'} in progress has nonce ${status.nonce}, not ${opts.nonce}: no share was sent`);
+  }
   let nonce = opts.nonce;
-  if (key === undefined) {
+  if (interactive) {
     nonce = status.nonce;
-    ctx.output.out(`Rekey operation nonce: ${nonce}\n`);
-  } else if (!nonce) {
-    throw new LocalError('Missing nonce value: specify it via the -nonce flag');
+    const operation = opts.verify ? (await client.request<Status & { started_time?: string }>('GET', `${base}/init`)).body! : status;
+    ctx.output.out(`Rekey operation nonce: ${nonce}\n${operationTable(operation, opts.target)}\n`);
+    const answer = (await promptLine('Send your share to this operation? Type "yes" to confirm: ', ctx.stdin, ctx.promptOutput)).trim();
+    if (answer !== 'yes') throw new LocalError('Not confirmed: no share was sent');
   }
   const label = opts.target === 'recovery' ? 'Recovery Key' : 'Unseal Key';
   const share = await readSecret(ctx, key, `${label} (will be hidden): `);

@@ -40,6 +40,12 @@ export async function promptHidden(question: string, input: Input, output: Writa
   });
 }
 
+/** Asks a question whose answer may be seen (a confirmation), and returns the line typed. */
+export async function promptLine(question: string, input: Input, output: Writable): Promise<string> {
+  output.write(question);
+  return readLine(input);
+}
+
 /** All of standard input, for a secret given as `-`. */
 export async function readAll(input: Readable): Promise<string> {
   const chunks: Buffer[] = [];

@@ -20,12 +20,13 @@ test('operator rekey: interactively at the prompt and with -nonce, with and with
   assert.match(started.stdout, /^Key\s+Value\n---\s+-----\nNonce\s+[0-9a-f-]{36}\nStarted\s+true\nRekey Progress\s+0\/2\nNew Shares\s+2\nNew Threshold\s+2\nVerification Required\s+false\n$/);
   const status = await cli(['operator', 'rekey', '-status', '-format=json']);
   const nonce = JSON.parse(status.stdout).nonce;
-  const first = await runCliInTerminal(['operator', 'rekey'], env, 'Unseal Key (will be hidden): ', init.unseal_keys_b64[0]);
+  const confirm = 'Type "yes" to confirm: ';
+  const first = await runCliInTerminal(['operator', 'rekey'], env, [confirm, 'Unseal Key (will be hidden): '], ['yes', init.unseal_keys_b64[0]]);
   assert.equal(first.code, 0, first.stdout);
   assert.match(first.stdout, new RegExp(`Rekey operation nonce: ${nonce}`));
   assert.match(first.stdout, /Rekey Progress\s+1\/2/);
   assert.ok(!first.stdout.includes(init.unseal_keys_b64[0]), 'the share is not echoed');
-  const second = await runCliInTerminal(['operator', 'rekey'], env, 'Unseal Key (will be hidden): ', init.unseal_keys_b64[2]);
+  const second = await runCliInTerminal(['operator', 'rekey'], env, [confirm, 'Unseal Key (will be hidden): '], ['yes', init.unseal_keys_b64[2]]);
   assert.equal(second.code, 0, second.stdout);
   const newKeys = [...second.stdout.matchAll(/^Key (\d): (\S+)\r?$/gm)].map((m) => m[2]!);
   assert.equal(newKeys.length, 2);
@@ -59,5 +60,37 @@ test('operator rekey: interactively at the prompt and with -nonce, with and with
   const ok = await cli(['operator', 'unseal', single]);
   assert.match(ok.stdout, /^Sealed\s+false$/m);
   assert.equal((await cli(['operator', 'rekey', '-cancel'])).stdout, 'Success! Canceled rekeying (if it was started)\n');
+  await server.stop();
+});
+
+test('rekey takeover: a key holder\'s CLI never feeds a share to an operation it did not confirm', async (t) => {
+  const dir = await tempDir(t);
+  const config = await writeServerConfig(dir);
+  const server = await startServerProcess(t, [`-config=${config}`]);
+  const env = { VAULT_ADDR: server.url, HOME: dir, VAULT_TOKEN: '' };
+  const cli = (args: string[], stdin?: string) => runCliProcess(args, env, stdin);
+  const init = JSON.parse((await cli(['operator', 'init', '-key-shares=3', '-key-threshold=2', '-format=json'])).stdout);
+  for (const k of init.unseal_keys_b64.slice(0, 2)) await cli(['operator', 'unseal', k]);
+  // The operators start a rekey and note its nonce...
+  const theirs = JSON.parse((await cli(['operator', 'rekey', '-init', '-key-shares=3', '-key-threshold=2', '-format=json'])).stdout).nonce;
+  // ...and before any share is in, an unauthenticated client replaces it with its own (here: 1 share, 1 of 1).
+  assert.equal((await fetch(`${server.url}/v1/sys/rekey/init`, { method: 'DELETE', body: JSON.stringify({ nonce: theirs }) })).status, 204);
+  const attacker = await (await fetch(`${server.url}/v1/sys/rekey/init`, { method: 'PUT', body: JSON.stringify({ secret_shares: 1, secret_threshold: 1 }) })).json();
+
+  // A script without -nonce is refused; with the operators' nonce it is refused too: nothing is sent.
+  const blind = await cli(['operator', 'rekey'], `${init.unseal_keys_b64[0]}\n`);
+  assert.equal(blind.code, 1);
+  assert.match(blind.stderr, /Refusing to send a share without -nonce/);
+  const stale = await cli(['operator', 'rekey', `-nonce=${theirs}`, init.unseal_keys_b64[0]]);
+  assert.equal(stale.code, 1);
+  assert.match(stale.stderr, new RegExp(`has nonce ${attacker.nonce}, not ${theirs}: no share was sent`));
+  // At the prompt the holder sees what the operation would produce, and declines.
+  const shown = await runCliInTerminal(['operator', 'rekey'], env, ['Type "yes" to confirm: '], ['no']);
+  assert.equal(shown.code, 1);
+  assert.match(shown.stdout, /New Shares\s+1\r?\n/);
+  assert.match(shown.stdout, /PGP Fingerprints\s+none: the new shares will be returned in plain text/);
+  assert.match(shown.stdout, /Not confirmed: no share was sent/);
+  const status = JSON.parse((await cli(['operator', 'rekey', '-status', '-format=json'])).stdout);
+  assert.equal(status.progress, 0, 'no share reached the attacker\'s operation');
   await server.stop();
 });

@@ -100,16 +100,22 @@ export async function runCliProcess(args: string[], env: NodeJS.ProcessEnv, stdi
  * Runs the CLI inside a real pseudo-terminal (util-linux `script`), waits for `prompt` to appear, then types
  * `answer` and Enter. Returns everything the terminal showed.
  */
-export async function runCliInTerminal(args: string[], env: NodeJS.ProcessEnv, prompt: string, answer: string): Promise<CliResult> {
+export async function runCliInTerminal(args: string[], env: NodeJS.ProcessEnv, prompt: string | string[], answer: string | string[]): Promise<CliResult> {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, ...env, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A dialogue: each prompt, once it appears after the previous answer, gets its answer.
+  const prompts = Array.isArray(prompt) ? prompt : [prompt];
+  const answers = Array.isArray(answer) ? answer : [answer];
   let screen = '';
-  let answered = false;
+  let seen = 0;
+  let step = 0;
   child.stdout.on('data', (d) => {
     screen += d;
-    if (!answered && screen.includes(prompt)) {
-      answered = true;
-      child.stdin.write(`${answer}\r`);
+    const at = step < prompts.length ? screen.indexOf(prompts[step]!, seen) : -1;
+    if (at >= 0) {
+      seen = at + prompts[step]!.length;
+      child.stdin.write(`${answers[step]}\r`);
+      step += 1;
     }
   });
   child.stderr.on('data', (d) => (screen += d));
