@@ -6,7 +6,7 @@ export interface BodySchema {
   readonly goStruct: string;
   readonly schema: {
     readonly type: 'object';
-    readonly properties: Readonly<Record<string, { readonly type: string; readonly items?: { readonly type: string } }>>;
+    readonly properties: Readonly<Record<string, { readonly type: string | readonly string[]; readonly items?: { readonly type: string } }>>;
   };
 }
 
@@ -63,4 +63,35 @@ export const REKEY_UPDATE_REQUEST: BodySchema = {
       nonce: { type: 'string' },
     },
   },
+};
+
+/** `sys/rotate/config` (and `sys/rotate/keyring/config`): numbers may come as strings, durations as Go text or seconds. */
+export const ROTATE_CONFIG_REQUEST: BodySchema = {
+  goStruct: 'RotateConfigRequest',
+  schema: {
+    type: 'object',
+    properties: {
+      max_operations: { type: ['integer', 'string'] },
+      interval: { type: ['integer', 'string'] },
+      enabled: { type: ['boolean', 'string'] },
+    },
+  },
+};
+
+/** `sys/policy/:name` (`rules`, legacy) and `sys/policies/acl/:name` (`policy`). */
+export const POLICY_WRITE_REQUEST: BodySchema = {
+  goStruct: 'PolicyRequest',
+  schema: { type: 'object', properties: { policy: { type: 'string' }, rules: { type: 'string' } } },
+};
+
+/** `sys/capabilities-self`: `paths` as a list or a comma-free single string; `path` is the legacy single form. */
+export const CAPABILITIES_REQUEST: BodySchema = {
+  goStruct: 'CapabilitiesRequest',
+  schema: { type: 'object', properties: { path: { type: 'string' }, paths: { type: ['array', 'string'] } } },
+};
+
+/** `DELETE sys/rekey/init` (and the recovery variant). */
+export const REKEY_CANCEL_REQUEST: BodySchema = {
+  goStruct: 'RekeyCancelRequest',
+  schema: { type: 'object', properties: { nonce: { type: 'string' } } },
 };

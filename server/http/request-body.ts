@@ -10,7 +10,7 @@ const GO_TYPES: Record<string, string> = { integer: 'int', boolean: 'bool', stri
  * of type int`), which scripts and tests match on.
  */
 export class BodyValidator {
-  readonly #ajv = new Ajv({ allErrors: false, strict: true, coerceTypes: false });
+  readonly #ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, coerceTypes: false });
   readonly #compiled = new Map<BodySchema, ValidateFunction>();
 
   /**
@@ -37,7 +37,8 @@ export class BodyValidator {
       const field = segments[0] ?? '';
       const value = segments.reduce<unknown>((v, s) => (v as Record<string, unknown>)[s], body);
       const property = schema.schema.properties[field];
-      const goType = segments.length > 1 ? GO_TYPES[property?.items?.type ?? 'string'] : GO_TYPES[property?.type ?? 'string'];
+      const declared = property?.type ?? 'string';
+      const goType = segments.length > 1 ? GO_TYPES[property?.items?.type ?? 'string'] : GO_TYPES[typeof declared === 'string' ? declared : 'string'];
       const what = typeof value === 'number' ? `number ${value}` : jsonKind(value);
       throw new CofferError(
         'invalid_request',

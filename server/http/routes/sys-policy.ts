@@ -1,13 +1,14 @@
 import { CofferError } from '../../core/errors.js';
 import { normalisePolicyName } from '../../core/policy/policy.js';
 import type { PolicyStore } from '../../core/policy/policy-store.js';
-import type { RequestContext } from '../request-context.js';
+import { CAPABILITIES_REQUEST, POLICY_WRITE_REQUEST } from '../../../shared/schemas.js';
+import type { BodyValidator } from '../request-body.js';
 import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
 
-function policyText(ctx: RequestContext): string {
+function policyText(body: { policy?: string; rules?: string }): string {
   // `policy` is the current field; `rules` is what the legacy sys/policy endpoint and older clients send.
-  const text = ctx.body.policy ?? ctx.body.rules;
-  if (typeof text !== 'string' || text.trim() === '') throw new CofferError('invalid_request', "'policy' parameter not supplied or empty");
+  const text = body.policy ?? body.rules;
+  if (text === undefined || text.trim() === '') throw new CofferError('invalid_request', "'policy' parameter not supplied or empty");
   return text;
 }
 
@@ -19,7 +20,7 @@ async function readPolicy(policies: PolicyStore, name: string): Promise<{ name: 
 }
 
 /** Vault's two policy APIs: legacy `sys/policy` (injected responses, `rules`) and `sys/policies/acl` (`policy`). */
-export function sysPolicyRoutes({ policies }: { policies: PolicyStore }): RouteTable {
+export function sysPolicyRoutes({ policies, validator }: { policies: PolicyStore; validator: BodyValidator }): RouteTable {
   const listLegacy: Handler = async (ctx) => {
     await ctx.authorize('sys/policy', ctx.query.list === 'true' ? 'list' : 'read');
     const names = await policies.list();
@@ -28,7 +29,7 @@ export function sysPolicyRoutes({ policies }: { policies: PolicyStore }): RouteT
   const write: (prefix: string) => Handler = (prefix) => async (ctx) => {
     const { name } = ctx.params;
     await ctx.authorize(`${prefix}/${name}`, 'update');
-    await policies.put(name!, policyText(ctx));
+    await policies.put(name!, policyText(validator.parse(ctx.rawBody, POLICY_WRITE_REQUEST)));
     return noContent();
   };
   const remove: (prefix: string) => Handler = (prefix) => async (ctx) => {
@@ -70,8 +71,8 @@ export function sysPolicyRoutes({ policies }: { policies: PolicyStore }): RouteT
     'sys/capabilities-self': {
       PUT: async (ctx) => {
         const entry = await ctx.authorize('sys/capabilities-self', 'update');
-        const body = ctx.body;
-        const paths = Array.isArray(body.paths) ? body.paths.map(String) : typeof body.path === 'string' ? [body.path] : typeof body.paths === 'string' ? [body.paths] : [];
+        const body = validator.parse<{ path?: string; paths?: unknown[] | string }>(ctx.rawBody, CAPABILITIES_REQUEST);
+        const paths = Array.isArray(body.paths) ? body.paths.map(String) : body.path !== undefined ? [body.path] : body.paths !== undefined ? [body.paths] : [];
         if (paths.length === 0) throw new CofferError('invalid_request', "'paths' must be specified");
         const acl = await policies.acl(entry.policies);
         const result: Record<string, unknown> = {};

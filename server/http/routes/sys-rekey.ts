@@ -1,5 +1,5 @@
 import type { RekeyResultResponse, RekeyStatusResponse, RekeyVerifyStatusResponse } from '../../../shared/api-types.js';
-import { REKEY_INIT_REQUEST, REKEY_UPDATE_REQUEST } from '../../../shared/schemas.js';
+import { REKEY_CANCEL_REQUEST, REKEY_INIT_REQUEST, REKEY_UPDATE_REQUEST } from '../../../shared/schemas.js';
 import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
 import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
@@ -129,7 +129,7 @@ export function sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRek
       },
       DELETE: async (ctx) => {
         await guard(ctx, `${prefix}/init`);
-        const nonce = typeof ctx.body.nonce === 'string' ? ctx.body.nonce : undefined;
+        const { nonce } = validator.parse<{ nonce?: string }>(ctx.rawBody, REKEY_CANCEL_REQUEST);
         await rekey.cancel(target, nonce, await ctx.hasSudo(`${prefix}/init`));
         return noContent();
       },
