@@ -87,7 +87,7 @@ export function encryptOpWith(keyring: Keyring, op: BarrierOp, cipher: EntryCiph
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
-export interface KeyStatus extends TermInfo {}
+export type KeyStatus = TermInfo;
 
 /**
  * Counts are flushed at the latest when this many encryptions are unpersisted, so a crash loses fewer than
@@ -300,7 +300,7 @@ export class AesGcmBarrier implements Barrier {
       if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
         this.#flushing = true;
         void this.persistEncryptions()
-          .catch((err) => this.onBackgroundError?.(err))
+          .catch((err: unknown) => this.onBackgroundError?.(err))
           .finally(() => (this.#flushing = false));
       }
     }
