@@ -104,9 +104,8 @@ export default defineConfig(
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',
       // Off: version-keyed records (KV v2 metadata) are plain JSON objects; deleting a computed key is the operation.
       '@typescript-eslint/no-dynamic-delete': 'off',
-      // Off: `String(value)` on untrusted JSON values is how error texts and version numbers are built on purpose
-      // (an object there becomes a refusal, not output); objects inside template strings are still caught by
-      // restrict-template-expressions.
+      // Off: `String(value)` on untrusted JSON values is how error texts and version numbers are built on purpose;
+      // objects inside template strings are still caught by restrict-template-expressions.
       '@typescript-eslint/no-base-to-string': 'off',
       // Off: same reason as no-unnecessary-condition, and its autofix (`x !== false` → `x`) would change how a
       // persisted record missing the field is read.
