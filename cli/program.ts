@@ -33,7 +33,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerSecrets(program, ctx);
   registerKv(program, ctx);
   registerRawPaths(program, ctx);
-  const all = (c: import('commander').Command): import('commander').Command[] => [c, ...c.commands.flatMap(all)];
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) cmd.exitOverride();
   return program;
 }

@@ -22,7 +22,7 @@ export function registerPolicy(program: Command, ctx: CommandContext): void {
     .action(async (name: string, opts: ClientOptions) => {
       await runApi(ctx, 'reading policy', async () => {
         const res = await clientFor(ctx, opts).request<{ data: { name: string; policy: string } }>('GET', `sys/policies/acl/${encodeURIComponent(name)}`);
-        ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : `${res.body!.data.policy.replace(/\n?$/, '\n')}`);
+        ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : res.body!.data.policy.replace(/\n?$/, '\n'));
       });
     });
   addClientOptions(policy.command('list'))

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
-import { isLoopback, parseAddress } from '../http/http-server.js';
+import { isLoopback, parseAddress } from './listener-address.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
 
@@ -151,7 +151,7 @@ function blocks(raw: Record<string, unknown>, kind: string, fail: Fail): Block[]
   const value = raw[kind];
   if (value === undefined) return [];
   const out: Block[] = [];
-  for (const item of Array.isArray(value) ? value : [value]) {
+  for (const item of (Array.isArray(value) ? value : [value]) as unknown[]) {
     const entries = typeof item === 'object' && item !== null ? Object.entries(item) : [];
     for (const [label, bodies] of entries) {
       const list = Array.isArray(bodies) ? bodies : [bodies];
@@ -280,7 +280,7 @@ function telemetryConfig(value: unknown, text: string, fail: Fail): { unauthenti
 
 function stringValue(value: unknown, key: string, fail: Fail): string {
   if (typeof value !== 'string' || value.length === 0) fail(`${key} must be a non-empty string`, key);
-  return value as string;
+  return value;
 }
 
 /** Vault accepts true/false, "true"/"false" and 1/0 for booleans. */

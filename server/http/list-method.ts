@@ -54,6 +54,7 @@ export class ListRewritingStream extends Duplex {
   get encrypted(): boolean {
     return (this.#socket as Socket & { encrypted?: boolean }).encrypted === true;
   }
+  // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- mirrors net.Socket#address(), declared AddressInfo | {}
   address(): ReturnType<Socket['address']> {
     return this.#socket.address();
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startServerProcess, type ServerProcess, writeServerConfig } from '../helpers/processes.js';
-import { apiCall, tempDir } from '../helpers/test-server.js';
+import { apiCall, type ApiResult, tempDir } from '../helpers/test-server.js';
 
 /** `npm run test:crash` (and CI, inside `npm test`) run 20; set COFFER_CRASH_ITERATIONS for a longer run. */
 const ITERATIONS = Number(process.env.COFFER_CRASH_ITERATIONS ?? 20);
@@ -27,7 +27,7 @@ test(`kill -9 under concurrent writes, rotations and rekeys, ${ITERATIONS} times
   const stats = { writes: 0, rotations: 0, rekeysCommitted: 0, lostRekeyWarnings: 0, killedDuringRekey: 0 };
 
   const unseal = async () => {
-    let status;
+    let status: ApiResult | undefined;
     for (const key of held.slice(0, threshold)) status = await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key } });
     return status!;
   };

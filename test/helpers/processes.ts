@@ -34,8 +34,8 @@ export interface ServerProcess {
 export async function startServerProcess(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI, 'server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = once(child, 'exit');
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -44,24 +44,24 @@ export async function startServerProcess(t: TestContext, args: string[], env: No
     const onData = () => {
       const match = /Coffer server listening on (\S+)/.exec(out);
       if (match) {
-        child.stderr!.off('data', onData);
+        child.stderr.off('data', onData);
         resolve(match[1]!);
       }
     };
-    child.stderr!.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then(() => reject(new Error(`server exited before listening:\n${out}`)));
   });
   const waitForOutput = (pattern: RegExp, from = 0) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (pattern.test(out.slice(from))) {
-          child.stdout!.off('data', check);
-          child.stderr!.off('data', check);
+          child.stdout.off('data', check);
+          child.stderr.off('data', check);
           resolve();
         }
       };
-      child.stdout!.on('data', check);
-      child.stderr!.on('data', check);
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
       void exited.then(() => reject(new Error(`server exited before printing ${pattern}:\n${out}`)));
       check();
     });

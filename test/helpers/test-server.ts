@@ -20,6 +20,7 @@ export interface ApiResult {
   status: number;
   headers: Headers;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read and assert on arbitrary JSON bodies
   body: any;
 }
 

@@ -4,7 +4,7 @@ import { GpgHome } from '../helpers/gpg.js';
 import { rekey, unsealsWith } from '../helpers/rekey.js';
 import { createLogger } from '../../server/log/logger.js';
 import { startCoffer } from '../../server/start.js';
-import { apiCall, initServer, ManualClock, startTestServer, tempDir, testConfig, unsealServer, type TestServer } from '../helpers/test-server.js';
+import { apiCall, type ApiResult, initServer, ManualClock, startTestServer, tempDir, testConfig, unsealServer, type TestServer } from '../helpers/test-server.js';
 
 async function unsealed(t: TestContext, shares = 5, threshold = 3, clock = new ManualClock()) {
   const server = await startTestServer(t, { clock });
@@ -237,7 +237,7 @@ describe('rekey with PGP (real gpg)', () => {
     assert.equal(init.body.backup, true);
     const result = await rekey(server, keys.slice(0, 3), { shares: 3, threshold: 2 }).catch(() => undefined);
     assert.equal(result, undefined, 'a second init is refused while the first runs');
-    let done;
+    let done: ApiResult | undefined;
     for (const key of keys.slice(0, 3)) done = await server.api('PUT', 'sys/rekey/update', { body: { key, nonce: init.body.nonce } });
     assert.equal(done!.body.complete, true);
     assert.deepEqual(done!.body.pgp_fingerprints, holders.map((h) => h.fingerprint));

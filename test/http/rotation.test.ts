@@ -165,7 +165,7 @@ describe('sys/rotate and sys/key-status', () => {
 });
 
 describe('encryption counting', () => {
-  test('every write counts; counts survive a clean seal exactly and an unclean stop with a safety margin', async (t) => {
+  test('every write counts; counts survive a clean seal exactly and an unclean stop with a safety margin', async () => {
     const { core, newCore, keys } = await unsealedCore();
     const start = core.barrier.keyStatus().encryptions;
     for (let i = 0; i < 25; i++) await core.policies.put(`p${i}`, 'path "x" { capabilities = ["read"] }');

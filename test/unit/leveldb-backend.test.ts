@@ -15,7 +15,7 @@ test('opening a data directory held by another process fails with a clear storag
     { cwd: path.resolve('.'), stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.after(() => holder.kill('SIGKILL'));
-  const [chunk] = (await once(holder.stdout!, 'data')) as [Buffer];
+  const [chunk] = (await once(holder.stdout, 'data')) as [Buffer];
   assert.equal(chunk.toString().trim(), 'held');
 
   await assert.rejects(LeveldbBackend.open(dir), (err) => {

@@ -84,7 +84,7 @@ export interface BarrierEvents {
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
-export interface KeyStatus extends TermInfo {}
+export type KeyStatus = TermInfo;
 
 /**
  * Counts are flushed at the latest when this many encryptions are unpersisted, so a crash loses fewer than

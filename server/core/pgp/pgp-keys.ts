@@ -50,13 +50,14 @@ export async function parsePgpKey(entry: string): Promise<PgpRecipient> {
   } catch {
     throw new CofferError('invalid_seal_config', `error parsing given PGP key: key ${fingerprint} has no usable encryption subkey`);
   }
-  return { fingerprint, key: key as openpgp.PublicKey };
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- readKey() built it; isPrivate() narrowed Key to PublicKey
+  return { fingerprint, key };
 }
 
 /** Encrypts `plaintext` to one recipient as a binary (non-armored), unsigned OpenPGP message. */
 export async function encryptTo(recipient: PgpRecipient, plaintext: Uint8Array): Promise<Uint8Array> {
   const message = await openpgp.createMessage({ binary: plaintext });
-  return openpgp.encrypt({ message, encryptionKeys: recipient.key, format: 'binary' });
+  return (await openpgp.encrypt({ message, encryptionKeys: recipient.key, format: 'binary' })) as Uint8Array;
 }
 
 /**

@@ -80,7 +80,7 @@ function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: stri
     } else if (key === 'policy') {
       const legacy = LEGACY[String(value).toLowerCase()];
       if (!legacy) bad(`path "${pattern}": invalid policy "${String(value)}"`);
-      for (const c of legacy!) capabilities.add(c);
+      for (const c of legacy) capabilities.add(c);
     } else {
       // allowed_parameters, required_parameters, wrapping TTLs…: refused rather than silently not enforced.
       bad(`path "${pattern}": "${key}" is not supported`);

@@ -53,7 +53,7 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomBase62(length: number): string {
   let out = '';
-  for (let i = 0; i < length; i++) out += BASE62[randomInt(BASE62.length)];
+  for (let i = 0; i < length; i++) out += BASE62[randomInt(BASE62.length)]!;
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { CofferError } from '../../errors.js';
-import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import { type BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 /** Vault reports this lease duration on KV v1 reads (the 768h default lease TTL). */
 const KV_V1_LEASE = 768 * 3600;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
-import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import { type BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 interface VersionInfo {
   created_time: string;

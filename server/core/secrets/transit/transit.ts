@@ -2,7 +2,7 @@ import { Mutex } from 'async-mutex';
 import type { Clock, Random } from '../../clock.js';
 import { CofferError } from '../../errors.js';
 import { wipe } from '../../secret-bytes.js';
-import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import { type BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 import {
   decryptWith,
   describeKey,
