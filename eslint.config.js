@@ -27,6 +27,11 @@ const boundaries = {
       because: 'configuration is parsed before, and independently of, the HTTP layer',
     },
     {
+      from: ['lib/'],
+      disallow: ['server/', 'cli/', 'shared/'],
+      because: 'lib/ holds small protocol helpers that the server and the CLI both use; it depends on nothing of theirs',
+    },
+    {
       from: ['shared/'],
       disallow: ['server/', 'cli/'],
       npm: true,
@@ -42,7 +47,7 @@ const boundaries = {
     },
   ],
   // Each runtime dependency has one owning module; tests and bench may use anything.
-  scope: ['server/', 'cli/', 'shared/'],
+  scope: ['server/', 'cli/', 'shared/', 'lib/'],
   owners: [
     { name: 'level', onlyIn: ['server/core/storage/leveldb-backend.ts'] },
     { name: 'openpgp', onlyIn: ['server/core/pgp/'] },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { errorsOf, vaultRequest } from '../../shared/vault-http.js';
+import { errorsOf, vaultRequest } from '../../lib/vault-http.js';
 import { readStoredToken } from './token-helper.js';
 
 /** An HTTP error answer from the server, printed the way Vault's CLI prints it. */

@@ -60,10 +60,13 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   // UTF-8 JSON, whatever type or charset the header names. `sys/*` gets the small limit.
   const parseSmall = express.json({ type: () => true, limit: MAX_SYS_REQUEST_BYTES, strict: true });
   const parseLarge = express.json({ type: () => true, limit: MAX_REQUEST_BYTES, strict: true });
-  app.use((req, res, next) => {
+  app.use((req, _res, next) => {
     if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
-    return (req.path.startsWith('/v1/sys/') ? parseSmall : parseLarge)(req, res, next);
+    next();
   });
+  // A body parsed by the first parser is not parsed again by the second.
+  app.use('/v1/sys/', parseSmall);
+  app.use(parseLarge);
 
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.

@@ -1,5 +1,4 @@
 import { Mutex } from 'async-mutex';
-import type { Clock, Random } from '../clock.js';
 import { CofferError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { CoreObserver } from '../observer.js';

@@ -1,4 +1,4 @@
-import { errorsOf, vaultRequest, type TlsSettings } from '../../../shared/vault-http.js';
+import { errorsOf, vaultRequest, type TlsSettings } from '../../../lib/vault-http.js';
 import { CofferError } from '../errors.js';
 import type { AutoSeal } from './auto-seal.js';
 

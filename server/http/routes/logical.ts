@@ -41,7 +41,7 @@ export function mountedHandler({ mounts, lifecycle }: { mounts: MountTable; life
         break;
     }
     await ctx.check(entry, fullPath, operation);
-    const result = await mount.engine.handle({ operation, path: mount.relative, data: ctx.body as Record<string, unknown>, query: ctx.query as Record<string, string> });
+    const result = await mount.engine.handle({ operation, path: mount.relative, data: ctx.body, query: ctx.query });
     if (!result) return operation === 'read' || operation === 'list' ? errors(404, []) : noContent();
     return json(result.notFound ? 404 : 200, {
       request_id: crypto.randomUUID(),

@@ -40,7 +40,7 @@ function parseHealthQuery(query: Readonly<Record<string, string>>): { codes: Rec
   return { codes, standbyOk };
 }
 
-export function sysHealthRoutes({ sealStatus, clock }: { sealStatus(): Promise<SealStatus>; clock: Clock }): RouteTable {
+export function sysHealthRoutes({ sealStatus, clock }: { sealStatus: () => Promise<SealStatus>; clock: Clock }): RouteTable {
   return {
     'sys/health': {
       GET: async (ctx) => {

@@ -6,8 +6,8 @@ import { json, type RouteTable } from './route-table.js';
 
 export interface SysInitDeps {
   validator: BodyValidator;
-  initialized(): Promise<boolean>;
-  initialize(request: InitRequest): Promise<InitResult>;
+  initialized: () => Promise<boolean>;
+  initialize: (request: InitRequest) => Promise<InitResult>;
 }
 
 export function sysInitRoutes({ validator, initialized, initialize }: SysInitDeps): RouteTable {

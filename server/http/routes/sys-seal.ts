@@ -49,8 +49,8 @@ export interface SysSealDeps {
   validator: BodyValidator;
   lifecycle: Lifecycle;
   unsealer: Unsealer;
-  sealStatus(): Promise<SealStatus>;
-  seal(): Promise<void>;
+  sealStatus: () => Promise<SealStatus>;
+  seal: () => Promise<void>;
 }
 
 export function sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal }: SysSealDeps): RouteTable {
