@@ -70,7 +70,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   const metrics = new CofferMetrics({
     sealed: () => coreRef?.barrier.sealed ?? true,
     keyStatus: () => (coreRef && !coreRef.barrier.sealed ? coreRef.barrier.keyStatus() : undefined),
-  });
+  }, config.telemetry);
   const core = new CofferCore({
     observer: metrics,
     ...(options.barrierCipher ? { barrierCipher: options.barrierCipher } : {}),
@@ -82,6 +82,8 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     seal,
   });
   coreRef = core;
+  core.tokens.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
+  core.mounts.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   try {
     await core.checkSealSetup();
     await core.pendingRekeyWarning();
