@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
-import { parseDurationSeconds } from '../http/go-duration.js';
+import { parseDurationSeconds } from '../core/duration.js';
 import { isLoopback, parseAddress } from '../http/http-server.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
