@@ -32,7 +32,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     process.stderr.write(`Error starting Coffer: cannot open log_file ${config.logFile}: ${osError(err)}\n`);
     process.exit(1);
   }
-  for (const note of config.notes) logger.warn({ key: note.key }, `config: ${note.key} has no effect: ${note.reason}`);
+  for (const note of config.notes) logger.warn({ config_key: note.key }, `config: ${note.key} has no effect: ${note.reason}`);
   const pidFile = config.pidFile;
   if (pidFile) {
     try {

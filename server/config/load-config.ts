@@ -75,7 +75,7 @@ export interface ServerConfig {
   /** `cluster_name`: the name given to the cluster when it is initialised. */
   clusterName?: string;
   telemetry: TelemetryConfig;
-  /** Accepted keys without an effect here, in file order. */
+  /** Accepted keys without an effect here (in the parser's key order). */
   notes: ConfigNote[];
 }
 
