@@ -108,7 +108,8 @@ export function formatStandard(record: Record<string, unknown>): string {
   return `${time} ${level}${msg}${fields.length > 0 ? `${msg ? ':' : ''} ${fields.join(' ')}` : ''}`;
 }
 
+/** Strings are quoted only when they contain spaces, quotes or `=`; other values print as JSON. */
 function formatValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return /^[^\s"=]+$/.test(text ?? '') ? text! : JSON.stringify(text ?? '');
+  if (typeof value !== 'string') return JSON.stringify(value) ?? 'null';
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
 }
