@@ -207,7 +207,9 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   if (defaultLeaseTtlSeconds === 0) fail('default_lease_ttl must be more than 0', 'default_lease_ttl');
   if (maxLeaseTtlSeconds === 0) fail('max_lease_ttl must be more than 0', 'max_lease_ttl');
   // Vault refuses this combination too: a default the maximum would cut anyway is a configuration mistake.
-  if (defaultLeaseTtlSeconds > maxLeaseTtlSeconds) fail('default_lease_ttl cannot be larger than max_lease_ttl', raw.default_lease_ttl === undefined ? 'max_lease_ttl' : 'default_lease_ttl');
+  if (defaultLeaseTtlSeconds > maxLeaseTtlSeconds) {
+    fail('default_lease_ttl cannot be larger than max_lease_ttl', raw.default_lease_ttl === undefined ? 'max_lease_ttl' : 'default_lease_ttl');
+  }
 
   const optionalString = (key: string): string | undefined => (raw[key] === undefined ? undefined : stringValue(raw[key], key, fail));
   const logFile = optionalString('log_file');
@@ -216,7 +218,9 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
   // Until the core takes the name at init (ServerConfig.clusterName is there for it), say what happens instead.
-  if (clusterName) notes.push({ key: 'cluster_name', reason: 'the cluster is named when it is initialised; this build names it coffer-cluster-<random hex>' });
+  if (clusterName) {
+    notes.push({ key: 'cluster_name', reason: 'the cluster is named when it is initialised; this build names it coffer-cluster-<random hex>' });
+  }
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
   return {
@@ -266,7 +270,9 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
     for (const [key, v] of Object.entries(body)) {
       if (key === 'prometheus_retention_time') {
         out.prometheusEnabled = durationValue(v, key, fail) > 0;
-        if (out.prometheusEnabled) notes.push({ key: `telemetry.${key}`, reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything' });
+        if (out.prometheusEnabled) {
+          notes.push({ key: `telemetry.${key}`, reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything' });
+        }
       } else if (key === 'metrics_prefix') {
         const prefix = stringValue(v, key, fail);
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) fail('metrics_prefix must be a Prometheus name: letters, digits and _', key, from);
@@ -274,7 +280,9 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
       } else if (key === 'enable_hostname_label') {
         out.hostnameLabel = boolValue(v, key, fail);
       } else if (key === 'disable_hostname') {
-        if (!boolValue(v, key, fail)) notes.push({ key: `telemetry.${key}`, reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)' });
+        if (!boolValue(v, key, fail)) {
+          notes.push({ key: `telemetry.${key}`, reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)' });
+        }
       } else if (TELEMETRY_NO_EFFECT[key]) {
         notes.push({ key: `telemetry.${key}`, reason: TELEMETRY_NO_EFFECT[key] });
       } else if (PUSH_SINK_KEY.test(key)) {
@@ -332,7 +340,8 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
   }
   if (block.label === 'file' || block.label === 'raft') {
     return fail(
-      `storage "${block.label}" is not available in Coffer: use storage "leveldb" { path = "..." } (or "inmem" for tests); postgresql is planned but not available yet`,
+      `storage "${block.label}" is not available in Coffer: use storage "leveldb" { path = "..." } (or "inmem" for tests); ` +
+        'postgresql is planned but not available yet',
       block.kind,
     );
   }

@@ -103,7 +103,9 @@ function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: stri
       if (key === 'allowed_parameters') constraints.allowedParameters = map;
       else constraints.deniedParameters = map;
     } else if (key === 'required_parameters') {
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) bad(`path "${pattern}": required_parameters must be a list of names`);
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+        bad(`path "${pattern}": required_parameters must be a list of names`);
+      }
       constraints.requiredParameters = [...new Set((value as string[]).map((v) => v.toLowerCase()))];
     } else if (key === 'min_wrapping_ttl' || key === 'max_wrapping_ttl') {
       let seconds: number;
@@ -140,7 +142,8 @@ function parameterMap(value: unknown, where: string, bad: (m: string) => never):
       const key = name.toLowerCase();
       const before = out.get(key);
       // The same name twice (in any case): an empty list ("any value") wins, else the lists add up.
-      out.set(key, before === undefined ? [...(values as ParameterValue[])] : before.length === 0 || (values as unknown[]).length === 0 ? [] : [...before, ...(values as ParameterValue[])]);
+      const list = values as ParameterValue[];
+      out.set(key, before === undefined ? [...list] : before.length === 0 || list.length === 0 ? [] : [...before, ...list]);
     }
   }
   return out;
