@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
 import { DEFAULT_CONFIG_TEXT, loadConfigFile, parseConfig, type ServerConfig } from './config/load-config.js';
 import { CofferError } from './core/errors.js';
 import { createLogger } from './log/logger.js';
@@ -23,11 +25,31 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     process.stderr.write(`Error loading configuration: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const logger = createLogger(config.logLevel);
+  let logger: Logger;
+  try {
+    logger = createLogger(config.logLevel, undefined, { format: config.logFormat, ...(config.logFile ? { file: config.logFile } : {}) });
+  } catch (err) {
+    process.stderr.write(`Error starting Coffer: cannot open log_file ${config.logFile}: ${osError(err)}\n`);
+    process.exit(1);
+  }
+  for (const note of config.notes) logger.warn({ config_key: note.key }, `config: ${note.key} has no effect: ${note.reason}`);
+  const pidFile = config.pidFile;
+  if (pidFile) {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`);
+    } catch (err) {
+      process.stderr.write(`Error starting Coffer: cannot write pid_file ${pidFile}: ${osError(err)}\n`);
+      process.exit(1);
+    }
+  }
+  const removePidFile = () => {
+    if (pidFile) rmSync(pidFile, { force: true });
+  };
   let server: RunningCoffer;
   try {
     server = await startCoffer(config, { logger });
   } catch (err) {
+    removePidFile();
     const message = err instanceof CofferError ? err.message : (err as Error).message;
     process.stderr.write(`Error starting Coffer: ${message}\n`);
     process.exit(1);
@@ -41,10 +63,15 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await server.close();
+    removePidFile();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function osError(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
 /** `-dev`: in-memory storage, initialised with one share and unsealed; prints the key and the root token. */

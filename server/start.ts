@@ -62,7 +62,7 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
   const seal = options.seal ?? sealSetupFrom(config.seals);
   const storage = options.storage ?? (await openStorage(config.storage));
-  const metrics = new CofferMetrics();
+  const metrics = new CofferMetrics(config.telemetry);
   const core = new CofferCore({
     observer: metrics,
     storage,
@@ -77,6 +77,8 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     sealed: () => core.barrier.sealed,
     keyStatus: () => (core.barrier.sealed ? undefined : core.barrier.keyStatus()),
   });
+  core.tokens.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
+  core.mounts.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   try {
     await core.checkSealSetup();
   } catch (err) {

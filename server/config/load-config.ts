@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
+import { parseDurationSeconds } from '../core/duration.js';
 import { isLoopback, parseAddress } from './listener-address.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
@@ -17,6 +18,24 @@ export interface ListenerConfig {
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** `json`: one JSON object per line (Coffer's default). `standard`: Vault's human-readable text lines. */
+export type LogFormat = 'json' | 'standard';
+
+/** The top-level `telemetry { ... }` stanza, as far as it means something for Coffer's Prometheus metrics. */
+export interface TelemetryConfig {
+  /** `prometheus_retention_time = 0` turns the Prometheus format of sys/metrics off, as in Vault. */
+  prometheusEnabled: boolean;
+  /** `metrics_prefix`: the first part of every metric name (`coffer` unless set). */
+  metricsPrefix: string;
+  /** `enable_hostname_label`: every series carries `host="<hostname>"`. */
+  hostnameLabel: boolean;
+}
+
+/** A key Coffer accepts for Vault compatibility but that has no effect here; logged once at start with the reason. */
+export interface ConfigNote {
+  key: string;
+  reason: string;
+}
 
 /** A `seal` stanza. `disabled` marks the old seal of a migration. */
 export type SealStanza =
@@ -42,7 +61,26 @@ export interface ServerConfig {
   disableUnauthedRekeyEndpoints: boolean;
   /** Set on any listener: the one HTTP application serves `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
+  /** `default_lease_ttl`: TTL of tokens (and KV v1 leases) that ask for none. Vault's 768h when absent. */
+  defaultLeaseTtlSeconds: number;
+  /** `max_lease_ttl`: no token lives longer than this from its creation. Vault's 768h when absent. */
+  maxLeaseTtlSeconds: number;
+  logFormat: LogFormat;
+  /** `log_file`: logs are also appended here (a directory gets `vault.log` inside it). */
+  logFile?: string;
+  /** `pid_file`: written at start, removed at a clean stop. */
+  pidFile?: string;
+  /** `ui`: serve the operator page (false unless set; the embedded default sets it). */
+  ui: boolean;
+  /** `cluster_name`: the name given to the cluster when it is initialised. */
+  clusterName?: string;
+  telemetry: TelemetryConfig;
+  /** Accepted keys without an effect here (in the parser's key order). */
+  notes: ConfigNote[];
 }
+
+/** Vault's system default and maximum lease TTL: 768h (32 days). */
+export const VAULT_DEFAULT_LEASE_TTL_SECONDS = 768 * 3600;
 
 /** The embedded default: LevelDB under ./data, plain HTTP on loopback port 8200. */
 export const DEFAULT_CONFIG_TEXT = `
@@ -53,20 +91,49 @@ listener "tcp" {
 }
 api_addr  = "http://127.0.0.1:8200"
 log_level = "info"
+ui        = true
 `;
 
 const TOP_LEVEL_KEYS = new Set([
   'storage',
+  'backend',
   'listener',
   'seal',
   'api_addr',
   'cluster_name',
   'log_level',
-  'disable_unauthed_rekey_endpoints',
-  // Common in Vault configs and harmless here: accepted and ignored (Node cannot mlock; Coffer has no UI yet).
-  'disable_mlock',
+  'log_format',
+  'log_file',
+  'pid_file',
   'ui',
+  'default_lease_ttl',
+  'max_lease_ttl',
+  'telemetry',
+  'disable_unauthed_rekey_endpoints',
 ]);
+
+/**
+ * Vault keys that have nothing to act on in Coffer: accepted so a Vault config starts, and named in one log line
+ * each at start with the reason.
+ */
+const NO_EFFECT_KEYS: Record<string, string> = {
+  cluster_addr: 'Coffer runs as a single node: there is no cluster port or request forwarding',
+  disable_clustering: 'Coffer runs as a single node: there is no cluster listener to disable',
+  disable_performance_standby: 'Coffer has no standby nodes',
+  disable_mlock: 'Node.js cannot lock memory (mlock); disable swap or encrypt it on the host instead',
+  disable_cache: 'Coffer has no physical read cache to disable',
+  plugin_directory: 'Coffer has no external plugins; its engines are built in',
+  disable_sealwrap: 'Coffer has no seal wrapping of individual entries (an Enterprise feature)',
+  log_requests_level: 'Coffer does not log request completions at a separate level',
+};
+
+/** Vault keys Coffer refuses: accepting them would promise a behaviour Coffer does not have. */
+const REFUSED_KEYS: Record<string, string> = {
+  ha_storage: 'Coffer has no high availability: run one node (ha_storage is not supported)',
+  service_registration: 'Coffer does not register itself with Consul or Kubernetes (service_registration is not supported)',
+  raw_storage_endpoint: 'Coffer has no sys/raw endpoint (raw_storage_endpoint is not supported)',
+};
+
 const LOG_LEVELS: Record<string, LogLevel> = {
   trace: 'trace',
   debug: 'debug',
@@ -101,12 +168,18 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     throw new CofferError('config', `${source}${line ? `:${line}` : ''}: ${message}`);
   };
 
+  const notes: ConfigNote[] = [];
   for (const key of Object.keys(raw)) {
-    if (!TOP_LEVEL_KEYS.has(key)) fail(`unknown key "${key}"`, key);
+    if (REFUSED_KEYS[key]) fail(REFUSED_KEYS[key], key);
+    if (NO_EFFECT_KEYS[key]) notes.push({ key, reason: NO_EFFECT_KEYS[key] });
+    else if (!TOP_LEVEL_KEYS.has(key)) fail(`unknown key "${key}"`, key);
   }
+  if (raw.backend !== undefined && raw.storage !== undefined) fail('use either storage or its old name backend, not both', 'backend');
 
-  const storageBlocks = blocks(raw, 'storage', fail);
-  if (storageBlocks.length > 1) fail('only one storage block is allowed', 'storage');
+  // `backend` is Vault's old name for `storage`.
+  const storageKind = raw.storage === undefined && raw.backend !== undefined ? 'backend' : 'storage';
+  const storageBlocks = blocks(raw, storageKind, fail);
+  if (storageBlocks.length > 1) fail('only one storage block is allowed', storageKind);
   const storage = storageBlocks[0] ? storageConfig(storageBlocks[0], text, fail) : ({ type: 'leveldb', path: './data' } as const);
 
   const listenerBlocks = blocks(raw, 'listener', fail);
@@ -122,8 +195,33 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
 
   const logLevelRaw = raw.log_level === undefined ? 'info' : String(raw.log_level).toLowerCase();
   const logLevel = LOG_LEVELS[logLevelRaw] ?? fail(`invalid log_level "${logLevelRaw}"`, 'log_level');
+  const logFormatRaw = raw.log_format === undefined ? 'json' : String(raw.log_format).toLowerCase();
+  if (logFormatRaw !== 'json' && logFormatRaw !== 'standard') fail(`invalid log_format "${logFormatRaw}" (json or standard)`, 'log_format');
+  const logFormat = logFormatRaw as LogFormat;
   const apiAddr =
     raw.api_addr === undefined ? `${listeners[0]!.tls ? 'https' : 'http'}://${listeners[0]!.address}` : stringValue(raw.api_addr, 'api_addr', fail);
+
+  const defaultLeaseTtlSeconds =
+    raw.default_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.default_lease_ttl, 'default_lease_ttl', fail);
+  const maxLeaseTtlSeconds = raw.max_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.max_lease_ttl, 'max_lease_ttl', fail);
+  if (defaultLeaseTtlSeconds === 0) fail('default_lease_ttl must be more than 0', 'default_lease_ttl');
+  if (maxLeaseTtlSeconds === 0) fail('max_lease_ttl must be more than 0', 'max_lease_ttl');
+  // Vault refuses this combination too: a default the maximum would cut anyway is a configuration mistake.
+  if (defaultLeaseTtlSeconds > maxLeaseTtlSeconds) {
+    fail('default_lease_ttl cannot be larger than max_lease_ttl', raw.default_lease_ttl === undefined ? 'max_lease_ttl' : 'default_lease_ttl');
+  }
+
+  const optionalString = (key: string): string | undefined => (raw[key] === undefined ? undefined : stringValue(raw[key], key, fail));
+  const logFile = optionalString('log_file');
+  const pidFile = optionalString('pid_file');
+  const clusterName = optionalString('cluster_name');
+  const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
+  const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
+  // Until the core takes the name at init (ServerConfig.clusterName is there for it), say what happens instead.
+  if (clusterName) {
+    notes.push({ key: 'cluster_name', reason: 'the cluster is named when it is initialised; this build names it coffer-cluster-<random hex>' });
+  }
+  if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
   return {
     storage,
@@ -131,12 +229,70 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     listeners,
     apiAddr,
     logLevel,
+    logFormat,
+    ...(logFile ? { logFile } : {}),
+    ...(pidFile ? { pidFile } : {}),
+    ...(clusterName ? { clusterName } : {}),
+    ui,
+    defaultLeaseTtlSeconds,
+    maxLeaseTtlSeconds,
+    telemetry,
+    notes,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
     disableUnauthedRekeyEndpoints:
       raw.disable_unauthed_rekey_endpoints === undefined
         ? false
         : boolValue(raw.disable_unauthed_rekey_endpoints, 'disable_unauthed_rekey_endpoints', fail),
   };
+}
+
+/** Telemetry keys of Vault's push sinks: Coffer only serves Prometheus metrics at sys/metrics. */
+const PUSH_SINK_KEY = /^(statsite_|statsd_|dogstatsd_|circonus_|stackdriver_)/;
+const TELEMETRY_NO_EFFECT: Record<string, string> = {
+  usage_gauge_period: "Coffer's gauges are computed at scrape time; it has no periodic usage-gauge collection",
+  maximum_gauge_cardinality: 'Coffer has no high-cardinality usage gauges to cap',
+  lease_metrics_epsilon: 'Coffer has no lease-expiry metrics (it issues no leases to revoke)',
+  num_lease_metrics_buckets: 'Coffer has no lease-expiry metrics (it issues no leases to revoke)',
+  add_lease_metrics_namespace_labels: 'Coffer has no lease-expiry metrics and no namespaces',
+  add_mount_point_rollback_metrics: 'Coffer has no rollback manager metrics',
+};
+
+/**
+ * The top-level `telemetry` stanza. `prometheus_retention_time`, `metrics_prefix` and `enable_hostname_label`
+ * take effect; `disable_hostname = true` is what Coffer always does; keys about Vault-only metrics are noted.
+ */
+function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: ConfigNote[]): TelemetryConfig {
+  const out: TelemetryConfig = { prometheusEnabled: true, metricsPrefix: 'coffer', hostnameLabel: false };
+  if (value === undefined) return out;
+  const from = lineOf(text, 'telemetry') ?? 1;
+  for (const body of (Array.isArray(value) ? value : [value]) as unknown[]) {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail('telemetry must be a block', 'telemetry');
+    for (const [key, v] of Object.entries(body)) {
+      if (key === 'prometheus_retention_time') {
+        out.prometheusEnabled = durationValue(v, key, fail) > 0;
+        if (out.prometheusEnabled) {
+          notes.push({ key: `telemetry.${key}`, reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything' });
+        }
+      } else if (key === 'metrics_prefix') {
+        const prefix = stringValue(v, key, fail);
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(prefix)) fail('metrics_prefix must be a Prometheus name: letters, digits and _', key, from);
+        out.metricsPrefix = prefix;
+      } else if (key === 'enable_hostname_label') {
+        out.hostnameLabel = boolValue(v, key, fail);
+      } else if (key === 'disable_hostname') {
+        if (!boolValue(v, key, fail)) {
+          notes.push({ key: `telemetry.${key}`, reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)' });
+        }
+      } else if (TELEMETRY_NO_EFFECT[key]) {
+        notes.push({ key: `telemetry.${key}`, reason: TELEMETRY_NO_EFFECT[key] });
+      } else if (PUSH_SINK_KEY.test(key)) {
+        fail(`telemetry ${key}: Coffer does not push metrics; scrape sys/metrics?format=prometheus instead`, key, from);
+      } else {
+        fail(`unknown key "${key}" in telemetry`, key, from);
+      }
+    }
+  }
+  return out;
 }
 
 type Fail = (message: string, key?: string, fromLine?: number) => never;
@@ -182,7 +338,14 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
     if (block.body.path === undefined) fail('storage "leveldb" needs a path', 'storage');
     return { type: 'leveldb', path: stringValue(block.body.path, 'path', fail) };
   }
-  return fail(`unknown storage type "${block.label}" (supported: leveldb, inmem)`, 'storage');
+  if (block.label === 'file' || block.label === 'raft') {
+    return fail(
+      `storage "${block.label}" is not available in Coffer: use storage "leveldb" { path = "..." } (or "inmem" for tests); ` +
+        'postgresql is planned but not available yet',
+      block.kind,
+    );
+  }
+  return fail(`unknown storage type "${block.label}" (supported: leveldb, inmem)`, block.kind);
 }
 
 /**
@@ -281,6 +444,15 @@ function telemetryConfig(value: unknown, text: string, fail: Fail): { unauthenti
 function stringValue(value: unknown, key: string, fail: Fail): string {
   if (typeof value !== 'string' || value.length === 0) fail(`${key} must be a non-empty string`, key);
   return value;
+}
+
+/** A Vault duration: seconds as a number, or a string such as "768h", "30m", "90s", "1h30m". */
+function durationValue(value: unknown, key: string, fail: Fail): number {
+  try {
+    return parseDurationSeconds(value, key);
+  } catch {
+    return fail(`${key} must be a duration such as "768h" or a number of seconds`, key);
+  }
 }
 
 /** Vault accepts true/false, "true"/"false" and 1/0 for booleans. */

@@ -83,6 +83,11 @@ export class CofferCore {
     this.barrier = new AesGcmBarrier(storage, {
       decryptFailure: (reason) => observer.decryptFailure(reason),
       backgroundError: (err) => logger.error({ err: (err as Error).message }, 'could not persist encryption counts'),
+      uncleanStop: (o) =>
+        logger.warn(
+          { term: o.term, encryptions: o.encryptions, margin: o.marginAdded },
+          "the last stop was not clean (crash or kill): encryption counts since the last flush were lost, so the active term's count was raised by the safety margin",
+        ),
     });
     this.lifecycle = new Lifecycle(this.barrier);
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.

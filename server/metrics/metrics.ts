@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import client from 'prom-client';
+import { CofferError } from '../core/errors.js';
 import type { CoreObserver, DecryptFailureReason } from '../core/observer.js';
 
 /** Live values read at scrape time. */
@@ -6,6 +8,16 @@ export interface MetricsSource {
   sealed(): boolean;
   /** Undefined while sealed. */
   keyStatus(): { term: number; encryptions: number } | undefined;
+}
+
+/** The top-level `telemetry` stanza's settings that shape the metrics (ServerConfig['telemetry']). */
+export interface MetricsOptions {
+  /** False (`prometheus_retention_time = 0`): `text()` refuses, as Vault's sys/metrics does. */
+  prometheusEnabled?: boolean;
+  /** First part of every metric name; `coffer` by default. */
+  metricsPrefix?: string;
+  /** Every series carries `host="<hostname>"`. */
+  hostnameLabel?: boolean;
 }
 
 /**
@@ -25,28 +37,32 @@ export class CofferMetrics implements CoreObserver {
   readonly #unconfirmedRekey: client.Gauge<'target'>;
   readonly #rekeyRollbacks: client.Counter<'target'>;
 
+  readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
   #source: MetricsSource = { sealed: () => true, keyStatus: () => undefined };
 
-  constructor() {
+  constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
     const current = () => this.#source;
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'coffer_' });
+    const p = `${options.metricsPrefix ?? 'coffer'}_`;
+    this.#prometheusEnabled = options.prometheusEnabled ?? true;
+    if (options.hostnameLabel) this.registry.setDefaultLabels({ host: hostname() });
+    client.collectDefaultMetrics({ register: this.registry, prefix: p });
     this.#requests = new client.Counter({
-      name: 'coffer_http_requests_total',
+      name: `${p}http_requests_total`,
       help: 'HTTP requests by route pattern (or mount), method and status code',
       labelNames: ['route', 'method', 'code'],
       registers,
     });
     this.#duration = new client.Histogram({
-      name: 'coffer_http_request_duration_seconds',
+      name: `${p}http_request_duration_seconds`,
       help: 'HTTP request latency by route pattern (or mount) and method',
       labelNames: ['route', 'method'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     new client.Gauge({
-      name: 'coffer_sealed',
+      name: `${p}sealed`,
       help: '1 while the server is sealed, 0 while unsealed',
       registers,
       collect() {
@@ -54,7 +70,7 @@ export class CofferMetrics implements CoreObserver {
       },
     });
     new client.Gauge({
-      name: 'coffer_barrier_keyring_term',
+      name: `${p}barrier_keyring_term`,
       help: 'The active keyring term (0 while sealed)',
       registers,
       collect() {
@@ -62,7 +78,7 @@ export class CofferMetrics implements CoreObserver {
       },
     });
     new client.Gauge({
-      name: 'coffer_barrier_active_term_encryptions',
+      name: `${p}barrier_active_term_encryptions`,
       help: 'Encryptions made under the active term, including those not yet persisted (0 while sealed)',
       registers,
       collect() {
@@ -70,31 +86,31 @@ export class CofferMetrics implements CoreObserver {
       },
     });
     this.#unsealAttempts = new client.Counter({
-      name: 'coffer_unseal_attempts_total',
+      name: `${p}unseal_attempts_total`,
       help: 'Unseal attempts: shares combined at the threshold, or unwraps through the auto seal',
       labelNames: ['method'],
       registers,
     });
     this.#unsealFailures = new client.Counter({
-      name: 'coffer_unseal_failures_total',
+      name: `${p}unseal_failures_total`,
       help: 'Failed unseal attempts by method and reason',
       labelNames: ['method', 'reason'],
       registers,
     });
     this.#rekeyAttempts = new client.Counter({
-      name: 'coffer_rekey_attempts_total',
+      name: `${p}rekey_attempts_total`,
       help: 'Rekey authorisations: current shares combined at the threshold',
       labelNames: ['target'],
       registers,
     });
     this.#rekeyFailures = new client.Counter({
-      name: 'coffer_rekey_failures_total',
+      name: `${p}rekey_failures_total`,
       help: 'Failed rekey authorisations and commits by target and reason',
       labelNames: ['target', 'reason'],
       registers,
     });
     this.#decryptFailures = new client.Counter({
-      name: 'coffer_barrier_decrypt_failures_total',
+      name: `${p}barrier_decrypt_failures_total`,
       help: 'Stored entries that failed to decrypt: unknown_term, auth_failure (tampered or moved), malformed',
       labelNames: ['reason'],
       registers,
@@ -160,7 +176,9 @@ export class CofferMetrics implements CoreObserver {
     return this.registry.contentType;
   }
 
+  /** The Prometheus text format. @throws CofferError `invalid_request` when `prometheus_retention_time = 0` turned it off. */
   text(): Promise<string> {
+    if (!this.#prometheusEnabled) throw new CofferError('invalid_request', 'prometheus is not enabled');
     return this.registry.metrics();
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { aeadOpen, aeadSeal } from '../../server/core/barrier/aead.js';
-import { AesGcmBarrier, encryptKeyring, KEYRING_PATH } from '../../server/core/barrier/aes-gcm-barrier.js';
+import { AesGcmBarrier, encryptKeyring, KEYRING_PATH, UNCLEAN_STOP_MARGIN } from '../../server/core/barrier/aes-gcm-barrier.js';
 import { Keyring } from '../../server/core/barrier/keyring.js';
 import { isCofferError } from '../../server/core/errors.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
@@ -172,5 +172,30 @@ describe('the keyring', () => {
     for (const bad of [new Uint8Array(0), new Uint8Array([9]), good.subarray(0, good.length - 1), new Uint8Array([1, 0, 0, 0, 2, 123, 125])]) {
       assert.throws(() => Keyring.deserialize(bad), (err) => isCofferError(err, 'integrity'));
     }
+  });
+});
+
+describe('unclean stops are reported, not only counted', () => {
+  test('unseal after a crash says the stop was unclean, raises the count by the margin and reports it to its events', async () => {
+    const { storage, barrier, rootKey } = await unsealedBarrier();
+    await barrier.put('a', bytes(PLAINTEXT));
+    // A crash: the process is gone without sealing; a new barrier opens the same storage.
+    const reported: unknown[] = [];
+    const restarted = new AesGcmBarrier(storage, { uncleanStop: (outcome) => reported.push(outcome) });
+    const outcome = await restarted.unseal(rootKey);
+    assert.deepEqual(outcome, { uncleanStop: true, marginAdded: UNCLEAN_STOP_MARGIN, term: 1, encryptions: UNCLEAN_STOP_MARGIN });
+    assert.deepEqual(reported, [outcome]);
+    assert.equal(restarted.keyStatus().encryptions, UNCLEAN_STOP_MARGIN);
+  });
+
+  test('unseal after a clean seal reports a clean stop and adds nothing', async () => {
+    const { storage, barrier, rootKey } = await unsealedBarrier();
+    await barrier.put('a', bytes(PLAINTEXT));
+    await barrier.persistEncryptions(true);
+    barrier.seal();
+    const reported: unknown[] = [];
+    const outcome = await new AesGcmBarrier(storage, { uncleanStop: (o) => reported.push(o) }).unseal(rootKey);
+    assert.deepEqual(outcome, { uncleanStop: false, marginAdded: 0, term: 1, encryptions: 1 });
+    assert.deepEqual(reported, []);
   });
 });

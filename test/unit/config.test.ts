@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEFAULT_CONFIG_TEXT, loadConfigFile, parseConfig } from '../../server/config/load-config.js';
 import { isCofferError } from '../../server/core/errors.js';
 import { COFFER_VERSION } from '../../shared/version.js';
@@ -108,4 +108,147 @@ test('seal stanzas: transit with Vault\'s environment fallbacks, static, migrati
 
 test('the reported version matches package.json', () => {
   assert.equal(COFFER_VERSION, JSON.parse(readFileSync('package.json', 'utf8')).version);
+});
+
+/** Every Vault key of issue 17 item 3, as a Vault operator writes them. */
+const VAULT_STYLE_CONFIG = `
+ui            = true
+disable_mlock = true
+cluster_addr  = "http://127.0.0.1:8201"
+cluster_name  = "prod-secrets"
+api_addr      = "http://127.0.0.1:8200"
+default_lease_ttl = "1h"
+max_lease_ttl     = "24h"
+log_level  = "warn"
+log_format = "standard"
+log_file   = "/var/log/coffer/"
+pid_file   = "/run/coffer.pid"
+
+storage "inmem" {}
+listener "tcp" {
+  address     = "127.0.0.1:8200"
+  tls_disable = true
+}
+telemetry {
+  prometheus_retention_time = "30s"
+  disable_hostname          = true
+  usage_gauge_period        = "10m"
+  metrics_prefix            = "vault"
+  enable_hostname_label     = true
+}
+`;
+
+describe('Vault\'s common top-level keys', () => {
+  test('a config using every common Vault key parses, with each value where the server reads it', () => {
+    const config = parseConfig(VAULT_STYLE_CONFIG, 'vault.hcl');
+    assert.equal(config.ui, true);
+    assert.equal(config.clusterName, 'prod-secrets');
+    assert.equal(config.defaultLeaseTtlSeconds, 3600);
+    assert.equal(config.maxLeaseTtlSeconds, 86_400);
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.logFormat, 'standard');
+    assert.equal(config.logFile, '/var/log/coffer/');
+    assert.equal(config.pidFile, '/run/coffer.pid');
+    assert.deepEqual(config.telemetry, { prometheusEnabled: true, metricsPrefix: 'vault', hostnameLabel: true });
+    assert.deepEqual(
+      config.notes.map((n) => n.key).sort(),
+      ['cluster_addr', 'cluster_name', 'disable_mlock', 'telemetry.prometheus_retention_time', 'telemetry.usage_gauge_period', 'ui'],
+    );
+  });
+
+  test('the same config as JSON gives the same result', () => {
+    const json = JSON.stringify({
+      ui: true,
+      disable_mlock: true,
+      cluster_addr: 'http://127.0.0.1:8201',
+      cluster_name: 'prod-secrets',
+      api_addr: 'http://127.0.0.1:8200',
+      default_lease_ttl: '1h',
+      max_lease_ttl: '24h',
+      log_level: 'warn',
+      log_format: 'standard',
+      log_file: '/var/log/coffer/',
+      pid_file: '/run/coffer.pid',
+      storage: { inmem: {} },
+      listener: { tcp: { address: '127.0.0.1:8200', tls_disable: true } },
+      telemetry: { prometheus_retention_time: '30s', disable_hostname: true, usage_gauge_period: '10m', metrics_prefix: 'vault', enable_hostname_label: true },
+    });
+    assert.deepEqual(parseConfig(json), parseConfig(VAULT_STYLE_CONFIG));
+  });
+
+  test('keys with nothing to act on are accepted with a note saying why', () => {
+    const notes = parseConfig('cluster_addr = "https://10.0.0.1:8201"\ndisable_mlock = true\nplugin_directory = "/p"\ndisable_clustering = true').notes;
+    const byKey = new Map(notes.map((n) => [n.key, n.reason]));
+    assert.match(byKey.get('cluster_addr')!, /single node/);
+    assert.match(byKey.get('disable_mlock')!, /cannot lock memory/);
+    assert.match(byKey.get('plugin_directory')!, /no external plugins/);
+    assert.match(byKey.get('disable_clustering')!, /single node/);
+    assert.deepEqual(parseConfig('storage "inmem" {}').notes, []);
+  });
+
+  test('default_lease_ttl and max_lease_ttl take Vault durations or seconds and default to 768h', () => {
+    const none = parseConfig('');
+    assert.equal(none.defaultLeaseTtlSeconds, 768 * 3600);
+    assert.equal(none.maxLeaseTtlSeconds, 768 * 3600);
+    const set = parseConfig('default_lease_ttl = 600\nmax_lease_ttl = "1h30m"');
+    assert.equal(set.defaultLeaseTtlSeconds, 600);
+    assert.equal(set.maxLeaseTtlSeconds, 5400);
+    assert.throws(() => parseConfig('default_lease_ttl = "48h"\nmax_lease_ttl = "24h"'), configError(/:1: default_lease_ttl cannot be larger than max_lease_ttl/));
+    assert.throws(() => parseConfig('\nmax_lease_ttl = "a week"'), configError(/:2: max_lease_ttl must be a duration/));
+    assert.throws(() => parseConfig('default_lease_ttl = 0'), configError(/must be more than 0/));
+  });
+
+  test('log_format is json (default) or standard', () => {
+    assert.equal(parseConfig('').logFormat, 'json');
+    assert.equal(parseConfig('log_format = "JSON"').logFormat, 'json');
+    assert.throws(() => parseConfig('log_format = "logfmt"'), configError(/:1: invalid log_format "logfmt" \(json or standard\)/));
+  });
+
+  test('ui is off unless set, on in the embedded default, and noted while the page does not exist', () => {
+    assert.equal(parseConfig('').ui, false);
+    assert.equal(parseConfig(DEFAULT_CONFIG_TEXT).ui, true);
+    assert.match(parseConfig('ui = true').notes.find((n) => n.key === 'ui')!.reason, /operator page is not built yet/);
+    assert.equal(parseConfig('ui = false').notes.length, 0);
+    assert.throws(() => parseConfig('ui = "maybe"'), configError(/ui must be a boolean/));
+  });
+
+  test('log_file, pid_file and cluster_name must be non-empty strings', () => {
+    for (const key of ['log_file', 'pid_file', 'cluster_name']) {
+      assert.throws(() => parseConfig(`${key} = ""`), configError(new RegExp(`${key} must be a non-empty string`)));
+    }
+  });
+
+  test('storage "file" and "raft" name the backends Coffer has, and say postgresql is planned', () => {
+    for (const type of ['file', 'raft']) {
+      assert.throws(
+        () => parseConfig(`ui = true\nstorage "${type}" {\n  path = "/opt/vault/data"\n}`, 'vault.hcl'),
+        configError(new RegExp(`^vault\\.hcl:2: storage "${type}" is not available in Coffer: use storage "leveldb".*inmem.*postgresql is planned`)),
+      );
+    }
+  });
+
+  test('backend is read as the old name of storage', () => {
+    assert.deepEqual(parseConfig('backend "leveldb" { path = "/d" }').storage, { type: 'leveldb', path: '/d' });
+    assert.throws(() => parseConfig('backend "inmem" {}\nstorage "inmem" {}'), configError(/either storage or its old name backend/));
+  });
+
+  test('keys that would promise missing features are refused by name and line', () => {
+    assert.throws(() => parseConfig('storage "inmem" {}\nha_storage "consul" {}', 'c.hcl'), configError(/^c\.hcl:2: Coffer has no high availability/));
+    assert.throws(() => parseConfig('raw_storage_endpoint = true'), configError(/no sys\/raw endpoint/));
+  });
+
+  test('telemetry: prometheus_retention_time = 0 turns Prometheus off; push sinks and unknown keys are refused', () => {
+    assert.equal(parseConfig('telemetry { prometheus_retention_time = "0s" }').telemetry.prometheusEnabled, false);
+    assert.equal(parseConfig('telemetry { prometheus_retention_time = 0 }').notes.length, 0);
+    assert.deepEqual(parseConfig('').telemetry, { prometheusEnabled: true, metricsPrefix: 'coffer', hostnameLabel: false });
+    assert.match(parseConfig('telemetry { disable_hostname = false }').notes[0]!.reason, /never prefixes metric names with the hostname/);
+    assert.equal(parseConfig('telemetry { disable_hostname = true }').notes.length, 0);
+    assert.throws(() => parseConfig('ui = false\ntelemetry {\n  statsd_address = "127.0.0.1:8125"\n}'), configError(/:3: telemetry statsd_address: Coffer does not push metrics/));
+    assert.throws(() => parseConfig('telemetry {\n  colour = "red"\n}'), configError(/:2: unknown key "colour" in telemetry/));
+    assert.throws(() => parseConfig('telemetry { metrics_prefix = "my-app" }'), configError(/metrics_prefix must be a Prometheus name/));
+  });
+
+  test('an unknown top-level key is still an error naming key and line', () => {
+    assert.throws(() => parseConfig('ui = true\ncluster_adr = "x"', 'v.hcl'), configError(/^v\.hcl:2: unknown key "cluster_adr"$/));
+  });
 });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
-import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
+import { LeveldbBackend, osErrorOf } from '../../server/core/storage/leveldb-backend.js';
 import { tempDir } from '../helpers/test-server.js';
 
 test('opening a data directory held by another process fails with a clear storage_locked error', async (t) => {
@@ -44,4 +45,30 @@ test('after close the directory can be opened again and the data is there', asyn
   const second = await LeveldbBackend.open(dir);
   t.after(() => second.close());
   assert.deepEqual([...(await second.get('k'))!], [7]);
+});
+
+test('a data directory that cannot be created names the OS error', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(path.join(dir, 'a-file'), '');
+  await assert.rejects(LeveldbBackend.open(path.join(dir, 'a-file', 'data')), (err) => {
+    assert.ok(isCofferError(err, 'storage'));
+    assert.match(err.message, /cannot open LevelDB storage at .*a-file\/data: ENOTDIR \(a part of the path is a file, not a directory\)$/);
+    return true;
+  });
+});
+
+test('an unwritable data directory names EACCES', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('root can write any directory; the message mapping is covered by the next test');
+  const dir = await tempDir(t);
+  await chmod(dir, 0o555);
+  t.after(() => chmod(dir, 0o755));
+  await assert.rejects(LeveldbBackend.open(path.join(dir, 'data')), (err) => isCofferError(err, 'storage') && /: EACCES \(permission denied/.test(err.message));
+});
+
+test('LevelDB\'s own I/O error text is mapped back to the errno name (EACCES, EROFS, ENOSPC)', () => {
+  const levelError = (text: string) => Object.assign(new Error('Database failed to open'), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: Object.assign(new Error(text), { code: 'LEVEL_IO_ERROR' }) });
+  assert.match(osErrorOf(levelError('IO error: /srv/data/LOCK: Permission denied')), /^EACCES \(permission denied/);
+  assert.match(osErrorOf(levelError('IO error: /srv/data/000005.log: Read-only file system')), /^EROFS \(read-only file system\)$/);
+  assert.match(osErrorOf(levelError('IO error: /srv/data/MANIFEST-000002: No space left on device')), /^ENOSPC/);
+  assert.equal(osErrorOf(levelError('Corruption: bad block')), 'Corruption: bad block');
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from '../../server/log/logger.js';
+import { createLogger, logFilePath } from '../../server/log/logger.js';
 import { startCoffer } from '../../server/start.js';
 import { tempDir, testConfig, apiCall } from '../helpers/test-server.js';
 
@@ -41,4 +43,56 @@ test('an init → unseal → seal flow at debug level logs no share, token or ke
   assert.ok(lines.length >= 8, 'requests were logged');
   for (const secret of secrets) assert.ok(!out.includes(secret), 'a secret appeared in the logs');
   assert.ok(!out.includes('garbage-share'));
+});
+
+test('share counts and thresholds are shown; shares themselves stay hidden', () => {
+  const { lines, stream } = captured();
+  const log = createLogger('info', stream);
+  log.info({ seal: 'shamir', shares: 5, threshold: 3, nonce: 'n-1' }, 'initialized');
+  log.info({ shares: ['c2hhcmUtMQ=='], share: 'c2hhcmUtMg==', key: 7, keys: [1, 2] }, 'body');
+  const [first, second] = lines.map((l) => JSON.parse(l));
+  assert.equal(first.shares, 5);
+  assert.equal(first.threshold, 3);
+  assert.equal(first.nonce, 'n-1');
+  assert.equal(second.shares, '[REDACTED]');
+  assert.equal(second.share, '[REDACTED]');
+  assert.equal(second.keys, '[REDACTED]', 'a list is never shown, even of numbers');
+  assert.equal(second.key, 7);
+});
+
+test('plaintext, recovery keys and client tokens are redacted too', () => {
+  const { lines, stream } = captured();
+  createLogger('info', stream).info({ plaintext: 'c2VjcmV0', recovery_keys: ['r'], auth: { client_token: 'hvs.z' } }, 'm');
+  const out = lines.join('');
+  for (const secret of ['c2VjcmV0', '"r"', 'hvs.z']) assert.ok(!out.includes(secret), secret);
+});
+
+test('log_format "standard" writes Vault-style text lines, still redacted', () => {
+  const { lines, stream } = captured();
+  const log = createLogger('info', stream, { format: 'standard' });
+  log.warn({ config_key: 'cluster_addr', token: 'hvs.secret' }, 'config: cluster_addr has no effect');
+  log.info('listening');
+  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[WARN\]  config: cluster_addr has no effect: config_key=cluster_addr token=\[REDACTED\]\n$/);
+  assert.match(lines[1]!, /^\S+ \[INFO\]  listening\n$/);
+  assert.ok(!lines.join('').includes('hvs.secret'));
+});
+
+test('log_file: every line also goes to the file; a directory gets vault.log', async (t) => {
+  const dir = await tempDir(t);
+  const { lines, stream } = captured();
+  const file = path.join(dir, 'logs', 'coffer.log');
+  createLogger('info', stream, { file }).info({ token: 'hvs.x' }, 'to both');
+  const written = readFileSync(file, 'utf8');
+  assert.equal(JSON.parse(written).msg, 'to both');
+  assert.equal(JSON.parse(written).token, '[REDACTED]');
+  assert.equal(lines.length, 1, 'the main destination still gets the line');
+  createLogger('info', captured().stream, { file: `${dir}/`, format: 'standard' }).info('in the directory');
+  assert.match(readFileSync(path.join(dir, 'vault.log'), 'utf8'), /\[INFO\]  in the directory/);
+  assert.equal(logFilePath(dir), path.join(dir, 'vault.log'));
+});
+
+test('a log_file that cannot be opened is an error with the OS code', async (t) => {
+  const dir = await tempDir(t);
+  writeFileSync(path.join(dir, 'plain-file'), '');
+  assert.throws(() => createLogger('info', captured().stream, { file: path.join(dir, 'plain-file', 'x.log') }), (err: NodeJS.ErrnoException) => /ENOTDIR|EEXIST/.test(String(err.code)));
 });

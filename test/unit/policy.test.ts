@@ -107,7 +107,7 @@ describe('policy parsing', () => {
   const invalid: Array<[string, RegExp]> = [
     ['path "secret/*" { capabilities = ["reed"] }', /invalid capability "reed"/],
     ['path "secret/*/x" { capabilities = ["read"] }', /only allowed as the last character/],
-    ['path "secret/x" { capabilities = ["read"] allowed_parameters = { a = [] } }', /"allowed_parameters" is not supported/],
+    ['path "secret/x" { capabilities = ["read"] mfa_methods = ["m"] }', /"mfa_methods" is not supported/],
     ['pathh "x" { capabilities = ["read"] }', /unknown key "pathh"/],
     ['', /policy is empty/],
     ['path "x" {', /failed to parse policy/],

@@ -81,6 +81,8 @@ export interface BarrierEvents {
   decryptFailure?(reason: DecryptFailureReason): void;
   /** A background count flush failed (the counts stay counted and are flushed later). */
   backgroundError?(err: unknown): void;
+  /** An unseal after an unclean stop: the active term's count was raised by the margin (reported once persisted). */
+  uncleanStop?(outcome: UnsealOutcome): void;
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
@@ -92,6 +94,17 @@ export type KeyStatus = TermInfo;
  */
 export const COUNT_FLUSH_THRESHOLD = 100_000;
 export const UNCLEAN_STOP_MARGIN = 2 * COUNT_FLUSH_THRESHOLD;
+
+/** What `unseal` found about the previous stop. */
+export interface UnsealOutcome {
+  /** The keyring was not marked clean: the server crashed or was killed without sealing. */
+  uncleanStop: boolean;
+  /** Encryptions added to the active term's count to cover counts lost in that stop (0 after a clean stop). */
+  marginAdded: number;
+  /** The active term and its count after the margin. */
+  term: number;
+  encryptions: number;
+}
 
 /**
  * AES-256-GCM barrier over a storage backend. Writes use the active term; reads use the term in the entry's
@@ -121,22 +134,32 @@ export class AesGcmBarrier implements Barrier {
   }
 
   /**
-   * Loads the keyring with `rootKey` and starts serving. `rootKey` is copied.
+   * Loads the keyring with `rootKey` and starts serving. `rootKey` is copied. After an unclean stop the active
+   * term's count is raised by `UNCLEAN_STOP_MARGIN` (counts since the last flush were lost) and `events.uncleanStop`
+   * is called; the outcome says so too. Unsealing an unsealed barrier changes nothing and reports a clean stop.
    * @throws CofferError `invalid_key` when `rootKey` is wrong.
    */
-  async unseal(rootKey: Uint8Array): Promise<void> {
-    if (!this.sealed) return;
+  async unseal(rootKey: Uint8Array): Promise<UnsealOutcome> {
+    if (!this.sealed) {
+      const info = this.#keyring!.termInfo(this.#keyring!.activeTerm)!;
+      return { uncleanStop: false, marginAdded: 0, term: info.term, encryptions: info.encryptions };
+    }
     let keyring = decryptKeyring(rootKey, await this.#storage.get(KEYRING_PATH));
     // Mark the keyring "running" before serving. If it was not left clean, counts since the last flush are lost:
     // assume the worst and add the margin, so automatic rotation errs early.
     const info = keyring.termInfo(keyring.activeTerm)!;
-    const next = (keyring.clean ? keyring : keyring.withEncryptions(info.term, info.encryptions + UNCLEAN_STOP_MARGIN)).withClean(false);
+    const uncleanStop = !keyring.clean;
+    const marginAdded = uncleanStop ? UNCLEAN_STOP_MARGIN : 0;
+    const next = (uncleanStop ? keyring.withEncryptions(info.term, info.encryptions + marginAdded) : keyring).withClean(false);
     await this.#storage.put(KEYRING_PATH, encryptKeyring(rootKey, next).value);
     keyring.destroy();
     keyring = next;
     this.#keyring = keyring;
     this.#rootKey = rootKey.slice();
     this.#unpersistedEncryptions = 0;
+    const outcome: UnsealOutcome = { uncleanStop, marginAdded, term: info.term, encryptions: info.encryptions + marginAdded };
+    if (uncleanStop) this.#events.uncleanStop?.(outcome);
+    return outcome;
   }
 
   /** Runs `fn` with the root key (synchronously, so it cannot be held across a seal). @throws `sealed`. */

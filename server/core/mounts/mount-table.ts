@@ -22,6 +22,9 @@ export interface MountEntry {
 export const MOUNT_TABLE_PATH = 'core/mounts';
 const LOGICAL_PREFIX = 'logical/';
 /** Paths Coffer serves itself; nothing may be mounted at or under them. */
+/** Vault's system default and maximum lease TTL (768h) when the server configures none. */
+const VAULT_LEASE_TTL = 768 * 3600;
+
 const RESERVED = ['sys/', 'auth/', 'cubbyhole/', 'identity/'];
 
 /**
@@ -35,11 +38,35 @@ export class MountTable {
   readonly #lock = new Mutex();
   #entries: MountEntry[] = [];
   #engines = new Map<string, SecretEngine>();
+  #systemDefaultTtl = VAULT_LEASE_TTL;
+  #systemMaxTtl = VAULT_LEASE_TTL;
 
   constructor(barrier: Barrier, clock: Clock, random: Random) {
     this.#barrier = barrier;
     this.#clock = clock;
     this.#random = random;
+  }
+
+  /**
+   * The server's `default_lease_ttl` / `max_lease_ttl` (seconds), used by mounts that set none of their own (every
+   * mount today: tuning TTLs is not supported). KV v1 reports the default as its reads' lease duration.
+   * @throws CofferError `invalid_request` unless 0 < default <= max.
+   */
+  setLeaseLimits(defaultTtlSeconds: number, maxTtlSeconds: number): void {
+    if (!(defaultTtlSeconds > 0 && maxTtlSeconds > 0 && defaultTtlSeconds <= maxTtlSeconds)) {
+      throw new CofferError('invalid_request', 'the default lease TTL must be more than 0 and at most the maximum');
+    }
+    this.#systemDefaultTtl = defaultTtlSeconds;
+    this.#systemMaxTtl = maxTtlSeconds;
+    this.#set(this.#entries);
+  }
+
+  /** A mount's effective lease TTLs in seconds: its own when set, else the server's (what `sys/mounts/<path>/tune` reports). */
+  leaseTtls(entry: MountEntry): { defaultLeaseTtl: number; maxLeaseTtl: number } {
+    return {
+      defaultLeaseTtl: entry.config.default_lease_ttl > 0 ? entry.config.default_lease_ttl : this.#systemDefaultTtl,
+      maxLeaseTtl: entry.config.max_lease_ttl > 0 ? entry.config.max_lease_ttl : this.#systemMaxTtl,
+    };
   }
 
   /** Loads the table after unseal. */
@@ -150,7 +177,11 @@ export class MountTable {
       entries.map((e) => {
         const view = new BarrierView(this.#barrier, `${LOGICAL_PREFIX}${e.uuid}/`);
         const engine: SecretEngine =
-          e.type === 'transit' ? new TransitEngine(view, this.#clock, this.#random) : e.options.version === '2' ? new KvV2(view, this.#clock) : new KvV1(view);
+          e.type === 'transit'
+            ? new TransitEngine(view, this.#clock, this.#random)
+            : e.options.version === '2'
+              ? new KvV2(view, this.#clock)
+              : new KvV1(view, this.leaseTtls(e).defaultLeaseTtl);
         return [e.path, engine];
       }),
     );

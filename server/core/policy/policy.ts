@@ -1,5 +1,6 @@
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../errors.js';
+import { parseDurationSeconds } from '../duration.js';
 
 /** Vault's capabilities. `deny` overrides every other capability of the same path rule. */
 export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny'] as const;
@@ -13,7 +14,22 @@ const LEGACY: Record<string, Capability[]> = {
   sudo: ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo'],
 };
 
-export interface PathRule {
+/** A value a parameter constraint lists: strings may glob with a leading and/or trailing `*`. */
+export type ParameterValue = string | number | boolean | null | ParameterValue[] | { [key: string]: ParameterValue };
+
+/**
+ * Vault's fine-grained rule fields. Parameter names are stored lower-cased (Vault compares them case-insensitively);
+ * an empty value list means "any value". Wrapping TTLs are seconds, 0 = not set.
+ */
+export interface ParameterConstraints {
+  readonly allowedParameters?: ReadonlyMap<string, readonly ParameterValue[]>;
+  readonly deniedParameters?: ReadonlyMap<string, readonly ParameterValue[]>;
+  readonly requiredParameters?: readonly string[];
+  readonly minWrappingTtl?: number;
+  readonly maxWrappingTtl?: number;
+}
+
+export interface PathRule extends ParameterConstraints {
   /** The pattern as written: exact, `*` as the last character (prefix), `+` as a whole segment. */
   readonly pattern: string;
   readonly capabilities: ReadonlySet<Capability>;
@@ -69,6 +85,7 @@ function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: stri
   if (star >= 0 && star !== pattern.length - 1) bad(`path "${pattern}": "*" is only allowed as the last character`);
   if (pattern.startsWith('/')) pattern = pattern.slice(1);
   const capabilities = new Set<Capability>();
+  const constraints: { -readonly [K in keyof ParameterConstraints]: ParameterConstraints[K] } = {};
   for (const [key, value] of Object.entries(body)) {
     if (key === 'capabilities') {
       if (!Array.isArray(value)) bad(`path "${pattern}": capabilities must be a list`);
@@ -80,13 +97,56 @@ function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: stri
     } else if (key === 'policy') {
       const legacy = LEGACY[String(value).toLowerCase()];
       if (!legacy) bad(`path "${pattern}": invalid policy "${String(value)}"`);
-      for (const c of legacy) capabilities.add(c);
+      for (const c of legacy!) capabilities.add(c);
+    } else if (key === 'allowed_parameters' || key === 'denied_parameters') {
+      const map = parameterMap(value, `path "${pattern}": ${key}`, bad);
+      if (key === 'allowed_parameters') constraints.allowedParameters = map;
+      else constraints.deniedParameters = map;
+    } else if (key === 'required_parameters') {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+        bad(`path "${pattern}": required_parameters must be a list of names`);
+      }
+      constraints.requiredParameters = [...new Set((value as string[]).map((v) => v.toLowerCase()))];
+    } else if (key === 'min_wrapping_ttl' || key === 'max_wrapping_ttl') {
+      let seconds: number;
+      try {
+        seconds = parseDurationSeconds(value, key);
+      } catch {
+        return bad(`path "${pattern}": ${key} must be a duration such as "90s" or a number of seconds`);
+      }
+      if (key === 'min_wrapping_ttl') constraints.minWrappingTtl = seconds;
+      else constraints.maxWrappingTtl = seconds;
     } else {
-      // allowed_parameters, required_parameters, wrapping TTLs…: refused rather than silently not enforced.
+      // mfa_methods, control_group, subscribe_event_types…: refused rather than silently not enforced.
       bad(`path "${pattern}": "${key}" is not supported`);
     }
   }
-  return { pattern, capabilities };
+  if (constraints.minWrappingTtl && constraints.maxWrappingTtl && constraints.maxWrappingTtl < constraints.minWrappingTtl) {
+    bad(`path "${pattern}": max_wrapping_ttl cannot be less than min_wrapping_ttl`);
+  }
+  return { pattern, capabilities, ...constraints };
+}
+
+/**
+ * `{ "name" = [values…] }` (HCL gives a list of such objects, JSON one object). Names are lower-cased; `"*"` may
+ * only have the empty list, as in Vault's documentation.
+ */
+function parameterMap(value: unknown, where: string, bad: (m: string) => never): Map<string, ParameterValue[]> {
+  const objects = Array.isArray(value) ? value : [value];
+  const out = new Map<string, ParameterValue[]>();
+  for (const object of objects) {
+    if (typeof object !== 'object' || object === null || Array.isArray(object)) bad(`${where} must be a map of parameter names to lists of values`);
+    for (const [name, values] of Object.entries(object as Record<string, unknown>)) {
+      if (!Array.isArray(values)) bad(`${where}: "${name}" must be a list of values ([] for any value)`);
+      if (name === '*' && (values as unknown[]).length > 0) bad(`${where}: "*" only takes the empty list []`);
+      const key = name.toLowerCase();
+      const before = out.get(key);
+      // The same name twice (in any case): an empty list ("any value") wins, else the lists add up.
+      const list = values as ParameterValue[];
+      out.set(key, before === undefined ? [...list] : before.length === 0 || list.length === 0 ? [] : [...before, ...list]);
+    }
+  }
+  return out;
 }
 
 /**

@@ -25,7 +25,8 @@ export class LeveldbBackend implements StorageBackend {
 
   /**
    * Opens (creating if needed) the database in `dir`.
-   * @throws CofferError `storage_locked` when another process (or this one) holds the directory.
+   * @throws CofferError `storage_locked` when another process (or this one) holds the directory; `storage` naming
+   *   the OS error (EACCES, EROFS, ENOSPC, ENOTDIR…) when the directory cannot be created, written or locked.
    */
   static async open(dir: string): Promise<LeveldbBackend> {
     const resolved = path.resolve(dir);
@@ -38,7 +39,7 @@ export class LeveldbBackend implements StorageBackend {
       openInThisProcess.delete(resolved);
       const cause = (err as { cause?: { code?: string } }).cause;
       if (cause?.code === 'LEVEL_LOCKED') throw lockedError(resolved);
-      throw new CofferError('storage', `cannot open LevelDB storage at ${resolved}`, { cause: err });
+      throw new CofferError('storage', `cannot open LevelDB storage at ${resolved}: ${osErrorOf(err)}`, { cause: err });
     }
     return new LeveldbBackend(db, resolved);
   }
@@ -115,4 +116,46 @@ function lockedError(dir: string): CofferError {
     'storage_locked',
     `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`,
   );
+}
+
+/** LevelDB's own I/O errors carry only strerror text; these map it back to the errno name operators search for. */
+const STRERROR_CODES: Array<[RegExp, string]> = [
+  [/permission denied/i, 'EACCES'],
+  [/read-only file system/i, 'EROFS'],
+  [/no space left/i, 'ENOSPC'],
+  [/not a directory/i, 'ENOTDIR'],
+  [/no such file or directory/i, 'ENOENT'],
+  [/operation not permitted/i, 'EPERM'],
+  [/too many open files/i, 'EMFILE'],
+];
+
+/**
+ * The OS error behind a failed open, as `EACCES (permission denied)`: the errno name from Node's own calls
+ * (mkdir), or recognised in LevelDB's `IO error: <file>: Permission denied` text; else the error's message.
+ */
+export function osErrorOf(err: unknown): string {
+  const chain: unknown[] = [];
+  for (let e: unknown = err; e && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e);
+  for (const e of chain) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return describe(code, e);
+  }
+  for (const e of chain) {
+    const message = String((e as Error).message ?? '');
+    for (const [pattern, code] of STRERROR_CODES) if (pattern.test(message)) return describe(code, e);
+  }
+  const last = chain[chain.length - 1] as Error | undefined;
+  return last?.message ?? 'unknown error';
+}
+
+function describe(code: string, e: unknown): string {
+  const hints: Record<string, string> = {
+    EACCES: 'permission denied: the server user cannot write the directory',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    ENOTDIR: 'a part of the path is a file, not a directory',
+    EEXIST: 'the path exists and is not a directory',
+  };
+  return `${code} (${hints[code] ?? String((e as Error).message ?? '')})`;
 }

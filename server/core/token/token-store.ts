@@ -73,10 +73,30 @@ export class TokenStore {
   /** Serialises read-modify-write of entries (use counts, renewals, revocations). */
   readonly #lock = new Mutex();
   #hmacKey: Uint8Array | undefined;
+  #defaultTtl = DEFAULT_TOKEN_TTL;
+  #maxTtl = DEFAULT_TOKEN_TTL;
 
   constructor(barrier: Barrier, clock: Clock) {
     this.#barrier = barrier;
     this.#clock = clock;
+  }
+
+  /**
+   * The server's `default_lease_ttl` / `max_lease_ttl` (seconds): a token that asks for no TTL gets the default;
+   * no non-root token lives longer than the maximum from its creation, whatever it asks for or renews to.
+   * @throws CofferError `invalid_request` unless 0 < default <= max.
+   */
+  setLeaseLimits(defaultTtlSeconds: number, maxTtlSeconds: number): void {
+    if (!(defaultTtlSeconds > 0 && maxTtlSeconds > 0 && defaultTtlSeconds <= maxTtlSeconds)) {
+      throw new CofferError('invalid_request', 'the default lease TTL must be more than 0 and at most the maximum');
+    }
+    this.#defaultTtl = defaultTtlSeconds;
+    this.#maxTtl = maxTtlSeconds;
+  }
+
+  /** The limits in force: `{ defaultTtl, maxTtl }` in seconds. */
+  get leaseLimits(): { defaultTtl: number; maxTtl: number } {
+    return { defaultTtl: this.#defaultTtl, maxTtl: this.#maxTtl };
   }
 
   /** Entries that set up a new token store with a root token, for the init batch. */
@@ -129,8 +149,10 @@ export class TokenStore {
     const explicitMaxTtl = options.explicitMaxTtl ?? 0;
     const isRoot = options.policies.includes('root');
     let ttl = options.ttl ?? 0;
-    if (ttl === 0 && !isRoot) ttl = DEFAULT_TOKEN_TTL;
+    if (ttl === 0 && !isRoot) ttl = this.#defaultTtl;
     if (explicitMaxTtl > 0 && (ttl === 0 || ttl > explicitMaxTtl)) ttl = explicitMaxTtl;
+    // Vault caps a token's TTL at the system maximum (root tokens, which never expire, excepted).
+    if (!isRoot && ttl > this.#maxTtl) ttl = this.#maxTtl;
     const token = generateToken();
     const hash = keyedHash(key, token);
     const entry: TokenEntry = {
@@ -194,6 +216,7 @@ export class TokenStore {
       const now = this.#nowSeconds();
       let ttl = increment && increment > 0 ? increment : record.ttl;
       if (record.explicitMaxTtl > 0) ttl = Math.min(ttl, record.creationTime + record.explicitMaxTtl - now);
+      ttl = Math.min(ttl, record.creationTime + this.#maxTtl - now);
       const renewed: TokenRecord = { ...record, ttl, expireTime: now + Math.max(ttl, 0) };
       await this.#write(record.hash, renewed);
       return renewed;

@@ -1,12 +1,18 @@
 import { CofferError } from '../../errors.js';
 import { type BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
-/** Vault reports this lease duration on KV v1 reads (the 768h default lease TTL). */
+/** Vault's default lease TTL (768h): what KV v1 reads report unless the server sets `default_lease_ttl`. */
 const KV_V1_LEASE = 768 * 3600;
 
-/** KV version 1: one unversioned JSON object per path. */
+/**
+ * KV version 1: one unversioned JSON object per path. Reads report `leaseSeconds` as their lease duration, as
+ * Vault's KV v1 reports the mount's default lease TTL.
+ */
 export class KvV1 implements SecretEngine {
-  constructor(private readonly view: BarrierView) {}
+  constructor(
+    private readonly view: BarrierView,
+    private readonly leaseSeconds = KV_V1_LEASE,
+  ) {}
 
   async exists(path: string): Promise<boolean> {
     return path !== '' && (await this.view.get(path)) !== undefined;
@@ -17,7 +23,7 @@ export class KvV1 implements SecretEngine {
       case 'read': {
         if (req.path === '' || req.path.endsWith('/')) return undefined;
         const raw = await this.view.get(req.path);
-        return raw ? { data: decodeJson(raw), leaseDuration: KV_V1_LEASE } : undefined;
+        return raw ? { data: decodeJson(raw), leaseDuration: this.leaseSeconds } : undefined;
       }
       case 'list': {
         const prefix = req.path === '' || req.path.endsWith('/') ? req.path : `${req.path}/`;
