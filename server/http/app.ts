@@ -48,7 +48,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
   return createPipeline({
     routes,
     fallback: mountedHandler({ mounts, lifecycle }),
-    authorizer: new Authorizer({ lifecycle, tokens, policies }),
+    authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,
   });

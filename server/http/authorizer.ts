@@ -1,6 +1,7 @@
 import { CofferError } from '../core/errors.js';
 import type { Lifecycle } from '../core/lifecycle/lifecycle.js';
-import { isSudoPath, type Operation } from '../core/policy/acl.js';
+import type { Logger } from 'pino';
+import { isSudoPath, type Operation, type RequestFacts } from '../core/policy/acl.js';
 import type { PolicyStore } from '../core/policy/policy-store.js';
 import type { TokenRecord, TokenStore } from '../core/token/token-store.js';
 
@@ -12,11 +13,13 @@ export class Authorizer {
   readonly #lifecycle: Lifecycle;
   readonly #tokens: TokenStore;
   readonly #policies: PolicyStore;
+  readonly #log: Logger;
 
-  constructor(deps: { lifecycle: Lifecycle; tokens: TokenStore; policies: PolicyStore }) {
+  constructor(deps: { lifecycle: Lifecycle; tokens: TokenStore; policies: PolicyStore; logger: Logger }) {
     this.#lifecycle = deps.lifecycle;
     this.#tokens = deps.tokens;
     this.#policies = deps.policies;
+    this.#log = deps.logger;
   }
 
   /**
@@ -31,10 +34,19 @@ export class Authorizer {
     return entry;
   }
 
-  /** @throws CofferError `forbidden` when `entry`'s policies deny `operation` on `path`. */
-  async check(entry: TokenRecord, path: string, operation: Operation, needsSudo = isSudoPath(path)): Promise<void> {
+  /**
+   * The ACL decision, with the request's parameters for `allowed_parameters` / `denied_parameters` /
+   * `required_parameters` and its wrapping TTL. The reason of a refusal (a parameter NAME, never a value) is logged;
+   * the client gets Vault's plain "permission denied".
+   * @throws CofferError `forbidden` when `entry`'s policies deny `operation` on `path`.
+   */
+  async check(entry: TokenRecord, path: string, operation: Operation, facts: RequestFacts, needsSudo = isSudoPath(path)): Promise<void> {
     const acl = await this.#policies.acl(entry.policies);
-    if (!acl.allows(path, operation, needsSudo)) throw new CofferError('forbidden', 'permission denied');
+    const decision = acl.allowsRequest(path, operation, facts, needsSudo);
+    if (!decision.allowed) {
+      this.#log.info({ path, operation, accessor: entry.accessor, reason: decision.reason }, 'permission denied');
+      throw new CofferError('forbidden', 'permission denied');
+    }
   }
 
   /** Whether `token` (without using it up) grants `sudo` on `path`. Never throws for a bad token. */

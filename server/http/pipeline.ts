@@ -54,6 +54,8 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.use((req, res, next) => {
     const refusal = crossSiteRefusal(req);
     if (refusal) return write(res, errors(403, [refusal]));
+    // A wrapped answer cannot be given yet: refuse rather than answer in clear what the client asked to be wrapped.
+    if (req.headers['x-vault-wrap-ttl'] !== undefined) return write(res, errors(400, ['X-Vault-Wrap-TTL: response wrapping is not supported by this server']));
     next();
   });
   // Vault clients often send no Content-Type (or curl's form type), and Vault ignores it: every body is parsed as
@@ -135,6 +137,8 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
   // A repeated parameter arrives joined, so a handler that expects one value sees a malformed one, never a silently picked one.
   for (const [k, v] of Object.entries(req.query)) query[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(',') : '[object]';
   const token = tokenOf(req.headers);
+  // What parameter constraints in policies look at: the body of a write, the query of a read (as Vault does).
+  const facts = { data: method === 'GET' || method === 'LIST' ? query : body };
   return {
     method,
     path,
@@ -145,10 +149,10 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
     rawBody: raw === undefined ? {} : raw,
     token,
     authenticate: () => authorizer.authenticate(token),
-    check: (entry, p, operation) => authorizer.check(entry, p, operation),
+    check: (entry, p, operation) => authorizer.check(entry, p, operation, facts),
     authorize: async (p, operation, needsSudo) => {
       const entry = await authorizer.authenticate(token);
-      await authorizer.check(entry, p, operation, needsSudo);
+      await authorizer.check(entry, p, operation, facts, needsSudo);
       return entry;
     },
     hasSudo: (p) => authorizer.hasSudo(token, p),
