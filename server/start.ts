@@ -71,6 +71,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     random: options.random ?? systemRandom,
     logger: options.logger,
     seal,
+    ...(config.clusterName ? { clusterName: config.clusterName } : {}),
   });
   // The gauges read the barrier at scrape time.
   metrics.watch({

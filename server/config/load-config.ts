@@ -217,10 +217,6 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const clusterName = optionalString('cluster_name');
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
-  // Until the core takes the name at init (ServerConfig.clusterName is there for it), say what happens instead.
-  if (clusterName) {
-    notes.push({ key: 'cluster_name', reason: 'the cluster is named when it is initialised; this build names it coffer-cluster-<random hex>' });
-  }
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
   return {

@@ -30,6 +30,8 @@ export interface CoreOptions {
   seal?: SealSetup;
   /** Receives unseal, rekey and decryption events (metrics). */
   observer?: CoreObserver;
+  /** Config `cluster_name`: the name given to the cluster at init. */
+  clusterName?: string;
 }
 
 export interface SealStatus {
@@ -70,6 +72,7 @@ export class CofferCore {
   readonly #seals: SealSetup;
   readonly #random: Random;
   readonly #log: Logger;
+  readonly #clusterName: string | undefined;
 
   constructor(options: CoreOptions) {
     const { storage, clock, random, logger } = options;
@@ -79,6 +82,7 @@ export class CofferCore {
     this.#seals = options.seal ?? { active: SHAMIR };
     this.#random = random;
     this.#log = logger;
+    this.#clusterName = options.clusterName;
     this.clock = clock;
     this.barrier = new AesGcmBarrier(storage, {
       decryptFailure: (reason) => observer.decryptFailure(reason),
@@ -147,7 +151,8 @@ export class CofferCore {
   /** @see initialize */
   async initialize(request: InitRequest): Promise<InitResult> {
     const { barrier, lifecycle, sealStore: store, clock } = this;
-    return initialize({ storage: this.#storage, store, barrier, lifecycle, seal: this.#seals.active, clock, random: this.#random, logger: this.#log }, request);
+    const clusterName = this.#clusterName;
+    return initialize({ storage: this.#storage, store, barrier, lifecycle, seal: this.#seals.active, clock, random: this.#random, logger: this.#log, ...(clusterName ? { clusterName } : {}) }, request);
   }
 
   /** @see Unsealer.submit */

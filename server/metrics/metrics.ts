@@ -116,13 +116,13 @@ export class CofferMetrics implements CoreObserver {
       registers,
     });
     this.#unconfirmedRekey = new client.Gauge({
-      name: 'coffer_rekey_unconfirmed',
+      name: `${p}rekey_unconfirmed`,
       help: '1 while a committed rekey waits for its new shares to be confirmed delivered: both share sets unseal until one is used',
       labelNames: ['target'],
       registers,
     });
     this.#rekeyRollbacks = new client.Counter({
-      name: 'coffer_rekey_rollbacks_total',
+      name: `${p}rekey_rollbacks_total`,
       help: 'Unconfirmed rekeys rolled back because the OLD shares were used to unseal or authorise',
       labelNames: ['target'],
       registers,

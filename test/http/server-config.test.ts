@@ -55,3 +55,11 @@ test('telemetry: prometheus_retention_time = 0 turns the Prometheus format off, 
   assert.deepEqual(res.body, { errors: ['prometheus is not enabled'] });
   assert.equal((await server.api('GET', 'sys/metrics')).status, 200, 'the JSON form stays');
 });
+
+test('cluster_name names the cluster at init, as seal-status and health report it', async (t) => {
+  const server = await startTestServer(t, { extraConfig: 'cluster_name = "prod-secrets"' });
+  const init = await initServer(server, 1, 1);
+  await unsealServer(server, init.keys);
+  assert.equal((await server.api('GET', 'sys/seal-status')).body.cluster_name, 'prod-secrets');
+  assert.equal((await server.api('GET', 'sys/health')).body.cluster_name, 'prod-secrets');
+});

@@ -152,7 +152,7 @@ describe('Vault\'s common top-level keys', () => {
     assert.deepEqual(config.telemetry, { prometheusEnabled: true, metricsPrefix: 'vault', hostnameLabel: true });
     assert.deepEqual(
       config.notes.map((n) => n.key).sort(),
-      ['cluster_addr', 'cluster_name', 'disable_mlock', 'telemetry.prometheus_retention_time', 'telemetry.usage_gauge_period', 'ui'],
+      ['cluster_addr', 'disable_mlock', 'telemetry.prometheus_retention_time', 'telemetry.usage_gauge_period', 'ui'],
     );
   });
 

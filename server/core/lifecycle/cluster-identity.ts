@@ -19,8 +19,9 @@ export class ClusterIdentity {
   }
 
   /** A new identity, as the barrier write for the init batch. */
-  static initialEntry(random: Random): BarrierOp {
-    const info: ClusterInfo = { name: `coffer-cluster-${Buffer.from(random.bytes(4)).toString('hex')}`, id: random.uuid() };
+  static initialEntry(random: Random, name?: string): BarrierOp {
+    // Vault's rule: the configured `cluster_name` names the cluster when it is set up; afterwards the stored name stays.
+    const info: ClusterInfo = { name: name ?? `coffer-cluster-${Buffer.from(random.bytes(4)).toString('hex')}`, id: random.uuid() };
     return { type: 'put', path: CLUSTER_PATH, value: new TextEncoder().encode(JSON.stringify(info)) };
   }
 

@@ -43,6 +43,8 @@ export interface InitializerDeps {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Config `cluster_name`; a random name when absent. */
+  clusterName?: string;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function initialize(d: InitializerDeps, request: InitRequest): Prom
     try {
       if (shareCount > 0) shares = await splitKey(humanKey, shareCount, threshold);
       const { token, ops: tokenOps } = TokenStore.initialEntries(d.random, now);
-      barrierOps.push(ClusterIdentity.initialEntry(d.random), ...tokenOps);
+      barrierOps.push(ClusterIdentity.initialEntry(d.random, d.clusterName), ...tokenOps);
       keyring = Keyring.create(termKey, now).withEncryptions(1, barrierOps.length);
 
       // Encrypt for the key holders before anything is written: a PGP failure must leave the server uninitialised.
