@@ -35,6 +35,7 @@ export class MountTable {
   readonly #lock = new Mutex();
   #entries: MountEntry[] = [];
   #engines = new Map<string, SecretEngine>();
+  #engineByUuid = new Map<string, SecretEngine>();
 
   constructor(barrier: Barrier, clock: Clock, random: Random) {
     this.#barrier = barrier;
@@ -146,14 +147,19 @@ export class MountTable {
 
   #set(entries: MountEntry[]): void {
     this.#entries = entries;
-    this.#engines = new Map(
+    // An engine keeps per-mount state (transit's key locks and encryption reservations): a mount that stays in the
+    // table keeps its engine instance, so two instances never serve one mount at once.
+    const previous = this.#engineByUuid;
+    this.#engineByUuid = new Map(
       entries.map((e) => {
         const view = new BarrierView(this.#barrier, `${LOGICAL_PREFIX}${e.uuid}/`);
         const engine: SecretEngine =
-          e.type === 'transit' ? new TransitEngine(view, this.#clock, this.#random) : e.options.version === '2' ? new KvV2(view, this.#clock) : new KvV1(view);
-        return [e.path, engine];
+          previous.get(e.uuid) ??
+          (e.type === 'transit' ? new TransitEngine(view, this.#clock, this.#random) : e.options.version === '2' ? new KvV2(view, this.#clock) : new KvV1(view));
+        return [e.uuid, engine];
       }),
     );
+    this.#engines = new Map(entries.map((e) => [e.path, this.#engineByUuid.get(e.uuid)!]));
   }
 
   async #allKeys(prefix: string): Promise<string[]> {
