@@ -105,7 +105,7 @@ describe('transit export, backup and restore', () => {
     const backup = unb64((await ts.read('backup/k')).data.backup);
     const truncated = backup.subarray(0, backup.length - 5).toString('base64');
     const tampered = Buffer.from(backup);
-    tampered[tampered.length - 40] ^= 0xff;
+    tampered[tampered.length - 40]! ^= 0xff;
     for (const [body, message] of [
       [{}, "'backup' must be supplied"],
       [{ backup: '%%%' }, 'invalid backup: not base64'],

@@ -65,7 +65,7 @@ describe('transit hmac, hash and random', () => {
       ['sha3-256', 'sha3-256'],
       ['sha3-384', 'sha3-384'],
       ['sha3-512', 'sha3-512'],
-    ]) {
+    ] as const) {
       assert.equal((await ts.write(`hash/${name}`, { input: b64(input) })).data.sum, createHash(nodeName).update(input).digest('hex'), name);
       assert.equal((await ts.write('hash', { input: b64(input), algorithm: name, format: 'base64' })).data.sum, createHash(nodeName).update(input).digest('base64'));
     }

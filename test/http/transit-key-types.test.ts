@@ -9,7 +9,7 @@ const SYMMETRIC = [
   ['chacha20-poly1305', 'chacha20-poly1305', 32],
 ] as const;
 const RSA = ['rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
-const SIGNING_ONLY = ['ed25519', 'ecdsa-p256', 'ecdsa-p384'] as const;
+const SIGNING_ONLY = ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'] as const;
 
 describe('transit key types', () => {
   test('each symmetric type round-trips, and its ciphertext is Vault\'s nonce‖ciphertext‖tag that node:crypto opens with the exported key', async (t) => {
@@ -84,7 +84,7 @@ describe('transit key types', () => {
       const created = (await ts.write(`keys/${type}`, { type })).data;
       assert.deepEqual([created.supports_encryption, created.supports_signing, created.supports_derivation], [false, true, type === 'ed25519']);
       const entry = created.keys['1'];
-      assert.equal(entry.name, { ed25519: 'ed25519', 'ecdsa-p256': 'P-256', 'ecdsa-p384': 'P-384' }[type]);
+      assert.equal(entry.name, { ed25519: 'ed25519', 'ecdsa-p256': 'P-256', 'ecdsa-p384': 'P-384', 'ecdsa-p521': 'P-521' }[type]);
       assert.match(entry.creation_time, /^\d{4}-\d\d-\d\dT/);
       if (type === 'ed25519') assert.equal(unb64(entry.public_key).length, 32);
       else assert.match(entry.public_key, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+-----END PUBLIC KEY-----$/);

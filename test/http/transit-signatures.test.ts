@@ -38,7 +38,7 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
   test('signatures made by Coffer verify with node:crypto on the exported public key (each type, hash, marshaling and RSA padding)', async (t) => {
     const ts = await transitServer(t);
     const msg = Buffer.from('the quick brown fox');
-    for (const type of ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-2048']) await ts.write(`keys/${type}`, { type });
+    for (const type of ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521', 'rsa-2048']) await ts.write(`keys/${type}`, { type });
     const cases: Array<[string, Record<string, unknown>, (sig: string, pub: KeyObject) => boolean]> = [
       ['sign/ed25519', {}, (s, pub) => verify(null, msg, pub, sigBytes(s))],
       ['sign/ecdsa-p256', {}, (s, pub) => verify('sha256', msg, pub, sigBytes(s))],
@@ -46,6 +46,7 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
       ['sign/ecdsa-p256', { hash_algorithm: 'sha3-256' }, (s, pub) => verify('sha3-256', msg, pub, sigBytes(s))],
       ['sign/ecdsa-p256', { marshaling_algorithm: 'jws' }, (s, pub) => verify('sha256', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url'))],
       ['sign/ecdsa-p384', { hash_algorithm: 'sha2-384' }, (s, pub) => verify('sha384', msg, pub, sigBytes(s))],
+      ['sign/ecdsa-p521', { hash_algorithm: 'sha2-512', marshaling_algorithm: 'jws' }, (s, pub) => verify('sha512', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url'))],
       ['sign/rsa-2048', {}, (s, pub) => verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sigBytes(s))],
       ['sign/rsa-2048/sha2-512', { salt_length: 'hash' }, (s, pub) => verify('sha512', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, sigBytes(s))],
       ['sign/rsa-2048', { signature_algorithm: 'pkcs1v15', hash_algorithm: 'sha2-224' }, (s, pub) => verify('sha224', msg, pub, sigBytes(s))],
