@@ -27,13 +27,24 @@ export interface CipherOptions {
 export function derivedKeyBytes(key: TransitKey, version: number, context: Uint8Array | undefined, length: number): Uint8Array {
   const base = versionOf(key, version).material;
   if (!key.derived) return base.slice();
-  if (!context || context.length === 0) {
+  requireContext(key, context);
+  return new Uint8Array(hkdfSync('sha256', base, EMPTY, context!, length));
+}
+
+/** RSA-OAEP with SHA-256 carries at most the modulus size less 66 bytes. @throws CofferError `invalid_request`. */
+export function checkPlaintextSize(key: TransitKey, plaintext: Uint8Array): void {
+  const bits = KEY_TYPE_INFO[key.type].rsaBits;
+  if (bits && plaintext.length > bits / 8 - 66) throw new CofferError('invalid_request', `plaintext is too long for a ${key.type} key (at most ${bits / 8 - 66} bytes)`);
+}
+
+/** @throws CofferError `invalid_request` (Vault's message) when a derived key gets no context. */
+export function requireContext(key: TransitKey, context: Uint8Array | undefined): void {
+  if (key.derived && (!context || context.length === 0)) {
     throw new CofferError(
       'invalid_request',
       "missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key",
     );
   }
-  return new Uint8Array(hkdfSync('sha256', base, EMPTY, context, length));
 }
 
 /** The version an encryption uses: 0 is the latest; Vault's checks and messages. */
