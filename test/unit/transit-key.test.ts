@@ -7,7 +7,7 @@ import { decodeKey, destroyKey, encodeKey, type TransitKey } from '../../server/
 
 const bytes = (n: number) => new Uint8Array(randomBytes(n));
 
-function sample(): TransitKey {
+async function sample(): Promise<TransitKey> {
   return {
     name: 'orders',
     type: 'ecdsa-p256',
@@ -22,16 +22,16 @@ function sample(): TransitKey {
     minEncryptionVersion: 0,
     minAvailableVersion: 2,
     versions: new Map([
-      [2, { time: 100, encryptions: 0, material: generateKeyMaterial('ecdsa-p256', bytes), hmacKey: bytes(32) }],
-      [3, { time: 200, encryptions: 7, material: generateKeyMaterial('ecdsa-p256', bytes), hmacKey: bytes(32) }],
+      [2, { time: 100, encryptions: 0, material: await generateKeyMaterial('ecdsa-p256', bytes), hmacKey: bytes(32) }],
+      [3, { time: 200, encryptions: 7, material: await generateKeyMaterial('ecdsa-p256', bytes), hmacKey: bytes(32) }],
     ]),
     backupInfo: { time: '2026-01-01T00:00:00.000Z', version: 3 },
   };
 }
 
 describe('transit key stored form', () => {
-  test('encode/decode round-trips every setting and every version\'s bytes; key material never passes through a string', () => {
-    const key = sample();
+  test('encode/decode round-trips every setting and every version\'s bytes; key material never passes through a string', async () => {
+    const key = await sample();
     const encoded = encodeKey(key);
     assert.equal(new TextDecoder().decode(encoded.subarray(0, 4)), 'CTK1');
     // The header names lengths, not keys: no base64 of any key material appears in the stored form.
@@ -47,15 +47,15 @@ describe('transit key stored form', () => {
     }
   });
 
-  test('destroyKey zeroes every version\'s key material and HMAC key', () => {
-    const key = sample();
+  test('destroyKey zeroes every version\'s key material and HMAC key', async () => {
+    const key = await sample();
     const held = [...key.versions.values()].flatMap((v) => [v.material, v.hmacKey]);
     destroyKey(key);
     for (const b of held) assert.ok(b.every((x) => x === 0));
   });
 
-  test('malformed stored entries are integrity errors, never casts (truncated, trailing bytes, bad header, bad key)', () => {
-    const encoded = encodeKey(sample());
+  test('malformed stored entries are integrity errors, never casts (truncated, trailing bytes, bad header, bad key)', async () => {
+    const encoded = encodeKey(await sample());
     const headerLength = new DataView(encoded.buffer).getUint32(4);
     const withHeader = (edit: (h: Record<string, any>) => void) => {
       const h = JSON.parse(new TextDecoder().decode(encoded.subarray(8, 8 + headerLength)));

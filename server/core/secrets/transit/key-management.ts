@@ -1,14 +1,14 @@
+import { createPublicKey } from 'node:crypto';
 import { parseDurationSeconds } from '../../../http/go-duration.js';
 import { CofferError } from '../../errors.js';
+import { wipe } from '../../secret-bytes.js';
 import type { LogicalResponse } from '../secret-engine.js';
-import { ed25519PublicBytes, privateKeyObject } from './key-objects.js';
 import { derivedKeyBytes } from './ciphers.js';
 import { boolField, decodeBase64, intField, type Item } from './fields.js';
+import { ed25519PublicBytes, privateKeyObject } from './key-objects.js';
 import type { KeyStore } from './key-store.js';
 import { KEY_TYPE_INFO, parseKeyType } from './key-types.js';
 import { describeKey, destroyKey, type TransitKey } from './transit-key.js';
-import { createPublicKey } from 'node:crypto';
-import { wipe } from '../../secret-bytes.js';
 
 const MIN_AUTO_ROTATE_SECONDS = 3600;
 
@@ -88,7 +88,7 @@ export async function createKey(store: KeyStore, name: string, data: Item): Prom
       minDecryptionVersion: 1,
       minEncryptionVersion: 0,
       minAvailableVersion: 0,
-      versions: new Map([[1, store.newVersion(type)]]),
+      versions: new Map([[1, await store.newVersion(type)]]),
     };
     try {
       await store.save(key);
@@ -111,12 +111,17 @@ export async function deleteKey(store: KeyStore, name: string): Promise<undefine
 }
 
 /** Runs `change` on the stored key under its lock and saves it; `change` throws to save nothing. */
-export async function modify(store: KeyStore, name: string, missing: string, change: (key: TransitKey) => string[] | void): Promise<LogicalResponse> {
+export async function modify(
+  store: KeyStore,
+  name: string,
+  missing: string,
+  change: (key: TransitKey) => string[] | void | Promise<void>,
+): Promise<LogicalResponse> {
   return store.exclusive(name, async () => {
     const found = await store.read(name);
     if (!found) throw new CofferError('invalid_request', missing);
     try {
-      const warnings = change(found.key) ?? [];
+      const warnings = (await change(found.key)) ?? [];
       await store.save(found.key);
       return { data: describeKey(found.key), ...(warnings.length > 0 ? { warnings } : {}) };
     } finally {

@@ -37,19 +37,16 @@ export class KeyStore {
   ) {}
 
   /** Fresh key material and HMAC key for a new version of a `type` key, created now. */
-  newVersion(type: KeyType): KeyVersion {
-    return {
-      time: Math.floor(this.clock.now().getTime() / 1000),
-      material: generateKeyMaterial(type, (n) => this.random.bytes(n)),
-      hmacKey: this.random.bytes(HMAC_KEY_BYTES),
-      encryptions: 0,
-    };
+  async newVersion(type: KeyType): Promise<KeyVersion> {
+    const material = await generateKeyMaterial(type, (n) => this.random.bytes(n));
+    return { time: Math.floor(this.clock.now().getTime() / 1000), material, hmacKey: this.random.bytes(HMAC_KEY_BYTES), encryptions: 0 };
   }
 
   /** Adds a version that becomes the latest (in memory; the caller saves). */
-  addVersion(key: TransitKey): void {
+  async addVersion(key: TransitKey): Promise<void> {
+    const version = await this.newVersion(key.type);
     key.latestVersion += 1;
-    key.versions.set(key.latestVersion, this.newVersion(key.type));
+    key.versions.set(key.latestVersion, version);
   }
 
   async list(): Promise<string[]> {
@@ -92,7 +89,7 @@ export class KeyStore {
       const again = await this.read(name);
       if (!again) return undefined;
       const due = this.#rotationDue(again.key);
-      if (due) this.addVersion(again.key);
+      if (due) await this.addVersion(again.key);
       if (due || again.upgraded) await this.save(again.key);
       return again.key;
     });

@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 import { MAX_OPERATIONS_LIMIT } from '../../barrier/keyring.js';
 import { CofferError } from '../../errors.js';
 
@@ -66,17 +67,19 @@ export function parseKeyType(value: unknown): KeyType {
   return type;
 }
 
+const generatePair = promisify(generateKeyPair);
+
 /**
  * New private key material for `type`: raw key bytes for symmetric keys, the 32-byte seed for ed25519 and PKCS#8
  * DER for ECDSA and RSA. `randomBytes` supplies symmetric keys and ed25519 seeds (the injected source); ECDSA and
- * RSA keys come from OpenSSL's generator.
+ * RSA keys come from OpenSSL's generator, off the event loop (an RSA-4096 key takes a noticeable time).
  */
-export function generateKeyMaterial(type: KeyType, randomBytes: (n: number) => Uint8Array): Uint8Array {
+export async function generateKeyMaterial(type: KeyType, randomBytes: (n: number) => Uint8Array): Promise<Uint8Array> {
   const info = KEY_TYPE_INFO[type];
   if (info.symmetric || type === 'ed25519') return randomBytes(info.keyBytes!);
   const pair = info.curve
-    ? generateKeyPairSync('ec', { namedCurve: info.curve.node })
-    : generateKeyPairSync('rsa', { modulusLength: info.rsaBits!, publicExponent: 0x10001 });
+    ? await generatePair('ec', { namedCurve: info.curve.node })
+    : await generatePair('rsa', { modulusLength: info.rsaBits!, publicExponent: 0x10001 });
   const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
   const out = new Uint8Array(der);
   der.fill(0);

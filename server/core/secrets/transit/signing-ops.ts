@@ -61,8 +61,8 @@ export function signOp(store: KeyStore, name: string, urlHash: string | undefine
 /** `verify/:name[/:hash]` with `signature`, or with `hmac` for an HMAC made by `hmac/`. */
 export function verifyOp(store: KeyStore, name: string, urlHash: string | undefined, data: Item): Promise<LogicalResponse> {
   const batchRaw = data.batch_input;
-  const items: Item[] = batchRaw === undefined || batchRaw === null ? [data] : batchItems(data, 'input', 'missing input').items;
-  const batch = items !== undefined && batchRaw !== undefined && batchRaw !== null;
+  const batch = batchRaw !== undefined && batchRaw !== null;
+  const items: Item[] = batch ? batchItems(data, 'input', 'missing input').items : [data];
   const withSig = items.filter((i) => i.signature !== undefined).length;
   const withHmac = items.filter((i) => i.signature === undefined && i.hmac !== undefined).length;
   const missing = items.length - withSig - withHmac;
