@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_OPERATIONS_LIMIT } from '../../server/core/barrier/keyring.js';
 import { ENCRYPTION_RESERVATION_BLOCK } from '../../server/core/secrets/transit/key-store.js';
+import type { TransitEngine } from '../../server/core/secrets/transit/transit.js';
 import { ManualClock, startTestServer, unsealServer } from '../helpers/test-server.js';
 import { b64, refused, transitServer, unb64, withHelpers, type TransitServer } from '../helpers/transit.js';
 
@@ -49,6 +50,21 @@ describe('transit automatic rotation and encryption limits', () => {
     await ts.write('keys/k/config', { auto_rotate_period: 0 });
     clock.advance(100 * HOUR);
     assert.equal((await ts.read('keys/k')).data.latest_version, 3);
+  });
+
+  test('the engine\'s maintenance hook rotates due keys that nobody uses, and only those', async (t) => {
+    const clock = new ManualClock();
+    const ts = await transitServer(t, { clock });
+    await ts.write('keys/daily', { auto_rotate_period: '24h' });
+    await ts.write('keys/weekly', { auto_rotate_period: '168h' });
+    await ts.write('keys/never', {});
+    const engine = ts.server.core.mounts.find('transit/keys')!.engine as TransitEngine;
+    assert.deepEqual(await engine.maintenance(), []);
+    clock.advance(25 * HOUR);
+    assert.deepEqual(await engine.maintenance(), ['daily']);
+    assert.deepEqual(await engine.maintenance(), [], 'once per period');
+    const latest = async (name: string) => (await ts.read(`keys/${name}`)).data.latest_version;
+    assert.deepEqual([await latest('daily'), await latest('weekly'), await latest('never')], [2, 1, 1]);
   });
 
   test('encryptions are counted per key version and persisted ahead of use in blocks', async (t) => {

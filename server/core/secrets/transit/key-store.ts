@@ -95,6 +95,24 @@ export class KeyStore {
     });
   }
 
+  /**
+   * Applies every due automatic rotation (for a periodic caller, so that unused keys rotate on time too).
+   * @returns the names of the keys that got a new version.
+   */
+  async rotateDue(): Promise<string[]> {
+    const rotated: string[] = [];
+    for (const name of await this.list()) {
+      const before = await this.read(name);
+      if (!before) continue;
+      const latest = before.key.latestVersion;
+      destroyKey(before.key);
+      const after = await this.load(name);
+      if (after && after.latestVersion > latest) rotated.push(name);
+      destroyKey(after);
+    }
+    return rotated;
+  }
+
   /** Runs `fn` with the key (or throws `message` as a 400 when it does not exist) and wipes it afterwards. */
   async use<T>(name: string, message: string, fn: (key: TransitKey) => T | Promise<T>): Promise<T> {
     const key = await this.load(name);

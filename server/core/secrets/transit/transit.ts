@@ -69,6 +69,15 @@ export class TransitEngine implements SecretEngine {
     throw new CofferError('unsupported_path', 'unsupported path');
   }
 
+  /**
+   * Periodic work: rotates the keys whose `auto_rotate_period` has passed (by the injected clock). Keys are also
+   * rotated on their next use, so calling this is optional; it makes unused keys rotate on time as well.
+   * @returns the names of the keys rotated.
+   */
+  maintenance(): Promise<string[]> {
+    return this.#store.rotateDue();
+  }
+
   async #list(): Promise<LogicalResponse | undefined> {
     const keys = await this.#store.list();
     return keys.length === 0 ? undefined : { data: { keys } };
