@@ -201,7 +201,12 @@ export class CofferCore {
     return this.rotation.setConfig(update);
   }
 
-  maintenance(): Promise<string | undefined> {
-    return this.rotation.maintenance();
+  /** The periodic work: barrier rotation policy and count flush, then the engines' own (transit auto-rotation). */
+  async maintenance(): Promise<string | undefined> {
+    const reason = await this.rotation.maintenance();
+    if (!this.lifecycle.sealed) {
+      for (const err of await this.mounts.maintenance()) this.#log.error({ err: (err as Error).message }, 'engine maintenance failed');
+    }
+    return reason;
   }
 }

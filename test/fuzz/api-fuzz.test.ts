@@ -22,12 +22,19 @@ const ENDPOINTS = [
   'secret/undelete/app/one', 'secret/destroy/app/one', 'kv/app/one', 'kv/',
   'transit/keys/k', 'transit/keys/k/config', 'transit/keys/k/rotate', 'transit/keys/k/trim', 'transit/encrypt/k',
   'transit/decrypt/k', 'transit/rewrap/k', 'transit/datakey/plaintext/k', 'transit/keys',
+  'transit/sign/e', 'transit/sign/e/sha2-384', 'transit/verify/e', 'transit/sign/r', 'transit/verify/r/sha2-512', 'transit/encrypt/r',
+  'transit/decrypt/r', 'transit/hmac/k', 'transit/hmac/k/sha2-512', 'transit/verify/k', 'transit/hash', 'transit/hash/sha3-256',
+  'transit/random', 'transit/random/16', 'transit/random/seal/8', 'transit/export/encryption-key/x', 'transit/export/signing-key/e',
+  'transit/export/public-key/r/latest', 'transit/backup/x', 'transit/backup/k', 'transit/restore', 'transit/restore/y', 'transit/keys/x/config',
 ];
 const FIELDS = [
   'key', 'reset', 'migrate', 'nonce', 'secret_shares', 'secret_threshold', 'pgp_keys', 'backup', 'require_verification',
   'recovery_shares', 'policy', 'policies', 'ttl', 'type', 'options', 'data', 'cas', 'versions', 'max_versions',
   'plaintext', 'ciphertext', 'batch_input', 'min_decryption_version', 'min_available_version', 'max_operations',
   'interval', 'enabled', 'token', 'accessor', 'paths', 'bits', 'deletion_allowed', 'version', 'num_uses',
+  'input', 'signature', 'hmac', 'hash_algorithm', 'algorithm', 'prehashed', 'signature_algorithm', 'marshaling_algorithm',
+  'salt_length', 'context', 'associated_data', 'key_version', 'exportable', 'allow_plaintext_backup', 'auto_rotate_period',
+  'derived', 'convergent_encryption', 'format', 'force', 'bytes', 'source',
 ];
 
 const text = fc.oneof(
@@ -99,6 +106,9 @@ test(`fuzz (fast-check, ${RUNS} runs): no 5xx but 503-while-sealed, no crash, an
   });
   const appToken = (await server.api('POST', 'auth/token/create', { token: root, body: { policies: ['app'] } })).body.auth.client_token as string;
   await server.api('POST', 'transit/keys/k', { token: root, body: {} });
+  await server.api('POST', 'transit/keys/e', { token: root, body: { type: 'ecdsa-p256' } });
+  await server.api('POST', 'transit/keys/r', { token: root, body: { type: 'rsa-2048' } });
+  await server.api('POST', 'transit/keys/x', { token: root, body: { exportable: true, allow_plaintext_backup: true, derived: true } });
 
   const headers = fc.record(
     {

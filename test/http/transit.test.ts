@@ -68,9 +68,9 @@ test('transit: encrypt/decrypt round trip, Vault ciphertext form, batches, upser
   }
   const missingKey = await server.api('POST', 'transit/decrypt/nokey', { token: root, body: { ciphertext: enc.body.data.ciphertext } });
   assert.deepEqual([missingKey.status, missingKey.body], [400, { errors: ['encryption key not found'] }]);
-  const wrongType = await server.api('POST', 'transit/keys/rsa', { token: root, body: { type: 'rsa-2048' } });
-  assert.deepEqual([wrongType.status, wrongType.body], [400, { errors: ['unknown key type rsa-2048'] }]);
-  assert.equal((await server.api('GET', 'transit/keys/rsa', { token: root })).status, 404);
+  const wrongType = await server.api('POST', 'transit/keys/des', { token: root, body: { type: 'des-56' } });
+  assert.deepEqual([wrongType.status, wrongType.body], [400, { errors: ['unknown key type des-56'] }]);
+  assert.equal((await server.api('GET', 'transit/keys/des', { token: root })).status, 404);
 });
 
 test('transit: rotate keeps old ciphertext readable, rewrap moves it to the newest version, datakey round trips', async (t) => {
@@ -159,10 +159,12 @@ test('transit: min_decryption_version refuses old versions; trim removes them an
   assert.deepEqual(decrement.body, { errors: ['minimum available version cannot be decremented'] });
   assert.equal(Buffer.from((await server.api('POST', 'transit/decrypt/k', { token: root, body: { ciphertext: cts[3] } })).body.data.plaintext, 'base64').toString(), 'v4');
 
-  // Deletion needs deletion_allowed; exportable stays off.
+  // Deletion needs deletion_allowed; exportable can be turned on but never off again.
   const del = await server.api('DELETE', 'transit/keys/k', { token: root });
   assert.deepEqual([del.status, del.body], [400, { errors: ['deletion is not allowed for this key'] }]);
-  assert.equal((await server.api('POST', 'transit/keys/k/config', { token: root, body: { exportable: true } })).status, 400);
+  assert.equal((await server.api('POST', 'transit/keys/k/config', { token: root, body: { exportable: true } })).body.data.exportable, true);
+  const off = await server.api('POST', 'transit/keys/k/config', { token: root, body: { exportable: false } });
+  assert.deepEqual([off.status, off.body], [400, { errors: ['exportable cannot be disabled once enabled'] }]);
   await server.api('POST', 'transit/keys/k/config', { token: root, body: { deletion_allowed: true } });
   assert.equal((await server.api('DELETE', 'transit/keys/k', { token: root })).status, 204);
   assert.equal((await server.api('GET', 'transit/keys/k', { token: root })).status, 404);

@@ -40,6 +40,7 @@ export class MountTable {
   #engines = new Map<string, SecretEngine>();
   #systemDefaultTtl = VAULT_LEASE_TTL;
   #systemMaxTtl = VAULT_LEASE_TTL;
+  #engineByUuid = new Map<string, SecretEngine>();
 
   constructor(barrier: Barrier, clock: Clock, random: Random) {
     this.#barrier = barrier;
@@ -173,18 +174,36 @@ export class MountTable {
 
   #set(entries: MountEntry[]): void {
     this.#entries = entries;
-    this.#engines = new Map(
+    // An engine keeps per-mount state (transit's key locks and encryption reservations): a mount that stays in the
+    // table keeps its engine instance, so two instances never serve one mount at once.
+    const previous = this.#engineByUuid;
+    this.#engineByUuid = new Map(
       entries.map((e) => {
         const view = new BarrierView(this.#barrier, `${LOGICAL_PREFIX}${e.uuid}/`);
         const engine: SecretEngine =
-          e.type === 'transit'
+          previous.get(e.uuid) ??
+          (e.type === 'transit'
             ? new TransitEngine(view, this.#clock, this.#random)
             : e.options.version === '2'
               ? new KvV2(view, this.#clock)
-              : new KvV1(view, this.leaseTtls(e).defaultLeaseTtl);
-        return [e.path, engine];
+              : new KvV1(view, () => this.leaseTtls(this.#entries.find((x) => x.uuid === e.uuid) ?? e).defaultLeaseTtl));
+        return [e.uuid, engine];
       }),
     );
+    this.#engines = new Map(entries.map((e) => [e.path, this.#engineByUuid.get(e.uuid)!]));
+  }
+
+  /** Runs each mounted engine's periodic work; one engine's failure does not stop the others. */
+  async maintenance(): Promise<unknown[]> {
+    const failures: unknown[] = [];
+    for (const engine of new Set(this.#engines.values())) {
+      try {
+        await engine.maintenance?.();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    return failures;
   }
 
   async #allKeys(prefix: string): Promise<string[]> {

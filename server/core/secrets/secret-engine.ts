@@ -24,6 +24,8 @@ export interface SecretEngine {
   exists(path: string): Promise<boolean>;
   /** @throws CofferError `invalid_request` / `unsupported_path` / `unsupported_operation`. */
   handle(request: LogicalRequest): Promise<LogicalResponse | undefined>;
+  /** Periodic work (e.g. transit's automatic key rotation), run by the server's maintenance timer. */
+  maintenance?(): Promise<unknown>;
 }
 
 /** A barrier confined to one prefix: each mount's data lives under `logical/<uuid>/`. */

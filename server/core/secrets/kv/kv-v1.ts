@@ -11,7 +11,8 @@ const KV_V1_LEASE = 768 * 3600;
 export class KvV1 implements SecretEngine {
   constructor(
     private readonly view: BarrierView,
-    private readonly leaseSeconds = KV_V1_LEASE,
+    /** The mount's default lease TTL, read at each request (a tune changes it without rebuilding the engine). */
+    private readonly leaseSeconds: () => number = () => KV_V1_LEASE,
   ) {}
 
   async exists(path: string): Promise<boolean> {
@@ -23,7 +24,7 @@ export class KvV1 implements SecretEngine {
       case 'read': {
         if (req.path === '' || req.path.endsWith('/')) return undefined;
         const raw = await this.view.get(req.path);
-        return raw ? { data: decodeJson(raw), leaseDuration: this.leaseSeconds } : undefined;
+        return raw ? { data: decodeJson(raw), leaseDuration: this.leaseSeconds() } : undefined;
       }
       case 'list': {
         const prefix = req.path === '' || req.path.endsWith('/') ? req.path : `${req.path}/`;
