@@ -58,3 +58,27 @@ export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): 
     throw new CofferError('integrity', 'message authentication failed');
   }
 }
+
+/** `version (u8) | nonce | ciphertext | tag`: the self-describing form of the seal's small key blobs. */
+export function sealVersioned(version: number, key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const sealed = aeadSeal(key, plaintext, aad);
+  const out = new Uint8Array(1 + sealed.length);
+  out[0] = version;
+  out.set(sealed, 1);
+  return out;
+}
+
+/**
+ * Opens a `sealVersioned` blob. @returns undefined when the key does not authenticate it (a wrong key is a normal
+ * outcome for callers that prove combined shares). @throws CofferError `integrity` for a missing blob or another
+ * version.
+ */
+export function openVersioned(version: number, key: Uint8Array, blob: Uint8Array | undefined, aad: Uint8Array, what: string): Uint8Array | undefined {
+  if (!blob || blob.length < 2 || blob[0] !== version) throw new CofferError('integrity', `${what} is missing or malformed`);
+  if (key.length !== KEY_BYTES) return undefined;
+  try {
+    return aeadOpen(key, blob.subarray(1), aad);
+  } catch {
+    return undefined;
+  }
+}
