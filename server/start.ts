@@ -109,7 +109,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   try {
     for (const l of config.listeners) {
       const tls = l.tls ? { cert: readPem(l.tls.certFile), key: readPem(l.tls.keyFile) } : undefined;
-      listeners.push(await listen(app, { host: l.host, port: l.port, ...(tls ? { tls } : {}) }));
+      listeners.push(await listen(app, { host: l.host, port: l.port, ...(tls ? { tls } : {}), ...(l.limits ? { limits: l.limits } : {}) }));
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
-import { isLoopback, parseAddress } from '../http/http-server.js';
+import { parseGoDurationMs } from '../core/go-duration.js';
+import { isLoopback, parseAddress } from '../core/net-address.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
 
@@ -14,7 +15,26 @@ export interface ListenerConfig {
   tls?: { certFile: string; keyFile: string };
   /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token. */
   unauthenticatedMetrics?: boolean;
+  /** Only the limits the file sets; the listener supplies the defaults for the rest. */
+  limits?: Partial<ListenerLimitsConfig>;
 }
+
+/** Per-listener resource limits in milliseconds (0 = none) and connections; see docs/http-api.md. */
+export interface ListenerLimitsConfig {
+  readHeaderTimeoutMs: number;
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** Vault's listener timeout keys, then Coffer's connection cap (Vault has no per-listener cap). */
+const LISTENER_TIMEOUT_KEYS = {
+  http_read_header_timeout: 'readHeaderTimeoutMs',
+  http_read_timeout: 'readTimeoutMs',
+  http_write_timeout: 'writeTimeoutMs',
+  http_idle_timeout: 'idleTimeoutMs',
+} as const;
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
@@ -234,8 +254,18 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
   if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
-  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry'], text, fail);
+  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'], text, fail);
   const telemetry = telemetryConfig(block.body.telemetry, text, fail);
+  const limits: Partial<ListenerLimitsConfig> = {};
+  for (const [key, field] of Object.entries(LISTENER_TIMEOUT_KEYS)) {
+    if (block.body[key] !== undefined) limits[field] = durationMs(block.body[key], key, fail);
+  }
+  if (block.body.max_connections !== undefined) {
+    const cap = block.body.max_connections;
+    const n = typeof cap === 'string' && /^\d+$/.test(cap.trim()) ? Number(cap) : cap;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('max_connections must be a whole number (0 for no cap)', 'max_connections');
+    limits.maxConnections = n as number;
+  }
   const address = block.body.address === undefined ? '127.0.0.1:8200' : stringValue(block.body.address, 'address', fail);
   let host: string;
   let port: number;
@@ -249,7 +279,7 @@ function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig 
   const certFile = block.body.tls_cert_file === undefined ? undefined : stringValue(block.body.tls_cert_file, 'tls_cert_file', fail);
   const keyFile = block.body.tls_key_file === undefined ? undefined : stringValue(block.body.tls_key_file, 'tls_key_file', fail);
 
-  const base = { address, host, port, ...telemetry };
+  const base = { address, host, port, ...telemetry, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
   if (tlsDisable) return base;
   if (certFile && keyFile) return { ...base, tls: { certFile, keyFile } };
   if (certFile || keyFile) fail('listener "tcp" needs both tls_cert_file and tls_key_file', certFile ? 'tls_cert_file' : 'tls_key_file');
@@ -281,6 +311,13 @@ function telemetryConfig(value: unknown, text: string, fail: Fail): { unauthenti
 function stringValue(value: unknown, key: string, fail: Fail): string {
   if (typeof value !== 'string' || value.length === 0) fail(`${key} must be a non-empty string`, key);
   return value as string;
+}
+
+/** A Go duration (`10s`, `500ms`, `5m`) or a whole number of seconds, as Vault's listener takes it; 0 means none. */
+function durationMs(value: unknown, key: string, fail: Fail): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value * 1000;
+  const ms = typeof value === 'string' ? parseGoDurationMs(value) : undefined;
+  return ms ?? fail(`${key} must be a duration such as "10s" or "5m"`, key);
 }
 
 /** Vault accepts true/false, "true"/"false" and 1/0 for booleans. */
