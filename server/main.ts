@@ -26,7 +26,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   const logger = createLogger(config.logLevel);
   let server: RunningCoffer;
   try {
-    server = await startCoffer(config, { logger });
+    server = await startCoffer(config, { logger, env: process.env });
   } catch (err) {
     const message = err instanceof CofferError ? err.message : (err as Error).message;
     process.stderr.write(`Error starting Coffer: ${message}\n`);

@@ -5,8 +5,13 @@ import { CofferError } from './core/errors.js';
 import { loadStaticSeal } from './core/seal/static-seal.js';
 import { TransitSeal } from './core/seal/transit-seal.js';
 
-/** The seals a configuration names: the enabled one (Shamir when none) and the disabled one of a migration. */
-export function sealSetupFrom(stanzas: readonly SealStanza[], env: NodeJS.ProcessEnv = process.env): SealSetup {
+/**
+ * The seals a configuration names: the enabled one (Shamir when none) and the disabled one of a migration.
+ * `env` is the process environment (main passes `process.env`): a static seal's `key_env` is read from it and then
+ * deleted from it.
+ * @throws CofferError `config` when a seal's key or TLS file cannot be read.
+ */
+export function sealSetupFrom(stanzas: readonly SealStanza[], env: NodeJS.ProcessEnv): SealSetup {
   const enabled = stanzas.find((s) => !s.disabled);
   const disabled = stanzas.find((s) => s.disabled);
   return { active: enabled ? buildSeal(enabled, env) : SHAMIR, ...(disabled ? { disabled: buildSeal(disabled, env) } : {}) };

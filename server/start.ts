@@ -28,6 +28,8 @@ export interface StartOptions {
   autoUnsealRetryMs?: number;
   /** Bench only (`npm run bench` measures the barrier's cost with a pass-through): the AEAD under barrier entries. */
   barrierCipher?: EntryCipher;
+  /** The process environment (main passes `process.env`); a static seal's `key_env` is read and deleted from it. */
+  env?: NodeJS.ProcessEnv;
   /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
   schedule?: Scheduler;
 }
@@ -63,7 +65,7 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 
 /** Composition: config → storage → core → HTTP → listen. */
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
-  const seal = options.seal ?? sealSetupFrom(config.seals);
+  const seal = options.seal ?? sealSetupFrom(config.seals, options.env ?? {});
   const storage = options.storage ?? (await openStorage(config.storage));
   // The metrics read the core at scrape time; the core reports its events to them.
   let coreRef: CofferCore | undefined;
