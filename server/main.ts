@@ -15,6 +15,8 @@ export interface ServerCommandOptions {
  * `npm start` both come here.
  */
 export async function runServer(options: ServerCommandOptions): Promise<void> {
+  // Everything the server creates (the LevelDB files above all) is private to its user: 0700 directories, 0600 files.
+  process.umask(0o077);
   let config: ServerConfig;
   try {
     config = options.configPath ? loadConfigFile(options.configPath) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config');
