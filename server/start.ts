@@ -5,7 +5,7 @@ import { systemClock, systemRandom, type Clock, type Random } from './core/clock
 import { CofferCore } from './core/coffer-core.js';
 import { CofferError, isCofferError } from './core/errors.js';
 import type { SealSetup } from './core/seal/auto-seal.js';
-import { sealSetupFrom } from './seal-setup.js';
+import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-setup.js';
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
@@ -32,6 +32,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
   schedule?: Scheduler;
+  /** Schedules the transit seal token's renewals (default: a real timer); tests inject one they drive by hand. */
+  sealTokenSchedule?: Scheduler;
 }
 
 /** Runs `fn` after `ms`; returns a cancel function. */
@@ -66,6 +68,7 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 /** Composition: config → storage → core → HTTP → listen. */
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
   const seal = options.seal ?? sealSetupFrom(config.seals, options.env ?? {});
+  warnAboutSeals(seal, options.logger);
   const storage = options.storage ?? (await openStorage(config.storage));
   // The metrics read the core at scrape time; the core reports its events to them.
   let coreRef: CofferCore | undefined;
@@ -119,6 +122,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     throw err instanceof CofferError ? err : new CofferError('config', `cannot listen: ${(err as Error).message}`);
   }
   options.logger.info({ addresses: listeners.map((l) => l.url), storage: config.storage.type }, 'listening');
+  const renewals = startSealTokenRenewals(seal, options.logger, options.sealTokenSchedule ?? timerScheduler);
   const intervalMs = options.maintenanceIntervalMs ?? MAINTENANCE_INTERVAL_MS;
   let running: Promise<unknown> = Promise.resolve();
   const timer =
@@ -136,6 +140,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     close: async () => {
       if (timer) clearInterval(timer);
       await autoUnseal.stop();
+      await renewals.stop();
       await running;
       await Promise.all(listeners.map((l) => l.close()));
       await core.seal();

@@ -4,6 +4,7 @@ import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
 import { parseGoDurationMs } from '../core/go-duration.js';
 import { isLoopback, parseAddress } from '../core/net-address.js';
+import { checkTransitAddress } from '../core/seal/transit-seal.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
 
@@ -49,6 +50,10 @@ export type SealStanza =
       token: string;
       keyName: string;
       mountPath: string;
+      /** Sent as `X-Vault-Namespace` on every request to the key service. */
+      namespace?: string;
+      /** Never renew the token (something else does). */
+      disableRenewal: boolean;
       tls: { caCert?: string; clientCert?: string; clientKey?: string; serverName?: string; skipVerify: boolean };
     };
 
@@ -207,7 +212,8 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
 
 /**
  * A seal stanza. Transit settings fall back to Vault's environment variables (VAULT_ADDR, VAULT_TOKEN,
- * VAULT_TRANSIT_SEAL_KEY_NAME, VAULT_TRANSIT_SEAL_MOUNT_PATH), as Vault's transit seal does.
+ * VAULT_TRANSIT_SEAL_KEY_NAME, VAULT_TRANSIT_SEAL_MOUNT_PATH, VAULT_NAMESPACE, VAULT_TRANSIT_SEAL_DISABLE_RENEWAL),
+ * as Vault's transit seal does. A plain-HTTP address must be loopback: the root key travels in the body.
  */
 function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): SealStanza {
   const str = (key: string): string | undefined => (block.body[key] === undefined ? undefined : stringValue(block.body[key], key, fail));
@@ -240,6 +246,14 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
     const keyName = str('key_name') ?? env.VAULT_TRANSIT_SEAL_KEY_NAME ?? fail('seal "transit" needs a key_name', 'seal');
     const mountPath = str('mount_path') ?? env.VAULT_TRANSIT_SEAL_MOUNT_PATH ?? fail('seal "transit" needs a mount_path', 'seal');
     if (!/^https?:\/\//.test(address)) fail('address must start with http:// or https://', 'address');
+    try {
+      checkTransitAddress(address);
+    } catch (err) {
+      fail((err as Error).message, 'address');
+    }
+    const namespace = str('namespace') ?? (env.VAULT_NAMESPACE || undefined);
+    const disableRenewalRaw = block.body.disable_renewal ?? (env.VAULT_TRANSIT_SEAL_DISABLE_RENEWAL || undefined);
+    const disableRenewal = disableRenewalRaw === undefined ? false : boolValue(disableRenewalRaw, 'disable_renewal', fail);
     const tls = {
       ...(str('tls_ca_cert') ? { caCert: str('tls_ca_cert')! } : {}),
       ...(str('tls_client_cert') ? { clientCert: str('tls_client_cert')! } : {}),
@@ -247,7 +261,7 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
       ...(str('tls_server_name') ? { serverName: str('tls_server_name')! } : {}),
       skipVerify: block.body.tls_skip_verify === undefined ? false : boolValue(block.body.tls_skip_verify, 'tls_skip_verify', fail),
     };
-    return { type: 'transit', disabled, address, token, keyName, mountPath, tls };
+    return { type: 'transit', disabled, address, token, keyName, mountPath, ...(namespace ? { namespace } : {}), disableRenewal, tls };
   }
   return fail(`unknown seal type "${block.label}" (supported: shamir, static, transit)`, 'seal');
 }
