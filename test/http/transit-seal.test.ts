@@ -239,7 +239,7 @@ test('transit seal: a plain http:// key service on another machine is refused at
   await assert.rejects(startTestServer(t, { extraConfig: transitStanza('http://192.168.1.20:8200', 'tok') }), (err: unknown) => isCofferError(err, 'config'));
 });
 
-test('transit seal: the seal token is renewed at half its TTL, after every renewal, and a failed renewal is logged and retried', async (t) => {
+test('transit seal: the seal token is renewed at half its TTL, after every renewal, and a failed renewal is logged and retried', { timeout: 60_000 }, async (t) => {
   const clockA = new ManualClock();
   const { a, keys: aKeys, root } = await keyServer(t, clockA);
   const token = await renewableToken(a, root, '1h');
@@ -276,7 +276,7 @@ test('transit seal: the seal token is renewed at half its TTL, after every renew
   assert.ok(!log.lines.join('').includes(token), 'the token is never logged');
 });
 
-test('transit seal: disable_renewal (or VAULT_TRANSIT_SEAL_DISABLE_RENEWAL) means the token is never looked up or renewed', async (t) => {
+test('transit seal: disable_renewal (or VAULT_TRANSIT_SEAL_DISABLE_RENEWAL) means the token is never looked up or renewed', { timeout: 60_000 }, async (t) => {
   const { a, root } = await keyServer(t);
   const token = await renewableToken(a, root);
   const proxy = await recordingProxy(t, a.url);
@@ -297,7 +297,7 @@ test('transit seal: disable_renewal (or VAULT_TRANSIT_SEAL_DISABLE_RENEWAL) mean
   assert.throws(() => parseConfig(transitStanza(a.url, token, 'disable_renewal = "sometimes"')), (err: unknown) => isCofferError(err, 'config') && /disable_renewal must be a boolean/.test(err.message));
 });
 
-test('transit seal: namespace (or VAULT_NAMESPACE) is sent as X-Vault-Namespace on every request to the key service', async (t) => {
+test('transit seal: namespace (or VAULT_NAMESPACE) is sent as X-Vault-Namespace on every request to the key service', { timeout: 60_000 }, async (t) => {
   const { a, root } = await keyServer(t);
   const token = await renewableToken(a, root);
   const proxy = await recordingProxy(t, a.url);
