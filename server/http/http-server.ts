@@ -87,6 +87,7 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
     const stream = new ListRewritingStream(socket);
     streams.add(stream);
     stream.on('close', () => streams.delete(stream));
+    if (headersTimeout > 0) timeHeads(stream, headersTimeout);
     httpServer.emit('connection', stream);
   };
   const front = options.tls
@@ -122,6 +123,25 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
       await closed;
     },
   };
+}
+
+/**
+ * Node times a request head from the first byte its parser sees, but `ListRewritingStream` holds a head back until
+ * it is complete. For the first request Node starts its clock at connect (and answers 408); for the next ones on a
+ * kept-alive connection it would never start, and a client trickling a head would hold the connection for as long
+ * as it keeps sending. So from the second head on, the time from its first byte to its end is limited here.
+ */
+function timeHeads(stream: ListRewritingStream, timeoutMs: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  stream.on('headprogress', (inProgress: boolean) => {
+    if (inProgress && !timer && stream.completedHeads > 0) {
+      timer = setTimeout(() => stream.destroy(), timeoutMs);
+    } else if (!inProgress && timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+  });
+  stream.on('close', () => clearTimeout(timer));
 }
 
 /** Often enough that a timeout fires within a quarter of its length (at most 1 s late), never more than 10 times a second. */

@@ -43,6 +43,15 @@ test('a client that never completes its request head is disconnected after http_
   assert.match(partial.received(), /^HTTP\/1\.1 408 /);
 });
 
+test('a kept-alive connection that trickles its next request head is disconnected after http_read_header_timeout', { timeout: 30_000 }, async (t) => {
+  const server = await startTestServer(t, { listenerExtra: 'http_read_header_timeout = "300ms"' });
+  const client = await rawClient(server.port);
+  assert.match(await client.request('sys/seal-status'), /^HTTP\/1\.1 200 /);
+  client.socket.write('GET /v1/sys/seal-status HTTP/1.1\r\n');
+  client.socket.write('Host: x\r\n');
+  assert.equal(await client.closed, true);
+});
+
 test('a kept-alive connection idle longer than http_idle_timeout is closed', { timeout: 30_000 }, async (t) => {
   const server = await startTestServer(t, { listenerExtra: 'http_idle_timeout = "300ms"' });
   const client = await rawClient(server.port);
