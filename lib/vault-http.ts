@@ -26,11 +26,11 @@ export async function vaultRequest(
   address: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; tls?: TlsSettings; timeoutMs?: number },
+  options: { token?: string; body?: unknown; tls?: TlsSettings; timeoutMs?: number; headers?: Record<string, string> },
 ): Promise<RawResponse> {
   const url = new URL(`${address.replace(/\/+$/, '')}/v1/${path}`);
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-  const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
+  const headers: Record<string, string> = { ...options.headers, 'X-Vault-Request': 'true' };
   if (options.token) headers['X-Vault-Token'] = options.token;
   if (payload) {
     headers['Content-Type'] = 'application/json';

@@ -17,6 +17,8 @@ export interface ServerCommandOptions {
  * `npm start` both come here.
  */
 export async function runServer(options: ServerCommandOptions): Promise<void> {
+  // Everything the server creates (the LevelDB files above all) is private to its user: 0700 directories, 0600 files.
+  process.umask(0o077);
   let config: ServerConfig;
   try {
     config = options.configPath ? loadConfigFile(options.configPath) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config');
@@ -47,7 +49,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   };
   let server: RunningCoffer;
   try {
-    server = await startCoffer(config, { logger });
+    server = await startCoffer(config, { logger, env: process.env });
   } catch (err) {
     removePidFile();
     const message = err instanceof CofferError ? err.message : (err as Error).message;

@@ -5,7 +5,7 @@ import { systemClock, systemRandom, type Clock, type Random } from './core/clock
 import { CofferCore } from './core/coffer-core.js';
 import { CofferError, isCofferError } from './core/errors.js';
 import type { SealSetup } from './core/seal/auto-seal.js';
-import { sealSetupFrom } from './seal-setup.js';
+import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-setup.js';
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
@@ -25,8 +25,12 @@ export interface StartOptions {
   seal?: SealSetup;
   /** First delay of the auto-unseal retry loop (doubling up to `AUTO_UNSEAL_MAX_DELAY_MS`). */
   autoUnsealRetryMs?: number;
+  /** The process environment (main passes `process.env`); a static seal's `key_env` is read and deleted from it. */
+  env?: NodeJS.ProcessEnv;
   /** Schedules the auto-unseal retries (default: a real timer); tests inject one they drive by hand. */
   schedule?: Scheduler;
+  /** Schedules the transit seal token's renewals (default: a real timer); tests inject one they drive by hand. */
+  sealTokenSchedule?: Scheduler;
 }
 
 /** Runs `fn` after `ms`; returns a cancel function. */
@@ -60,7 +64,8 @@ export async function openStorage(config: ServerConfig['storage']): Promise<Stor
 
 /** Composition: config → storage → core → HTTP → listen. */
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
-  const seal = options.seal ?? sealSetupFrom(config.seals);
+  const seal = options.seal ?? sealSetupFrom(config.seals, options.env ?? {});
+  warnAboutSeals(seal, options.logger);
   const storage = options.storage ?? (await openStorage(config.storage));
   const metrics = new CofferMetrics(config.telemetry);
   const core = new CofferCore({
@@ -105,7 +110,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   try {
     for (const l of config.listeners) {
       const tls = l.tls ? { cert: readPem(l.tls.certFile), key: readPem(l.tls.keyFile) } : undefined;
-      listeners.push(await listen(app, { host: l.host, port: l.port, ...(tls ? { tls } : {}) }));
+      listeners.push(await listen(app, { host: l.host, port: l.port, ...(tls ? { tls } : {}), ...(l.limits ? { limits: l.limits } : {}) }));
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
@@ -113,6 +118,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     throw err instanceof CofferError ? err : new CofferError('config', `cannot listen: ${(err as Error).message}`);
   }
   options.logger.info({ addresses: listeners.map((l) => l.url), storage: config.storage.type }, 'listening');
+  const renewals = startSealTokenRenewals(seal, options.logger, options.sealTokenSchedule ?? timerScheduler);
   const intervalMs = options.maintenanceIntervalMs ?? MAINTENANCE_INTERVAL_MS;
   let running: Promise<unknown> = Promise.resolve();
   const timer =
@@ -130,6 +136,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     close: async () => {
       if (timer) clearInterval(timer);
       await autoUnseal.stop();
+      await renewals.stop();
       await running;
       await Promise.all(listeners.map((l) => l.close()));
       await core.seal();

@@ -3,7 +3,9 @@ import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import { CofferError } from '../core/errors.js';
 import { parseDurationSeconds } from '../core/duration.js';
-import { isLoopback, parseAddress } from './listener-address.js';
+import { parseGoDurationMs } from '../core/go-duration.js';
+import { isLoopback, parseAddress } from '../core/net-address.js';
+import { checkTransitAddress } from '../core/seal/transit-seal.js';
 
 export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
 
@@ -15,7 +17,26 @@ export interface ListenerConfig {
   tls?: { certFile: string; keyFile: string };
   /** `telemetry { unauthenticated_metrics_access = true }`: sys/metrics without a token. */
   unauthenticatedMetrics?: boolean;
+  /** Only the limits the file sets; the listener supplies the defaults for the rest. */
+  limits?: Partial<ListenerLimitsConfig>;
 }
+
+/** Per-listener resource limits in milliseconds (0 = none) and connections; see docs/http-api.md. */
+export interface ListenerLimitsConfig {
+  readHeaderTimeoutMs: number;
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** Vault's listener timeout keys, then Coffer's connection cap (Vault has no per-listener cap). */
+const LISTENER_TIMEOUT_KEYS = {
+  http_read_header_timeout: 'readHeaderTimeoutMs',
+  http_read_timeout: 'readTimeoutMs',
+  http_write_timeout: 'writeTimeoutMs',
+  http_idle_timeout: 'idleTimeoutMs',
+} as const;
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 /** `json`: one JSON object per line (Coffer's default). `standard`: Vault's human-readable text lines. */
@@ -48,6 +69,10 @@ export type SealStanza =
       token: string;
       keyName: string;
       mountPath: string;
+      /** Sent as `X-Vault-Namespace` on every request to the key service. */
+      namespace?: string;
+      /** Never renew the token (something else does). */
+      disableRenewal: boolean;
       tls: { caCert?: string; clientCert?: string; clientKey?: string; serverName?: string; skipVerify: boolean };
     };
 
@@ -346,7 +371,8 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
 
 /**
  * A seal stanza. Transit settings fall back to Vault's environment variables (VAULT_ADDR, VAULT_TOKEN,
- * VAULT_TRANSIT_SEAL_KEY_NAME, VAULT_TRANSIT_SEAL_MOUNT_PATH), as Vault's transit seal does.
+ * VAULT_TRANSIT_SEAL_KEY_NAME, VAULT_TRANSIT_SEAL_MOUNT_PATH, VAULT_NAMESPACE, VAULT_TRANSIT_SEAL_DISABLE_RENEWAL),
+ * as Vault's transit seal does. A plain-HTTP address must be loopback: the root key travels in the body.
  */
 function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): SealStanza {
   const str = (key: string): string | undefined => (block.body[key] === undefined ? undefined : stringValue(block.body[key], key, fail));
@@ -379,6 +405,14 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
     const keyName = str('key_name') ?? env.VAULT_TRANSIT_SEAL_KEY_NAME ?? fail('seal "transit" needs a key_name', 'seal');
     const mountPath = str('mount_path') ?? env.VAULT_TRANSIT_SEAL_MOUNT_PATH ?? fail('seal "transit" needs a mount_path', 'seal');
     if (!/^https?:\/\//.test(address)) fail('address must start with http:// or https://', 'address');
+    try {
+      checkTransitAddress(address);
+    } catch (err) {
+      fail((err as Error).message, 'address');
+    }
+    const namespace = str('namespace') ?? (env.VAULT_NAMESPACE || undefined);
+    const disableRenewalRaw = block.body.disable_renewal ?? (env.VAULT_TRANSIT_SEAL_DISABLE_RENEWAL || undefined);
+    const disableRenewal = disableRenewalRaw === undefined ? false : boolValue(disableRenewalRaw, 'disable_renewal', fail);
     const tls = {
       ...(str('tls_ca_cert') ? { caCert: str('tls_ca_cert')! } : {}),
       ...(str('tls_client_cert') ? { clientCert: str('tls_client_cert')! } : {}),
@@ -386,15 +420,25 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
       ...(str('tls_server_name') ? { serverName: str('tls_server_name')! } : {}),
       skipVerify: block.body.tls_skip_verify === undefined ? false : boolValue(block.body.tls_skip_verify, 'tls_skip_verify', fail),
     };
-    return { type: 'transit', disabled, address, token, keyName, mountPath, tls };
+    return { type: 'transit', disabled, address, token, keyName, mountPath, ...(namespace ? { namespace } : {}), disableRenewal, tls };
   }
   return fail(`unknown seal type "${block.label}" (supported: shamir, static, transit)`, 'seal');
 }
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
   if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
-  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry'], text, fail);
+  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'], text, fail);
   const telemetry = telemetryConfig(block.body.telemetry, text, fail);
+  const limits: Partial<ListenerLimitsConfig> = {};
+  for (const [key, field] of Object.entries(LISTENER_TIMEOUT_KEYS)) {
+    if (block.body[key] !== undefined) limits[field] = durationMs(block.body[key], key, fail);
+  }
+  if (block.body.max_connections !== undefined) {
+    const cap = block.body.max_connections;
+    const n = typeof cap === 'string' && /^\d+$/.test(cap.trim()) ? Number(cap) : cap;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('max_connections must be a whole number (0 for no cap)', 'max_connections');
+    limits.maxConnections = n as number;
+  }
   const address = block.body.address === undefined ? '127.0.0.1:8200' : stringValue(block.body.address, 'address', fail);
   let host: string;
   let port: number;
@@ -408,7 +452,7 @@ function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig 
   const certFile = block.body.tls_cert_file === undefined ? undefined : stringValue(block.body.tls_cert_file, 'tls_cert_file', fail);
   const keyFile = block.body.tls_key_file === undefined ? undefined : stringValue(block.body.tls_key_file, 'tls_key_file', fail);
 
-  const base = { address, host, port, ...telemetry };
+  const base = { address, host, port, ...telemetry, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
   if (tlsDisable) return base;
   if (certFile && keyFile) return { ...base, tls: { certFile, keyFile } };
   if (certFile || keyFile) fail('listener "tcp" needs both tls_cert_file and tls_key_file', certFile ? 'tls_cert_file' : 'tls_key_file');
@@ -449,6 +493,13 @@ function durationValue(value: unknown, key: string, fail: Fail): number {
   } catch {
     return fail(`${key} must be a duration such as "768h" or a number of seconds`, key);
   }
+}
+
+/** A Go duration (`10s`, `500ms`, `5m`) or a whole number of seconds, as Vault's listener takes it; 0 means none. */
+function durationMs(value: unknown, key: string, fail: Fail): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value * 1000;
+  const ms = typeof value === 'string' ? parseGoDurationMs(value) : undefined;
+  return ms ?? fail(`${key} must be a duration such as "10s" or "5m"`, key);
 }
 
 /** Vault accepts true/false, "true"/"false" and 1/0 for booleans. */

@@ -1,6 +1,5 @@
 import { CofferError } from './errors.js';
-
-const UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+import { parseGoDurationMs } from './go-duration.js';
 
 /**
  * A duration as Vault accepts it: a Go duration string (`4320h`, `1h30m`), a number of seconds, or a numeric
@@ -9,14 +8,7 @@ const UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3,
  */
 export function parseDurationSeconds(value: unknown, field: string): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  if (typeof value === 'string') {
-    const text = value.trim();
-    if (/^\d+$/.test(text)) return Number(text);
-    if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) {
-      let seconds = 0;
-      for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) seconds += Number(amount) * UNITS[unit!]!;
-      return Math.floor(seconds);
-    }
-  }
+  const ms = typeof value === 'string' ? parseGoDurationMs(value) : undefined;
+  if (ms !== undefined) return Math.floor(ms / 1000);
   throw new CofferError('invalid_request', `invalid value for "${field}": expected a duration such as "24h" or a number of seconds`);
 }

@@ -9,7 +9,35 @@ export interface ListenOptions {
   port: number;
   /** PEM certificate chain and key; plain HTTP when absent. */
   tls?: { cert: Buffer; key: Buffer };
+  /** Timeouts and the connection cap; each one left out takes its value from `DEFAULT_LISTENER_LIMITS`. */
+  limits?: Partial<ListenerLimits>;
 }
+
+/**
+ * What one client may hold on a listener before it has authenticated anything. Milliseconds; 0 means no limit.
+ * The timeouts are Vault's listener options (`http_read_header_timeout`, `http_read_timeout`,
+ * `http_write_timeout`, `http_idle_timeout`) with Vault's defaults; `maxConnections` is Coffer's own.
+ */
+export interface ListenerLimits {
+  /** From accepting a connection (or the end of the previous response) to a complete request head. */
+  readHeaderTimeoutMs: number;
+  /** From the start of a request to its last body byte. */
+  readTimeoutMs: number;
+  /** From the request head to the end of the response. */
+  writeTimeoutMs: number;
+  /** How long a kept-alive connection may sit between requests. */
+  idleTimeoutMs: number;
+  /** Open connections at once on this listener; further ones are closed as soon as they are accepted. */
+  maxConnections: number;
+}
+
+export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
+  readHeaderTimeoutMs: 10_000,
+  readTimeoutMs: 30_000,
+  writeTimeoutMs: 0,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+};
 
 export interface RunningListener {
   /** Base URL, e.g. `http://127.0.0.1:8200`. */
@@ -23,7 +51,28 @@ export interface RunningListener {
  * (so the `LIST` method works) and are handed to Node's HTTP server.
  */
 export async function listen(app: RequestListener, options: ListenOptions): Promise<RunningListener> {
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 300_000 }, app);
+  const limits = { ...DEFAULT_LISTENER_LIMITS, ...options.limits };
+  // Node refuses a headers timeout above the request timeout; like Go, a zero header timeout falls back to the
+  // read timeout.
+  const requestTimeout = limits.readTimeoutMs;
+  const headersTimeout =
+    limits.readHeaderTimeoutMs === 0 ? requestTimeout : requestTimeout === 0 ? limits.readHeaderTimeoutMs : Math.min(limits.readHeaderTimeoutMs, requestTimeout);
+  const httpServer = http.createServer(
+    {
+      keepAliveTimeout: limits.idleTimeoutMs,
+      headersTimeout,
+      requestTimeout,
+      // Node looks for expired requests only this often (30 s by default), which would stretch a 10 s limit to 40 s.
+      connectionsCheckingInterval: checkingIntervalMs(headersTimeout, requestTimeout),
+    },
+    app,
+  );
+  if (limits.writeTimeoutMs > 0) {
+    httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const timer = setTimeout(() => req.socket.destroy(), limits.writeTimeoutMs);
+      res.on('close', () => clearTimeout(timer));
+    });
+  }
   // Requests Node's parser rejects (bad framing, invalid characters, oversized headers) still get Vault's shape.
   httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) return socket.destroy();
@@ -38,12 +87,19 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
     const stream = new ListRewritingStream(socket);
     streams.add(stream);
     stream.on('close', () => streams.delete(stream));
+    if (headersTimeout > 0) timeHeads(stream, headersTimeout);
     httpServer.emit('connection', stream);
   };
   const front = options.tls
-    ? tls.createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, accept)
+    ? tls.createServer(
+        // The HTTP timeouts start once the handshake is done; a client that never finishes it gets the same time.
+        { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', ...(headersTimeout > 0 ? { handshakeTimeout: headersTimeout } : {}) },
+        accept,
+      )
     : net.createServer(accept);
   front.on('tlsClientError', () => {}); // a failed handshake concerns only that client
+  // net.Server closes connections beyond the cap right after accepting them.
+  if (limits.maxConnections > 0) front.maxConnections = limits.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
@@ -67,4 +123,29 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
       await closed;
     },
   };
+}
+
+/**
+ * Node times a request head from the first byte its parser sees, but `ListRewritingStream` holds a head back until
+ * it is complete. For the first request Node starts its clock at connect (and answers 408); for the next ones on a
+ * kept-alive connection it would never start, and a client trickling a head would hold the connection for as long
+ * as it keeps sending. So from the second head on, the time from its first byte to its end is limited here.
+ */
+function timeHeads(stream: ListRewritingStream, timeoutMs: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  stream.on('headprogress', (inProgress: boolean) => {
+    if (inProgress && !timer && stream.completedHeads > 0) {
+      timer = setTimeout(() => stream.destroy(), timeoutMs);
+    } else if (!inProgress && timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+  });
+  stream.on('close', () => clearTimeout(timer));
+}
+
+/** Often enough that a timeout fires within a quarter of its length (at most 1 s late), never more than 10 times a second. */
+function checkingIntervalMs(headersTimeout: number, requestTimeout: number): number {
+  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((ms) => ms > 0));
+  return Number.isFinite(shortest) ? Math.max(100, Math.min(1000, Math.floor(shortest / 4))) : 30_000;
 }

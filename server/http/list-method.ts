@@ -22,17 +22,27 @@ type Framing = { mode: 'head'; pending: Buffer } | { mode: 'body'; remaining: nu
 export class ListRewritingStream extends Duplex {
   readonly #socket: Socket;
   #framing: Framing = { mode: 'head', pending: Buffer.alloc(0) };
+  #heads = 0;
 
   constructor(socket: Socket) {
     super({ allowHalfOpen: false });
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      if (!this.push(this.#rewrite(chunk))) socket.pause();
+      const rewritten = this.#rewrite(chunk);
+      // A head held back here is invisible to Node's header timeout on a kept-alive connection; the listener
+      // times it itself (see http-server.ts).
+      this.emit('headprogress', this.#framing.mode === 'head' && this.#framing.pending.length > 0);
+      if (!this.push(rewritten)) socket.pause();
     });
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
     socket.on('timeout', () => this.emit('timeout'));
+  }
+
+  /** Request heads passed on so far. */
+  get completedHeads(): number {
+    return this.#heads;
   }
 
   // --- the parts of net.Socket that Node's HTTP server uses ---
@@ -120,6 +130,7 @@ export class ListRewritingStream extends Duplex {
       const head = buffered.subarray(0, end + HEAD_END.length);
       input = buffered.subarray(end + HEAD_END.length);
       out.push(rewriteHead(head));
+      this.#heads++;
       this.#framing = nextFraming(head);
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);

@@ -46,12 +46,13 @@ ${extra}
 /** A real server on port 0 over real LevelDB in a temp dir (or `dataDir`), closed when the test ends. */
 export async function startTestServer(
   t: TestContext,
-  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; listenerExtra?: string; logger?: Logger; schedule?: Scheduler } = {},
+  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; listenerExtra?: string; logger?: Logger; schedule?: Scheduler; sealTokenSchedule?: Scheduler } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir(t));
   const running = await startCoffer(testConfig(dataDir, options.extraConfig, options.listenerExtra), {
     logger: options.logger ?? createLogger('silent'),
     ...(options.schedule ? { schedule: options.schedule } : {}),
+    ...(options.sealTokenSchedule ? { sealTokenSchedule: options.sealTokenSchedule } : {}),
     maintenanceIntervalMs: 0,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.storage ? { storage: options.storage } : {}),

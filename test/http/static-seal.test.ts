@@ -6,9 +6,13 @@ import test from 'node:test';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
 import { SEALED_ROOT_KEY_PATH } from '../../server/core/seal/seal-store.js';
 import { KEYRING_PATH } from '../../server/core/barrier/aes-gcm-barrier.js';
-import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.js';
+import { apiCall, startTestServer, tempDir, testConfig, type TestServer } from '../helpers/test-server.js';
 import { unsealsWith } from '../helpers/rekey.js';
 import { GpgHome } from '../helpers/gpg.js';
+import { parseConfig } from '../../server/config/load-config.js';
+import { createLogger } from '../../server/log/logger.js';
+import { sealSetupFrom } from '../../server/seal-setup.js';
+import { startCoffer } from '../../server/start.js';
 
 async function keyFile(t: test.TestContext, name = 'unseal.key'): Promise<string> {
   const file = path.join(await tempDir(t, 'coffer-key-'), name);
@@ -202,4 +206,24 @@ test('Shamir seal: recovery parameters and recovery rekey are refused with Vault
   assert.deepEqual([status.recovery_seal, status.recovery_seal_type], [false, undefined]);
   const rekey = await server.api('PUT', 'sys/rekey-recovery-key/init', { body: { secret_shares: 3, secret_threshold: 2 } });
   assert.deepEqual([rekey.status, rekey.body], [400, { errors: ['recovery rekeying not supported'] }]);
+});
+
+test('static seal: a key given in an environment variable is deleted from the server\'s environment once read', async (t) => {
+  for (const stanza of ['key_env = "COFFER_SEAL_KEY"', 'current_key = "env://COFFER_SEAL_KEY"']) {
+    const env: NodeJS.ProcessEnv = { COFFER_SEAL_KEY: randomBytes(32).toString('hex'), PATH: '/usr/bin' };
+    const setup = sealSetupFrom(parseConfig(`seal "static" { ${stanza} }`).seals, env);
+    assert.equal(setup.active.type, 'static', stanza);
+    assert.deepEqual(env, { PATH: '/usr/bin' }, `${stanza}: only the key variable is gone`);
+  }
+
+  // Through the server's start: it unseals with the key, and the environment it was given no longer holds it.
+  const env: NodeJS.ProcessEnv = { COFFER_SEAL_KEY: randomBytes(32).toString('base64') };
+  const server = await startCoffer(testConfig(await tempDir(t), 'seal "static" { key_env = "COFFER_SEAL_KEY" }'), {
+    logger: createLogger('silent'),
+    env,
+    maintenanceIntervalMs: 0,
+  });
+  t.after(() => server.close());
+  assert.equal((await apiCall(server.url, 'GET', 'sys/seal-status')).body.type, 'static');
+  assert.equal('COFFER_SEAL_KEY' in env, false);
 });

@@ -84,6 +84,7 @@ test('seal stanzas: transit with Vault\'s environment fallbacks, static, migrati
     token: 't0ken',
     keyName: 'autounseal',
     mountPath: 'transit/',
+    disableRenewal: false,
     tls: { skipVerify: true },
   });
   const fromEnv = parseConfig('seal "transit" {}', 'c', {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
@@ -71,4 +71,38 @@ test('LevelDB\'s own I/O error text is mapped back to the errno name (EACCES, ER
   assert.match(osErrorOf(levelError('IO error: /srv/data/000005.log: Read-only file system')), /^EROFS \(read-only file system\)$/);
   assert.match(osErrorOf(levelError('IO error: /srv/data/MANIFEST-000002: No space left on device')), /^ENOSPC/);
   assert.equal(osErrorOf(levelError('Corruption: bad block')), 'Corruption: bad block');
+});
+
+test('a new data directory is created 0700; an existing one open to group or others is refused before LevelDB touches it', async (t) => {
+  const parent = await tempDir(t);
+  const dir = path.join(parent, 'nested', 'data');
+  const storage = await LeveldbBackend.open(dir);
+  await storage.put('core/x', new Uint8Array([1]));
+  await storage.close();
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+
+  const exposed = path.join(parent, 'exposed');
+  await mkdir(exposed, { mode: 0o700 });
+  await chmod(exposed, 0o755);
+  await assert.rejects(LeveldbBackend.open(exposed), (err) => {
+    assert.ok(isCofferError(err, 'config'));
+    assert.ok(err.message.includes(`mode 0755`) && err.message.includes(`chmod 700 ${exposed}`), err.message);
+    return true;
+  });
+  assert.deepEqual(await readdir(exposed), [], 'nothing was created');
+});
+
+test('files of an existing data directory lose their group/other permission bits when it is opened', async (t) => {
+  const dir = await tempDir(t);
+  const storage = await LeveldbBackend.open(dir);
+  await storage.put('core/x', new Uint8Array([1]));
+  await storage.close();
+  const files = await readdir(dir);
+  for (const file of files) await chmod(path.join(dir, file), 0o644);
+  const again = await LeveldbBackend.open(dir);
+  t.after(() => again.close());
+  // LevelDB replaces some files when it opens (log, manifest); every file there once it is open was tightened.
+  const now = await readdir(dir);
+  assert.ok(now.includes('CURRENT') && now.some((file) => files.includes(file) && file !== 'CURRENT'), now.join());
+  for (const file of now) assert.equal((await stat(path.join(dir, file))).mode & 0o777, 0o600, file);
 });

@@ -47,8 +47,13 @@ export function parseStaticKey(raw: Uint8Array, source: string): Uint8Array {
   throw new CofferError('config', `static seal: ${source} must hold a 32-byte key (64 hex characters, base64, or 32 raw bytes)`);
 }
 
-/** Reads the key from `key_file` or from the environment variable named by `key_env`. */
-export function loadStaticSeal(source: { keyFile?: string; keyEnv?: string }, env: NodeJS.ProcessEnv = process.env): StaticSeal {
+/**
+ * Reads the key from `key_file` or from the environment variable named by `key_env`. The variable is deleted from
+ * `env` once read, so the key does not stay in the environment the process holds (child processes, crash dumps,
+ * diagnostics that print the environment).
+ * @throws CofferError `config` when the file or variable is missing or does not hold a 32-byte key.
+ */
+export function loadStaticSeal(source: { keyFile?: string; keyEnv?: string }, env: NodeJS.ProcessEnv): StaticSeal {
   if (source.keyFile) {
     let raw: Buffer;
     try {
@@ -63,5 +68,9 @@ export function loadStaticSeal(source: { keyFile?: string; keyEnv?: string }, en
   const name = source.keyEnv!;
   const value = env[name];
   if (!value) throw new CofferError('config', `static seal: environment variable ${name} is not set`);
-  return new StaticSeal(parseStaticKey(new TextEncoder().encode(value), `environment variable ${name}`), `environment variable ${name}`);
+  delete env[name];
+  const raw = new TextEncoder().encode(value);
+  const key = parseStaticKey(raw, `environment variable ${name}`);
+  raw.fill(0);
+  return new StaticSeal(key, `environment variable ${name}`);
 }

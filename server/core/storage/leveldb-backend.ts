@@ -1,3 +1,4 @@
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { CofferError } from '../errors.js';
@@ -24,13 +25,16 @@ export class LeveldbBackend implements StorageBackend {
   }
 
   /**
-   * Opens (creating if needed) the database in `dir`.
-   * @throws CofferError `storage_locked` when another process (or this one) holds the directory; `storage` naming
-   *   the OS error (EACCES, EROFS, ENOSPC, ENOTDIR…) when the directory cannot be created, written or locked.
+   * Opens (creating if needed) the database in `dir`. A new directory is created 0700; an existing one must not
+   * be open to group or others, and files in it lose any group/other permission bits.
+   * @throws CofferError `config` when the directory is open to group or others or is not a directory;
+   *   `storage_locked` when another process (or this one) holds the directory; `storage` naming the OS error
+   *   (EACCES, EROFS, ENOSPC, ENOTDIR…) when the directory cannot be created, written or locked.
    */
   static async open(dir: string): Promise<LeveldbBackend> {
     const resolved = path.resolve(dir);
     if (openInThisProcess.has(resolved)) throw lockedError(resolved);
+    await prepareDirectory(resolved);
     const db = new Level<string, Uint8Array>(resolved, { keyEncoding: 'utf8', valueEncoding: 'view' });
     openInThisProcess.add(resolved);
     try {
@@ -40,6 +44,13 @@ export class LeveldbBackend implements StorageBackend {
       const cause = (err as { cause?: { code?: string } }).cause;
       if (cause?.code === 'LEVEL_LOCKED') throw lockedError(resolved);
       throw new CofferError('storage', `cannot open LevelDB storage at ${resolved}: ${osErrorOf(err)}`, { cause: err });
+    }
+    try {
+      await tightenFiles(resolved);
+    } catch (err) {
+      await db.close();
+      openInThisProcess.delete(resolved);
+      throw new CofferError('storage', `cannot restrict the permissions of the files in ${resolved}`, { cause: err });
     }
     return new LeveldbBackend(db, resolved);
   }
@@ -108,6 +119,41 @@ export class LeveldbBackend implements StorageBackend {
       if (err instanceof CofferError) throw err;
       throw new CofferError('storage', 'LevelDB storage operation failed', { cause: err });
     }
+  }
+}
+
+/**
+ * The data directory is the one gate in front of the stored entries, the sealed root key and the keyring: anyone
+ * who can read it can keep a copy that old shares will open. So it is private to the server's user, and an
+ * existing directory that is not is refused rather than silently changed (the operator may have meant it, e.g. a
+ * group-readable backup mount, and should decide). Files inside are tightened instead: the directory already
+ * guards them, and databases written by older versions (0644 files) should not need a manual fix.
+ */
+async function prepareDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new CofferError('storage', `cannot open LevelDB storage at ${dir}: ${osErrorOf(err)}`, { cause: err });
+  }
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new CofferError('config', `storage path ${dir} is not a directory`);
+  if ((info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    throw new CofferError(
+      'config',
+      `storage directory ${dir} is accessible by group or others (mode ${mode}); it holds the encrypted data and sealed keys: run "chmod 700 ${dir}" and start again`,
+    );
+  }
+}
+
+/** Drops group/other bits from the files in `dir` (after LevelDB's open, which rewrites some of them). */
+async function tightenFiles(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(dir, entry.name);
+    const mode = (await stat(file).catch(() => undefined))?.mode;
+    if (mode === undefined) continue; // LevelDB removed it meanwhile
+    if ((mode & 0o077) !== 0) await chmod(file, mode & 0o700).catch(() => {});
   }
 }
 

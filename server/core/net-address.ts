@@ -9,8 +9,9 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-/** Whether `host` only accepts connections from this machine. */
+/** Whether `host` (a name or an IP address, IPv6 with or without brackets) is this machine: 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
+  host = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (host === 'localhost' || host === '::1') return true;
   return net.isIPv4(host) && host.startsWith('127.');
 }
