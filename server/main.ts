@@ -21,7 +21,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   process.umask(0o077);
   let config: ServerConfig;
   try {
-    config = options.configPath ? loadConfigFile(options.configPath) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config');
+    config = options.configPath ? loadConfigFile(options.configPath, process.env) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config', process.env);
     if (options.dev) config = { ...config, storage: { type: 'inmem' }, seals: [] };
   } catch (err) {
     process.stderr.write(`Error loading configuration: ${(err as Error).message}\n`);

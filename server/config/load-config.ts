@@ -170,21 +170,21 @@ const LOG_LEVELS: Record<string, LogLevel> = {
 };
 
 /** Reads and validates a configuration file (HCL v1 or JSON). Relative storage paths resolve against the cwd. */
-export function loadConfigFile(file: string): ServerConfig {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = {}): ServerConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new CofferError('config', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  return parseConfig(text, path.basename(file));
+  return parseConfig(text, path.basename(file), env);
 }
 
 /**
  * Parses and validates configuration text. Unknown keys and blocks are errors naming the key and its line.
  * @throws CofferError `config`.
  */
-export function parseConfig(text: string, source = 'config', env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function parseConfig(text: string, source = 'config', env: NodeJS.ProcessEnv = {}): ServerConfig {
   const out = HCL.parse(text);
   if (!out.trimStart().startsWith('{')) throw new CofferError('config', `${source}: ${out.replace(/^unable to parse JSON: /, '')}`);
   const raw = JSON.parse(out) as Record<string, unknown>;

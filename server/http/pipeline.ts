@@ -42,9 +42,9 @@ export function createPipeline(deps: PipelineDeps): express.Express {
 
   app.use((req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const ms = performance.now() - started;
       metrics.request(String(res.locals.route ?? 'unmatched'), routerMethod(req) ?? req.method, res.statusCode, ms / 1000);
       // Only method, path and status: bodies and headers carry shares and tokens.
       log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
