@@ -1,6 +1,6 @@
 import { LocalError, type ClientOptions, type CommandContext, formatOf } from '../commands/command-context.js';
-import { goQuotedList, goValue, humanDuration } from './go-format.js';
-import { dataTable, formatKeyValueTable, formatStructured } from './output.js';
+import { goCell, goQuotedList, goValue, humanDuration } from './go-format.js';
+import { formatKeyValueTable, formatStructured } from './output.js';
 
 /** The response envelope of a logical request, as the Go client's `api.Secret` sees it. */
 export interface SecretEnvelope {
@@ -56,9 +56,9 @@ export function secretTable(envelope: SecretEnvelope): string {
   }
   if (envelope.auth) rows.push(...authRows(envelope.auth));
   const data = envelope.data ?? {};
-  if (rows.length === 0) return Object.keys(data).length === 0 ? '' : dataTable(data);
-  const dataRows = dataTable(data).split('\n').slice(2, -1);
-  return formatKeyValueTable(rows) + (dataRows.length > 0 ? `${dataRows.join('\n')}\n` : '');
+  const keys = Object.keys(data).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  rows.push(...keys.map((k) => [k, goCell(k, data[k])] as [string, string]));
+  return rows.length === 0 ? '' : formatKeyValueTable(rows);
 }
 
 /** The value `-field=<name>` picks from a response, as Vault's CLI picks it (`data` is the whole map on KV v1). */
