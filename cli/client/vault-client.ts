@@ -167,9 +167,12 @@ function connectionError(method: string, url: string, address: string, err: Node
   const hint = `is the server running at ${address}? Set VAULT_ADDR or -address if it listens elsewhere.`;
   const text = `${err.message ?? ''} ${err.code ?? ''}`;
   if (err.code === 'ECONNREFUSED') return new ConnectionError(`${op}: dial tcp ${host}: connect: connection refused`, hint);
-  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new ConnectionError(`${op}: dial tcp: lookup ${new URL(address).hostname}: no such host`, hint);
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
+    return new ConnectionError(`${op}: dial tcp: lookup ${new URL(address).hostname}: no such host`, hint);
+  }
   if (/wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(text)) {
-    return new ConnectionError(`${op}: http: server gave HTTP response to HTTPS client`, `${hint.split('?')[0]}? It may serve plain http: try VAULT_ADDR=http://${host}.`);
+    const plainHint = `is the server running at ${address}? It may serve plain http: try VAULT_ADDR=http://${host}.`;
+    return new ConnectionError(`${op}: http: server gave HTTP response to HTTPS client`, plainHint);
   }
   if (/CERT|certificate|self.signed|UNABLE_TO_VERIFY|ALTNAME/i.test(text)) {
     return new ConnectionError(`${op}: tls: failed to verify certificate: ${err.message}`, 'trust the server\'s CA with VAULT_CACERT or -ca-cert.');

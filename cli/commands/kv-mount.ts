@@ -22,7 +22,8 @@ export interface KvOptions {
 export async function kvTarget(client: VaultClient, arg: string, opts: KvOptions): Promise<KvTarget> {
   const clean = arg.replace(/^\/+/, '');
   const full = opts.mount ? `${opts.mount.replace(/^\/+|\/+$/g, '')}/${clean}` : clean;
-  const res = await client.request<{ data: { path: string; options: { version?: string } | null } }>('GET', `sys/internal/ui/mounts/${full}`, undefined, { preflight: true });
+  type MountInfo = { data: { path: string; options: { version?: string } | null } };
+  const res = await client.request<MountInfo>('GET', `sys/internal/ui/mounts/${full}`, undefined, { preflight: true });
   const mount = res.body!.data.path;
   return { mount, version: res.body!.data.options?.version === '2' ? '2' : '1', relative: full.slice(mount.length) };
 }

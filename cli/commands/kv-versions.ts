@@ -9,8 +9,20 @@ import { kvPath, kvTarget, requireV2, versionList, writeTable, type KvOptions } 
 
 type VersionRead = SecretEnvelope & { data: { data: Record<string, unknown> | null; metadata: Record<string, unknown> | null } | null };
 
+interface PatchOptions {
+  cas?: string;
+  removeData?: string[];
+  method?: string;
+  field?: string;
+}
+
 /** Reads a version (current when `version` is undefined) for patch's and rollback's read-then-write. */
-async function readVersion(client: VaultClient, full: string, version: number | undefined, what: string): Promise<{ data: Record<string, unknown> | null; metadata: Record<string, unknown> }> {
+async function readVersion(
+  client: VaultClient,
+  full: string,
+  version: number | undefined,
+  what: string,
+): Promise<{ data: Record<string, unknown> | null; metadata: Record<string, unknown> }> {
   const body = await client.read<VersionRead>(version === undefined ? full : `${full}?version=${version}`);
   if (!body) throw new NotFound(`No value found at ${full}`);
   const metadata = body.data?.metadata;
@@ -29,12 +41,14 @@ export function registerKvVersions(kv: Command, ctx: CommandContext): void {
     .option('--remove-data <key...>', 'remove this key (repeatable)')
     .option('--method <method>', 'patch (HTTP PATCH) or rw (read, then write with cas); default: patch, falling back to rw')
     .option('--field <name>', 'print only this field of the response')
-    .action(async (path: string, pairs: string[], opts: ClientOptions & KvOptions & { cas?: string; removeData?: string[]; method?: string; field?: string }) => {
+    .action(async (path: string, pairs: string[], opts: ClientOptions & KvOptions & PatchOptions) => {
       if (pairs.length === 0 && !opts.removeData) return runApi(ctx, 'patching', async () => Promise.reject(new LocalError('Must supply data', true)));
       const client = clientFor(ctx, opts);
       let full = path;
       await runApi(ctx, `writing data to ${path}`, async () => {
-        if (opts.method !== undefined && opts.method !== 'patch' && opts.method !== 'rw') throw new LocalError(`Unsupported method provided to -method flag: ${opts.method}`, true, 2);
+        if (opts.method !== undefined && opts.method !== 'patch' && opts.method !== 'rw') {
+          throw new LocalError(`Unsupported method provided to -method flag: ${opts.method}`, true, 2);
+        }
         const patch: Record<string, unknown> = await parseKeyValues(pairs, () => readAll(ctx.stdin));
         for (const key of opts.removeData ?? []) patch[key] = null;
         const target = await kvTarget(client, path, opts);
@@ -58,7 +72,9 @@ export function registerKvVersions(kv: Command, ctx: CommandContext): void {
             if (opts.method !== undefined || !(err instanceof ApiError) || (err.status !== 405 && err.status !== 403)) throw err;
             res = await readThenWrite();
             if (err.status === 403) {
-              ctx.output.err(`Data was written to ${full} but we recommend that you add the "patch" capability to your ACL policy in order to use HTTP PATCH in the future.\n`);
+              ctx.output.err(
+                `Data was written to ${full} but we recommend that you add the "patch" capability to your ACL policy in order to use HTTP PATCH in the future.\n`,
+              );
             }
           }
         }

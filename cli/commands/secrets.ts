@@ -28,9 +28,11 @@ const ttlCell = (type: string, ttl: number | undefined) => (type === 'system' ||
 function mountsTable(mounts: Record<string, MountOutput>, detailed: boolean): string {
   const paths = Object.keys(mounts).sort();
   if (!detailed) {
-    return formatColumns([['Path', 'Type', 'Accessor', 'Description'], ['----', '----', '--------', '-----------'], ...paths.map((p) => [p, mounts[p]!.type, mounts[p]!.accessor, mounts[p]!.description || 'n/a'])]);
+    const rows = paths.map((p) => [p, mounts[p]!.type, mounts[p]!.accessor, mounts[p]!.description || 'n/a']);
+    return formatColumns([['Path', 'Type', 'Accessor', 'Description'], ['----', '----', '--------', '-----------'], ...rows]);
   }
-  const head = ['Path', 'Plugin', 'Accessor', 'Default TTL', 'Max TTL', 'Force No Cache', 'Replication', 'Seal Wrap', 'External Entropy Access', 'Options', 'Description', 'UUID', 'Version', 'Running Version', 'Running SHA256', 'Deprecation Status'];
+  const head = ['Path', 'Plugin', 'Accessor', 'Default TTL', 'Max TTL', 'Force No Cache', 'Replication', 'Seal Wrap', 'External Entropy Access'];
+  head.push('Options', 'Description', 'UUID', 'Version', 'Running Version', 'Running SHA256', 'Deprecation Status');
   const rows = paths.map((p) => {
     const m = mounts[p]!;
     return [

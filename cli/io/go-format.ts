@@ -35,7 +35,8 @@ export function humanDuration(seconds: number): string {
 
 /** Keys whose integer values Vault's tables print as durations. */
 export function looksLikeDuration(key: string): boolean {
-  return key === 'period' || key.endsWith('_period') || key === 'ttl' || key.endsWith('_ttl') || key === 'duration' || key.endsWith('_duration') || key === 'lease_max' || key === 'ttl_max';
+  if (key === 'lease_max' || key === 'ttl_max') return true;
+  return ['period', 'ttl', 'duration'].some((unit) => key === unit || key.endsWith(`_${unit}`));
 }
 
 /** A table cell for `key`: durations humanised when the value is a whole number, everything else as `%v`. */

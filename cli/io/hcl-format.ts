@@ -67,7 +67,8 @@ function tokenize(text: string): Token[] {
 
 type Value =
   | { kind: 'lit'; text: string }
-  | { kind: 'list'; items: Array<{ value: Value; comments: string[]; trailing?: string }>; oneLine: boolean; tail: string[] } | { kind: 'object'; body: Item[] };
+  | { kind: 'list'; items: Array<{ value: Value; comments: string[]; trailing?: string }>; oneLine: boolean; tail: string[] }
+  | { kind: 'object'; body: Item[] };
 
 interface Item {
   keys: string[];
@@ -180,7 +181,10 @@ function printValue(value: Value, level: number): string {
     return `{\n${printBody(value.body, level + 1, false)}${pad(level)}}`;
   }
   if (value.oneLine) return `[${value.items.map((i) => printValue(i.value, level)).join(', ')}]`;
-  const lines = value.items.flatMap((i) => [...i.comments.map((c) => `${pad(level + 1)}${c}`), `${pad(level + 1)}${printValue(i.value, level + 1)},${i.trailing ? ` ${i.trailing}` : ''}`]);
+  const lines = value.items.flatMap((i) => [
+    ...i.comments.map((c) => `${pad(level + 1)}${c}`),
+    `${pad(level + 1)}${printValue(i.value, level + 1)},${i.trailing ? ` ${i.trailing}` : ''}`,
+  ]);
   lines.push(...value.tail.map((c) => `${pad(level + 1)}${c}`));
   return `[\n${lines.join('\n')}\n${pad(level)}]`;
 }

@@ -51,8 +51,11 @@ export function secretTable(envelope: SecretEnvelope): string {
   const rows: Array<[string, string | number | boolean]> = [];
   const lease = envelope.lease_duration ?? 0;
   if (lease > 0) {
-    if (envelope.lease_id) rows.push(['lease_id', envelope.lease_id], ['lease_duration', humanDuration(lease)], ['lease_renewable', envelope.renewable ?? false]);
-    else rows.push(['refresh_interval', humanDuration(lease)]);
+    if (envelope.lease_id) {
+      rows.push(['lease_id', envelope.lease_id], ['lease_duration', humanDuration(lease)], ['lease_renewable', envelope.renewable ?? false]);
+    } else {
+      rows.push(['refresh_interval', humanDuration(lease)]);
+    }
   }
   if (envelope.auth) rows.push(...authRows(envelope.auth));
   const data = envelope.data ?? {};
