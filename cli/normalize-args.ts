@@ -26,3 +26,26 @@ export function normalizeVaultArgs(argv: readonly string[]): string[] {
   }
   return out;
 }
+
+/**
+ * Takes Vault's global `-output-curl-string` flag out of the arguments wherever it stands (before `--`), since
+ * Vault accepts it before or after the command name.
+ */
+export function extractGlobalFlags(argv: readonly string[]): { args: string[]; outputCurlString: boolean } {
+  const args: string[] = [];
+  let outputCurlString = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--?output-curl-string(?:=(.*))?$/i.exec(arg);
+    if (m) {
+      outputCurlString = m[1] === undefined || /^(1|t|true)$/i.test(m[1]);
+      continue;
+    }
+    args.push(arg);
+  }
+  return { args, outputCurlString };
+}

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { ApiError, settingsFromEnv, VaultClient } from '../client/vault-client.js';
-import type { Output } from '../io/output.js';
+import { ApiError, ConnectionError, CurlOutput, settingsFromEnv, VaultClient } from '../client/vault-client.js';
+import { formatStructured, OUTPUT_FORMATS, type Output, type OutputFormat } from '../io/output.js';
 
 /** What every command receives; nothing is read from `process` below `cli/main.ts`. */
 export interface CommandContext {
@@ -12,6 +12,10 @@ export interface CommandContext {
   promptOutput: Writable;
   /** Sets the process exit code. */
   setExitCode(code: number): void;
+  /** The global `-output-curl-string` flag: print the request as a curl command instead of sending it. */
+  outputCurlString?: boolean;
+  /** Set once a curl command was printed. */
+  curlPrinted?: boolean;
 }
 
 /** Options every API command accepts, as Vault's do. */
@@ -20,7 +24,8 @@ export function addClientOptions(cmd: Command): Command {
     .option('--address <addr>', 'address of the Coffer server (VAULT_ADDR)')
     .option('--ca-cert <file>', 'PEM CA certificate to verify the server (VAULT_CACERT)')
     .option('--tls-skip-verify', 'do not verify the server certificate (VAULT_SKIP_VERIFY)')
-    .option('--format <format>', 'output format: table or json (VAULT_FORMAT)');
+    .option('--format <format>', 'output format: table, json or yaml (VAULT_FORMAT)')
+    .option('--output-curl-string', 'print the equivalent curl command instead of sending the request');
 }
 
 export interface ClientOptions {
@@ -37,31 +42,69 @@ export function clientFor(ctx: CommandContext, opts: ClientOptions, token?: stri
     ...(opts.caCert ? { caCert: opts.caCert } : {}),
     ...(opts.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
   });
-  return new VaultClient(token === undefined ? settings : { ...settings, token });
-}
-
-export function formatOf(ctx: CommandContext, opts: ClientOptions): 'table' | 'json' {
-  const format = (opts.format ?? ctx.env.VAULT_FORMAT ?? 'table').toLowerCase();
-  return format === 'json' ? 'json' : 'table';
+  return new VaultClient({ ...settings, ...(token === undefined ? {} : { token }), outputCurlString: ctx.outputCurlString === true });
 }
 
 /**
+ * The output format from `-format` or `VAULT_FORMAT` (default `table`).
+ * @throws LocalError `Invalid output format: <x>` for anything but table, json or yaml.
+ */
+export function formatOf(ctx: CommandContext, opts: ClientOptions): OutputFormat {
+  const format = (opts.format ?? (ctx.env.VAULT_FORMAT || 'table')).toLowerCase();
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) throw new LocalError(`Invalid output format: ${format}`, true);
+  return format as OutputFormat;
+}
+
+/** Prints `value` as JSON or YAML, or `table()` for the table format. */
+export function emit(ctx: CommandContext, opts: ClientOptions, value: unknown, table: () => string): void {
+  const format = formatOf(ctx, opts);
+  ctx.output.out(format === 'table' ? table() : formatStructured(format, value));
+}
+
+/** Vault's "nothing there" answer to a read: `No value found at <path>` on stderr, exit 2. */
+export class NotFound extends Error {}
+
+/**
  * Runs an API action and reports failures as Vault does: `Error <doing>: <details>` on stderr and exit code 2
- * for an API error (1 for a local one).
+ * for an API error (1 for a local one). Under `-output-curl-string` the first request is printed as curl, exit 0.
  */
 export async function runApi(ctx: CommandContext, doing: string, action: () => Promise<void>): Promise<void> {
   try {
     await action();
   } catch (err) {
-    if (err instanceof ApiError) {
+    if (err instanceof CurlOutput) {
+      ctx.output.out(`${err.curl}\n`);
+      ctx.curlPrinted = true;
+      ctx.setExitCode(0);
+    } else if (err instanceof NotFound) {
+      ctx.output.err(`${err.message}\n`);
+      ctx.setExitCode(2);
+    } else if (err instanceof ApiError) {
       ctx.output.err(`Error ${doing}: ${err.describe()}\n`);
       ctx.setExitCode(2);
+    } else if (err instanceof ConnectionError) {
+      ctx.output.err(`Error ${doing}: ${err.message}\n${err.hint ? `\nHint: ${err.hint}\n` : ''}`);
+      ctx.setExitCode(2);
+    } else if (err instanceof LocalError && err.bare) {
+      ctx.output.err(`${err.message}\n`);
+      ctx.setExitCode(err.exitCode);
     } else {
       ctx.output.err(`Error ${doing}: ${(err as Error).message}\n`);
-      ctx.setExitCode(err instanceof LocalError ? 1 : 2);
+      ctx.setExitCode(err instanceof LocalError ? err.exitCode : 2);
     }
   }
 }
 
-/** A failure on the client side (bad flag, unreadable file): exit code 1. */
-export class LocalError extends Error {}
+/**
+ * A failure on the client side (bad flag, unreadable file): exit code 1 unless told otherwise. A `bare` error
+ * prints its message alone, as Vault prints messages such as `Invalid output format: xml`.
+ */
+export class LocalError extends Error {
+  constructor(
+    message: string,
+    readonly bare = false,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}

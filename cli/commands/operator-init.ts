@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { InitRequestBody, InitResponse, SealStatusResponse } from '../../shared/api-types.js';
-import { formatJson } from '../io/output.js';
+import { formatStructured, type OutputFormat } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 interface InitOptions extends ClientOptions {
@@ -80,12 +80,12 @@ export function registerOperatorInit(operator: Command, ctx: CommandContext): vo
     });
 }
 
-function renderInit(result: InitResponse, opts: InitOptions, format: 'table' | 'json', recoverySeal: boolean): string {
+function renderInit(result: InitResponse, opts: InitOptions, format: OutputFormat, recoverySeal: boolean): string {
   const keysB64 = result.keys_base64.length === result.keys.length ? result.keys_base64 : result.keys;
   const recoveryHex = result.recovery_keys ?? [];
   const recoveryB64 = result.recovery_keys_base64 ?? recoveryHex;
-  if (format === 'json') {
-    return formatJson({
+  if (format !== 'table') {
+    return formatStructured(format, {
       unseal_keys_b64: result.keys_base64,
       unseal_keys_hex: result.keys,
       unseal_shares: result.keys.length > 0 ? opts.keyShares : 1,

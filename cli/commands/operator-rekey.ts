@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { RekeyStatusResponse, RekeyVerifyStatusResponse } from '../../shared/api-types.js';
 import type { VaultClient } from '../client/vault-client.js';
-import { formatJson, formatKeyValueTable } from '../io/output.js';
+import { formatKeyValueTable, formatStructured } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 import { readPgpKeyList } from './operator-init.js';
 import { readSecret } from './operator-unseal.js';
@@ -89,7 +89,9 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
     .action(async (key: string | undefined, opts: RekeyOptions) => {
       const client = clientFor(ctx, opts);
       const base = opts.target === 'recovery' ? 'sys/rekey-recovery-key' : 'sys/rekey';
-      const json = formatOf(ctx, opts) === 'json';
+      const format = formatOf(ctx, opts);
+      const json = format !== 'table';
+      const formatJson = (v: unknown) => formatStructured(format, v);
       const backupPath = opts.target === 'recovery' ? 'sys/rekey/recovery-key-backup' : 'sys/rekey/backup';
 
       if (opts.backupRetrieve) {
@@ -180,7 +182,7 @@ async function provideKey(ctx: CommandContext, client: VaultClient, base: string
   const share = await readSecret(ctx, key, `${label} (will be hidden): `);
   const res = await client.request<Record<string, unknown>>('PUT', `${base}/${opts.verify ? 'verify' : 'update'}`, { key: share, nonce });
   const body = res.body!;
-  if (json) return ctx.output.out(formatJson(body));
+  if (json) return ctx.output.out(formatStructured(formatOf(ctx, opts), body));
   if (!body.complete) {
     ctx.output.out(opts.verify ? verifyTable(body as never) : statusTable(body as unknown as Status));
     return;

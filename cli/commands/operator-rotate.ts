@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatJson, formatKeyValueTable } from '../io/output.js';
+import { formatKeyValueTable, formatStructured, type OutputFormat } from '../io/output.js';
 import type { VaultClient } from '../client/vault-client.js';
 import { addClientOptions, clientFor, formatOf, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
@@ -24,8 +24,8 @@ async function keyStatus(client: VaultClient): Promise<KeyStatus> {
 }
 
 /** The three lines Vault prints (a table without its header). */
-export function renderKeyStatus(status: KeyStatus, format: 'table' | 'json'): string {
-  if (format === 'json') return formatJson(status);
+export function renderKeyStatus(status: KeyStatus, format: OutputFormat): string {
+  if (format !== 'table') return formatStructured(format, status);
   const table = formatKeyValueTable([
     ['Key Term', status.term],
     ['Install Time', formatRfc822(status.install_time)],
@@ -43,7 +43,7 @@ export function registerOperatorRotate(operator: Command, ctx: CommandContext): 
         await client.request('PUT', 'sys/rotate');
         const status = await keyStatus(client);
         const format = formatOf(ctx, opts);
-        ctx.output.out(format === 'json' ? renderKeyStatus(status, format) : `Success! Rotated key\n\n${renderKeyStatus(status, format)}`);
+        ctx.output.out(format !== 'table' ? renderKeyStatus(status, format) : `Success! Rotated key\n\n${renderKeyStatus(status, format)}`);
       });
     });
   addClientOptions(operator.command('key-status'))

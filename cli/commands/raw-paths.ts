@@ -1,18 +1,12 @@
 import type { Command } from 'commander';
-import { formatJson, formatKeyValueTable } from '../io/output.js';
 import { formatKeys, parseKeyValues } from '../io/kv-args.js';
 import { readAll } from '../io/prompt.js';
-import { addClientOptions, clientFor, formatOf, runApi, type ClientOptions, type CommandContext } from './command-context.js';
+import { printField, rawSecretField, secretTable, warningsText, type SecretEnvelope } from '../io/secret-output.js';
+import { addClientOptions, clientFor, emit, NotFound, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
-interface Envelope {
-  data: Record<string, unknown> | null;
-  auth?: Record<string, unknown> | null;
-}
+export { dataTable } from '../io/output.js';
 
-/** A data map as Vault's `read` prints it: one row per key, values JSON-encoded unless they are strings. */
-export function dataTable(data: Record<string, unknown>): string {
-  return formatKeyValueTable(Object.entries(data).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, v === null ? '<nil>' : typeof v === 'string' ? v : JSON.stringify(v)] as [string, string]));
-}
+const clean = (p: string) => p.replace(/^\//, '');
 
 /** `read`, `write`, `delete` and `list` on any API path, as in Vault. */
 export function registerRawPaths(program: Command, ctx: CommandContext): void {
@@ -22,22 +16,26 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
     .option('--field <name>', 'print only this field')
     .action(async (path: string, opts: ClientOptions & { field?: string }) => {
       await runApi(ctx, `reading ${path}`, async () => {
-        const res = await clientFor(ctx, opts).request<Envelope>('GET', path.replace(/^\//, ''));
-        const data = res.body?.data ?? {};
-        if (opts.field) ctx.output.out(`${String(data[opts.field] ?? '')}\n`);
-        else ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : dataTable(data));
+        const body = await clientFor(ctx, opts).read<SecretEnvelope>(clean(path));
+        if (!body) throw new NotFound(`No value found at ${clean(path)}`);
+        if (opts.field) return printField(ctx, opts, rawSecretField(body, opts.field), opts.field);
+        ctx.output.err(warningsText(body));
+        emit(ctx, opts, body, () => secretTable(body));
       });
     });
   addClientOptions(program.command('write'))
     .description('Write key=value pairs to a path (key=- reads stdin, key=@file reads a file)')
     .argument('<path>')
     .argument('[data...]')
-    .action(async (path: string, pairs: string[], opts: ClientOptions) => {
+    .option('--field <name>', 'print only this field of the response')
+    .action(async (path: string, pairs: string[], opts: ClientOptions & { field?: string }) => {
       await runApi(ctx, `writing data to ${path}`, async () => {
         const body = await parseKeyValues(pairs, () => readAll(ctx.stdin));
-        const res = await clientFor(ctx, opts).request<Envelope>('PUT', path.replace(/^\//, ''), body);
-        if (res.status === 204 || !res.body) ctx.output.out(`Success! Data written to: ${path}\n`);
-        else ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : dataTable(res.body.data ?? res.body.auth ?? {}));
+        const res = await clientFor(ctx, opts).request<SecretEnvelope>('PUT', clean(path), body);
+        if (res.status === 204 || !res.body) return ctx.output.out(`Success! Data written to: ${clean(path)}\n`);
+        if (opts.field) return printField(ctx, opts, rawSecretField(res.body, opts.field), opts.field);
+        ctx.output.err(warningsText(res.body));
+        emit(ctx, opts, res.body, () => secretTable(res.body!));
       });
     });
   addClientOptions(program.command('delete'))
@@ -45,8 +43,8 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
     .argument('<path>')
     .action(async (path: string, opts: ClientOptions) => {
       await runApi(ctx, `deleting ${path}`, async () => {
-        await clientFor(ctx, opts).request('DELETE', path.replace(/^\//, ''));
-        ctx.output.out(`Success! Data deleted (if it existed) at: ${path}\n`);
+        await clientFor(ctx, opts).request('DELETE', clean(path));
+        ctx.output.out(`Success! Data deleted (if it existed) at: ${clean(path)}\n`);
       });
     });
   addClientOptions(program.command('list'))
@@ -54,9 +52,10 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
     .argument('<path>')
     .action(async (path: string, opts: ClientOptions) => {
       await runApi(ctx, `listing ${path}`, async () => {
-        const res = await clientFor(ctx, opts).request<Envelope>('GET', `${path.replace(/^\//, '')}?list=true`);
-        const keys = (res.body?.data?.keys as string[] | undefined) ?? [];
-        ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(keys) : formatKeys(keys));
+        const body = await clientFor(ctx, opts).read<SecretEnvelope>(`${clean(path)}?list=true`);
+        const keys = (body?.data?.keys as string[] | undefined) ?? [];
+        if (!body || keys.length === 0) throw new NotFound(`No value found at ${clean(path)}`);
+        emit(ctx, opts, keys, () => formatKeys(keys));
       });
     });
 }

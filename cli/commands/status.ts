@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { LeaderResponse, SealStatusResponse } from '../../shared/api-types.js';
 import type { VaultClient } from '../client/vault-client.js';
-import { formatJson, formatKeyValueTable } from '../io/output.js';
+import { formatKeyValueTable, formatStructured, type OutputFormat } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 /** seal-status merged with sys/leader, as `vault status` shows it. */
@@ -11,8 +11,8 @@ export async function fetchStatus(client: VaultClient): Promise<SealStatusRespon
   return { ...seal, ...(leader && 'ha_enabled' in leader ? leader : {}) };
 }
 
-export function renderStatus(status: SealStatusResponse & Partial<LeaderResponse>, format: 'table' | 'json'): string {
-  if (format === 'json') return formatJson(status);
+export function renderStatus(status: SealStatusResponse & Partial<LeaderResponse>, format: OutputFormat): string {
+  if (format !== 'table') return formatStructured(format, status);
   const rows: Array<[string, string | number | boolean]> = [['Seal Type', status.type]];
   if (status.recovery_seal) rows.push(['Recovery Seal Type', status.recovery_seal_type ?? 'shamir']);
   rows.push(['Initialized', status.initialized], ['Sealed', status.sealed]);

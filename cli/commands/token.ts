@@ -1,39 +1,18 @@
 import type { Command } from 'commander';
 import type { VaultClient } from '../client/vault-client.js';
 import { storeToken } from '../client/token-helper.js';
-import { formatJson, formatKeyValueTable } from '../io/output.js';
+import { dataTable, formatKeyValueTable } from '../io/output.js';
 import { promptHidden, readAll } from '../io/prompt.js';
-import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
-import { dataTable } from './raw-paths.js';
-
-interface Auth {
-  client_token: string;
-  accessor: string;
-  policies: string[];
-  token_policies: string[];
-  lease_duration: number;
-  renewable: boolean;
-}
-
-function authTable(auth: Auth): string {
-  return formatKeyValueTable([
-    ['token', auth.client_token],
-    ['token_accessor', auth.accessor],
-    ['token_duration', auth.lease_duration === 0 ? '∞' : `${auth.lease_duration}s`],
-    ['token_renewable', auth.renewable],
-    ['token_policies', `[${auth.token_policies.join(' ')}]`],
-    ['identity_policies', '[]'],
-    ['policies', `[${auth.policies.join(' ')}]`],
-  ]);
-}
+import { authRows, type AuthInfo } from '../io/secret-output.js';
+import { addClientOptions, clientFor, emit, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 async function lookupSelf(client: VaultClient): Promise<Record<string, unknown>> {
   return (await client.request<{ data: Record<string, unknown> }>('GET', 'auth/token/lookup-self')).body!.data;
 }
 
-/** `coffer token create|lookup|revoke` and `coffer login`. */
-export function registerToken(program: Command, ctx: CommandContext): void {
-  const token = program.command('token').description('Create, look up and revoke tokens');
+/** `coffer token create|lookup|revoke` and `coffer login`; returns the `token` command for more subcommands. */
+export function registerToken(program: Command, ctx: CommandContext): Command {
+  const token = program.command('token').description('Create, look up, renew and revoke tokens; print their capabilities');
   addClientOptions(token.command('create'))
     .option('--policy <name...>', 'policy to attach (repeatable)')
     .option('--ttl <duration>')
@@ -43,7 +22,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
     .option('--no-default-policy', 'do not attach the default policy')
     .action(async (opts: ClientOptions & { policy?: string[]; ttl?: string; explicitMaxTtl?: string; useLimit?: string; displayName?: string; defaultPolicy?: boolean }) => {
       await runApi(ctx, 'creating token', async () => {
-        const res = await clientFor(ctx, opts).request<{ auth: Auth }>('POST', 'auth/token/create', {
+        const res = await clientFor(ctx, opts).request<{ auth: AuthInfo }>('POST', 'auth/token/create', {
           policies: (opts.policy ?? []).flatMap((p) => p.split(',')),
           ...(opts.ttl ? { ttl: opts.ttl } : {}),
           ...(opts.explicitMaxTtl ? { explicit_max_ttl: opts.explicitMaxTtl } : {}),
@@ -51,7 +30,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
           ...(opts.displayName ? { display_name: opts.displayName } : {}),
           no_default_policy: opts.defaultPolicy === false,
         });
-        ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : authTable(res.body!.auth));
+        emit(ctx, opts, res.body, () => formatKeyValueTable(authRows(res.body!.auth)));
       });
     });
   addClientOptions(token.command('lookup'))
@@ -64,7 +43,7 @@ export function registerToken(program: Command, ctx: CommandContext): void {
         if (!target) data = await lookupSelf(client);
         else if (opts.accessor) data = (await client.request<{ data: Record<string, unknown> }>('POST', 'auth/token/lookup-accessor', { accessor: target })).body!.data;
         else data = (await client.request<{ data: Record<string, unknown> }>('POST', 'auth/token/lookup', { token: target })).body!.data;
-        ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson({ data }) : dataTable(data));
+        emit(ctx, opts, { data }, () => dataTable(data));
       });
     });
   addClientOptions(token.command('revoke'))
@@ -93,16 +72,18 @@ export function registerToken(program: Command, ctx: CommandContext): void {
         storeToken(ctx.env, secret);
         ctx.output.out(
           'Success! You are now authenticated. The token information displayed below\nis already stored in the token helper. You do NOT need to run "coffer login"\nagain. Future Coffer requests will automatically use this token.\n\n' +
-            formatKeyValueTable([
-              ['token', secret],
-              ['token_accessor', String(data.accessor)],
-              ['token_duration', Number(data.ttl) === 0 ? '∞' : `${String(data.ttl)}s`],
-              ['token_renewable', Boolean(data.renewable)],
-              ['token_policies', `[${(data.policies as string[]).join(' ')}]`],
-              ['identity_policies', '[]'],
-              ['policies', `[${(data.policies as string[]).join(' ')}]`],
-            ]),
+            formatKeyValueTable(
+              authRows({
+                client_token: secret,
+                accessor: String(data.accessor),
+                lease_duration: Number(data.ttl),
+                renewable: Boolean(data.renewable),
+                token_policies: data.policies as string[],
+                policies: data.policies as string[],
+              }),
+            ),
         );
       });
     });
+  return token;
 }

@@ -117,6 +117,14 @@ export class ListRewritingStream extends Duplex {
         continue;
       }
       const buffered = f.pending.length > 0 ? Buffer.concat([f.pending, input]) : input;
+      // Bytes that cannot start a request line (a TLS ClientHello sent to a plain listener) go straight to Node's
+      // parser, which answers 400 at once instead of this stream waiting for a head end that never comes.
+      const first = buffered.find((b) => b !== 0x0d && b !== 0x0a);
+      if (first !== undefined && !((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) {
+        out.push(buffered);
+        this.#framing = { mode: 'passthrough' };
+        break;
+      }
       const end = buffered.indexOf(HEAD_END);
       if (end < 0) {
         if (buffered.length > MAX_HEAD_BYTES) {

@@ -1,10 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 
 export const CLI = path.resolve('dist/cli/main.js');
+
+/**
+ * The environment of every process a test starts: the test runner's own environment without any `VAULT_*`
+ * variable and with a fresh, empty HOME (so no `~/.vault-token` of the person running the suite, and no server
+ * on 127.0.0.1:8200 reached through their `VAULT_ADDR`), plus what the test sets. A HOME the test gives wins.
+ * Returns the environment and a function that removes the temporary HOME.
+ */
+export function isolatedEnv(extra: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; cleanup: () => void } {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!/^VAULT_/i.test(key)) env[key] = value;
+  let home: string | undefined;
+  if (extra.HOME === undefined) {
+    home = mkdtempSync(path.join(os.tmpdir(), 'coffer-home-'));
+    env.HOME = home;
+    env.USERPROFILE = home;
+  }
+  return { env: { ...env, ...extra }, cleanup: () => home && rmSync(home, { recursive: true, force: true }) };
+}
 
 /**
  * Writes `<dir>/<name>.hcl`: LevelDB in `<dir>/<dataName>`, a loopback listener on port 0, `logLevel`, plus
@@ -32,7 +52,9 @@ export interface ServerProcess {
 
 /** Starts `coffer server` from the build as a separate process and waits for its listening line. */
 export async function startServerProcess(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const isolated = isolatedEnv(env);
+  const child = spawn(process.execPath, [CLI, 'server', ...args], { env: isolated.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('exit', isolated.cleanup);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -84,9 +106,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built `coffer` CLI as a process. */
+/** Runs the built `coffer` CLI as a process, in an isolated environment (see `isolatedEnv`). */
 export async function runCliProcess(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const isolated = isolatedEnv(env);
+  const child = spawn(process.execPath, [CLI, ...args], { env: isolated.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.once('exit', isolated.cleanup);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -102,7 +126,9 @@ export async function runCliProcess(args: string[], env: NodeJS.ProcessEnv, stdi
  */
 export async function runCliInTerminal(args: string[], env: NodeJS.ProcessEnv, prompt: string | string[], answer: string | string[]): Promise<CliResult> {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, ...env, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const isolated = isolatedEnv({ ...env, TERM: 'dumb' });
+  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: isolated.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.once('exit', isolated.cleanup);
   // A dialogue: each prompt, once it appears after the previous answer, gets its answer.
   const prompts = Array.isArray(prompt) ? prompt : [prompt];
   const answers = Array.isArray(answer) ? answer : [answer];

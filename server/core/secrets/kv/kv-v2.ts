@@ -55,6 +55,7 @@ export class KvV2 implements SecretEngine {
     } else if (kind === 'data') {
       if (op === 'read') return this.#read(key, req.query.version);
       if (op === 'update') return this.#write(key, req.data);
+      if (op === 'patch') return this.#patch(key, req.data);
       if (op === 'delete') return this.#softDelete(key, undefined);
     } else if (kind === 'metadata') {
       if (op === 'list') {
@@ -102,9 +103,33 @@ export class KvV2 implements SecretEngine {
     requireKey(key);
     const data = body.data;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CofferError('invalid_request', 'no data provided');
-    const config = await this.#config();
     const now = rfc3339Nano(this.clock.now());
-    const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
+    return this.#commit(key, (await this.#metadata(key)) ?? emptyMetadata(now), data, body, now);
+  }
+
+  /**
+   * `PATCH data/<path>`: applies `data` to the current version as a JSON merge patch (RFC 7386: `null` removes a
+   * key, objects merge, anything else replaces) and writes the result as a new version. Only a live current version
+   * can be patched (404 otherwise, as in Vault); `options.cas` and `cas_required` apply as for a write.
+   */
+  async #patch(key: string, body: Record<string, unknown>): Promise<LogicalResponse> {
+    requireKey(key);
+    const patch = body.data;
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new CofferError('invalid_request', 'no data provided');
+    const meta = await this.#metadata(key);
+    const info = meta?.versions[String(meta.current_version)];
+    // Nothing live to patch: 404 with no error text, as Vault answers.
+    const missing = new CofferError('unsupported_path', 'no live current version to patch');
+    if (!meta || !info || info.deletion_time !== '' || info.destroyed) throw missing;
+    const raw = await this.view.get(versionPath(key, meta.current_version));
+    if (!raw) throw missing;
+    const merged = mergePatch(decodeJson<Record<string, unknown>>(raw), patch) as Record<string, unknown>;
+    return this.#commit(key, meta, merged, body, rfc3339Nano(this.clock.now()));
+  }
+
+  /** Checks `options.cas`, then writes `data` as the next version with its metadata in one batch. */
+  async #commit(key: string, meta: Metadata, data: object, body: Record<string, unknown>, now: string): Promise<LogicalResponse> {
+    const config = await this.#config();
     const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
     const cas = options.cas;
     if (cas === undefined || cas === null) {
@@ -264,6 +289,17 @@ function nonNegativeInt(value: unknown, field: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new CofferError('invalid_request', `${field} must be a non-negative integer`);
   return n;
+}
+
+/** RFC 7386 JSON merge patch of `target` by `patch`. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 function publicMetadata(meta: Metadata): Record<string, unknown> {
