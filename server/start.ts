@@ -103,6 +103,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   const app = createApp(core, {
     logger: options.logger,
     disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
+    disableUnauthedGenerateRootEndpoints: config.disableUnauthedGenerateRootEndpoints,
     metrics,
     unauthenticatedMetrics: config.unauthenticatedMetrics,
   });

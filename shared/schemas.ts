@@ -95,3 +95,21 @@ export const REKEY_CANCEL_REQUEST: BodySchema = {
   goStruct: 'RekeyCancelRequest',
   schema: { type: 'object', properties: { nonce: { type: 'string' } } },
 };
+
+/** `sys/generate-root/attempt`. */
+export const GENERATE_ROOT_INIT_REQUEST: BodySchema = {
+  goStruct: 'GenerateRootInitRequestBody',
+  schema: { type: 'object', properties: { otp: { type: 'string' }, pgp_key: { type: 'string' } } },
+};
+
+/** `sys/generate-root/update`. */
+export const GENERATE_ROOT_UPDATE_REQUEST: BodySchema = {
+  goStruct: 'GenerateRootUpdateRequestBody',
+  schema: { type: 'object', properties: { key: { type: 'string' }, nonce: { type: 'string' } } },
+};
+
+/** `sys/decode-token`. */
+export const DECODE_TOKEN_REQUEST: BodySchema = {
+  goStruct: 'DecodeTokenRequest',
+  schema: { type: 'object', properties: { encoded_token: { type: 'string' }, otp: { type: 'string' } } },
+};

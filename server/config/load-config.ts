@@ -84,6 +84,8 @@ export interface ServerConfig {
   apiAddr: string;
   logLevel: LogLevel;
   disableUnauthedRekeyEndpoints: boolean;
+  /** `disable_unauthed_generate_root_endpoints`: generate-root endpoints need a token with update + sudo. */
+  disableUnauthedGenerateRootEndpoints: boolean;
   /** Set on any listener: the one HTTP application serves `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
   /** `default_lease_ttl`: TTL of tokens (and KV v1 leases) that ask for none. Vault's 768h when absent. */
@@ -135,6 +137,7 @@ const TOP_LEVEL_KEYS = new Set([
   'max_lease_ttl',
   'telemetry',
   'disable_unauthed_rekey_endpoints',
+  'disable_unauthed_generate_root_endpoints',
 ]);
 
 /**
@@ -264,6 +267,10 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
       raw.disable_unauthed_rekey_endpoints === undefined
         ? false
         : boolValue(raw.disable_unauthed_rekey_endpoints, 'disable_unauthed_rekey_endpoints', fail),
+    disableUnauthedGenerateRootEndpoints:
+      raw.disable_unauthed_generate_root_endpoints === undefined
+        ? false
+        : boolValue(raw.disable_unauthed_generate_root_endpoints, 'disable_unauthed_generate_root_endpoints', fail),
   };
 }
 

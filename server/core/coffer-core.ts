@@ -8,11 +8,13 @@ import { Lifecycle } from './lifecycle/lifecycle.js';
 import { MountTable } from './mounts/mount-table.js';
 import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import { PolicyStore } from './policy/policy-store.js';
+import { GenerateRoot } from './generate-root/generate-root.js';
 import { RekeyEngine } from './rekey/rekey-engine.js';
 import { RotationService } from './rotation/rotation-service.js';
 import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
 import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
+import { UnsealKeyHolder } from './seal/unseal-key-holder.js';
 import { progressCount, progressNonce } from './seal/unseal-progress.js';
 import type { StorageBackend } from './storage/storage-backend.js';
 import { TokenStore } from './token/token-store.js';
@@ -62,6 +64,7 @@ export class CofferCore {
   readonly unsealer: Unsealer;
   readonly rotation: RotationService;
   readonly rekey: RekeyEngine;
+  readonly generateRoot: GenerateRoot;
   readonly tokens: TokenStore;
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
@@ -97,13 +100,15 @@ export class CofferCore {
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
     this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
     this.sealStore = new SealStore(storage);
-    const sealDeps = { storage, store: this.sealStore, barrier: this.barrier, lifecycle: this.lifecycle, random, logger, observer };
+    const unsealKey = new UnsealKeyHolder(this.lifecycle);
+    const sealDeps = { storage, store: this.sealStore, barrier: this.barrier, lifecycle: this.lifecycle, random, logger, observer, unsealKey };
     this.unsealer = new Unsealer({ ...sealDeps, seals: this.#seals });
     this.rekey = new RekeyEngine({ ...sealDeps, seal: this.#seals.active, clock, unsealer: this.unsealer });
     this.tokens = new TokenStore(this.barrier, clock);
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, clock, random);
     this.cluster = new ClusterIdentity(this.barrier);
+    this.generateRoot = new GenerateRoot({ lifecycle: this.lifecycle, store: this.sealStore, unsealer: this.unsealer, tokens: this.tokens, clock, random });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());

@@ -8,6 +8,7 @@ import { BodyValidator } from './request-body.js';
 import { authTokenRoutes } from './routes/auth-token.js';
 import { mountedHandler } from './routes/logical.js';
 import type { RouteTable } from './routes/route-table.js';
+import { sysGenerateRootRoutes } from './routes/sys-generate-root.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
   metrics: CofferMetrics;
   /** Config `disable_unauthed_rekey_endpoints`: rekey endpoints then need a token with update + sudo. */
   disableUnauthedRekeyEndpoints: boolean;
+  /** Config `disable_unauthed_generate_root_endpoints`: generate-root endpoints then need a token with update + sudo. */
+  disableUnauthedGenerateRootEndpoints: boolean;
   /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
 }
@@ -31,14 +34,15 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock } = core;
+  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock, generateRoot } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
     ...sysInitRoutes({ validator, initialized: () => core.initialized(), initialize: (request) => core.initialize(request) }),
     ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
     ...sysHealthRoutes({ sealStatus, clock }),
-    ...sysKeyRoutes({ rotation, validator }),
+    ...sysKeyRoutes({ rotation, rekey, validator }),
+    ...sysGenerateRootRoutes({ generateRoot, lifecycle, validator, disableUnauthedGenerateRootEndpoints: options.disableUnauthedGenerateRootEndpoints }),
     ...sysPolicyRoutes({ policies, validator }),
     ...sysMountRoutes({ mounts, tokens, lifecycle }),
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),

@@ -8,6 +8,7 @@ import { SealStore, type BackupRecord, type KeyTarget, type ShareConfig } from '
 import { wipe } from '../secret-bytes.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import type { PendingCommit } from './rekey-state.js';
+import type { UnsealKeyHolder } from '../seal/unseal-key-holder.js';
 
 export interface RekeyCommitDeps {
   storage: StorageBackend;
@@ -19,6 +20,7 @@ export interface RekeyCommitDeps {
   random: Random;
   logger: Logger;
   observer: CoreObserver;
+  unsealKey: UnsealKeyHolder;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function commitRekey(
     const termKey = d.random.bytes(32);
     try {
       await d.barrier.rotateRootKey(pending.newRootKey, ops, { key: termKey, installTime: d.clock.now() });
+      d.unsealKey.set(pending.newKey);
     } finally {
       wipe(termKey);
     }
@@ -81,6 +84,29 @@ export async function rotateRootKeyThroughSeal(d: RekeyCommitDeps): Promise<void
     const blob = await seal.encrypt(newRoot);
     await d.barrier.rotateRootKey(newRoot, d.store.stageAutoWrapping(seal.type, blob), { key: termKey, installTime: d.clock.now() });
     d.logger.info({ seal: seal.type }, 'rotated the root key');
+  } finally {
+    wipe(newRoot, termKey);
+  }
+}
+
+/**
+ * `sys/rotate/root`: a new root key, the keyring (with a new term) re-encrypted under it, and its wrapping by the
+ * current unseal key (Shamir, held since the last unseal) or by the key service (auto seal) — one atomic batch, no
+ * shares needed. Refused while a rekey is unconfirmed: its fallback entry wraps the current root key, which this
+ * would orphan. Must run under the lifecycle's read side.
+ * @throws CofferError `invalid_request` (unconfirmed rekey, unseal key unknown), `seal_unavailable`.
+ */
+export async function rotateRootKey(d: RekeyCommitDeps): Promise<void> {
+  if (isAutoSeal(d.seal)) return rotateRootKeyThroughSeal(d);
+  if (await d.store.pending('barrier')) {
+    throw new CofferError('invalid_request', 'a rekey is not yet confirmed delivered: unseal with one set of shares (or finish the rekey) before rotating the root key');
+  }
+  const newRoot = d.random.bytes(32);
+  const termKey = d.random.bytes(32);
+  try {
+    const wrapping = d.unsealKey.with((unsealKey) => d.store.stageShamirWrapping(unsealKey, newRoot));
+    await d.barrier.rotateRootKey(newRoot, wrapping, { key: termKey, installTime: d.clock.now() });
+    d.logger.info('rotated the root key');
   } finally {
     wipe(newRoot, termKey);
   }

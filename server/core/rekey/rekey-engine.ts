@@ -10,7 +10,7 @@ import { SealStore, type BackupRecord, type KeyTarget, type ShareConfig } from '
 import { splitKey } from '../seal/shamir.js';
 import type { Unsealer } from '../seal/unsealer.js';
 import { constantTimeEqual, toPlainBytes, wipe } from '../secret-bytes.js';
-import { commitRekey, rotateRootKeyThroughSeal, type RekeyCommitDeps } from './rekey-commit.js';
+import { commitRekey, rotateRootKey, rotateRootKeyThroughSeal, type RekeyCommitDeps } from './rekey-commit.js';
 import { holdsShares, IDLE_REKEY, nonceOf, wipePending, wipeRekey, type PendingCommit, type RekeyConfig, type RekeyState } from './rekey-state.js';
 import { resultOf, statusOf, verifyStatusOf, type RekeyResult, type RekeyStatus, type VerifyStatus } from './rekey-status.js';
 
@@ -276,6 +276,14 @@ export class RekeyEngine {
       wipeRekey(state);
       this.#states[target] = IDLE_REKEY;
     });
+  }
+
+  /**
+   * `sys/rotate/root`: a new root key and keyring term without shares (see `rotateRootKey`). Serialised with rekey
+   * transitions, so it never interleaves with a rekey commit.
+   */
+  async rotateRoot(): Promise<void> {
+    await this.#locked(() => rotateRootKey(this.#d));
   }
 
   /** The PGP-encrypted new shares kept by a rekey with `backup`. @throws `invalid_request` when there are none. */

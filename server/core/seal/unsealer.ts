@@ -12,6 +12,7 @@ import type { SealConfig } from './seal-config.js';
 import { stageMigration, type SealMigration } from './seal-migration.js';
 import { KEY_TARGETS, proveWith, type KeyTarget, type PendingRekey, type SealStore } from './seal-store.js';
 import { addPart, clearProgress, IDLE, type UnsealProgress } from './unseal-progress.js';
+import type { UnsealKeyHolder } from './unseal-key-holder.js';
 
 const MIN_KEY_BYTES = 16;
 const MAX_KEY_BYTES = 33;
@@ -34,6 +35,7 @@ export interface UnsealerDeps {
   random: Random;
   logger: Logger;
   observer: CoreObserver;
+  unsealKey: UnsealKeyHolder;
 }
 
 /** One way the submitted shares may open the root key. */
@@ -164,6 +166,8 @@ export class Unsealer {
           await barrier.unseal(rootKey);
           if (candidate.settles) await this.#settle(candidate.settles.pending, candidate.settles.oldSet);
           await lifecycle.completeUnseal();
+          // The shares were unseal shares when the barrier now sits behind a Shamir wrapping made with them.
+          if ((await store.config())?.type === 'shamir') this.#d.unsealKey.set(combined);
           this.#progress = clearProgress(this.#progress);
           observer.unsealAttempt('shares', 'success');
           logger.info('unsealed');

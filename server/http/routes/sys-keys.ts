@@ -1,6 +1,7 @@
 import type { RotationConfig } from '../../core/barrier/keyring.js';
 import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
+import type { RekeyEngine } from '../../core/rekey/rekey-engine.js';
 import type { RotationService } from '../../core/rotation/rotation-service.js';
 import { ROTATE_CONFIG_REQUEST } from '../../../shared/schemas.js';
 import type { BodyValidator } from '../request-body.js';
@@ -8,7 +9,7 @@ import { formatGoDuration, parseDurationSeconds } from '../go-duration.js';
 import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
 
 /** Key status, rotation and the automatic-rotation settings of the barrier keyring. */
-export function sysKeyRoutes({ rotation, validator }: { rotation: RotationService; validator: BodyValidator }): RouteTable {
+export function sysKeyRoutes({ rotation, rekey, validator }: { rotation: RotationService; rekey: RekeyEngine; validator: BodyValidator }): RouteTable {
   const rotate: (path: string) => Handler = (path) => async (ctx) => {
     await ctx.authorize(path, 'update', true);
     await rotation.rotate();
@@ -50,6 +51,14 @@ export function sysKeyRoutes({ rotation, validator }: { rotation: RotationServic
     },
     'sys/rotate': { PUT: rotate('sys/rotate') },
     'sys/rotate/keyring': { PUT: rotate('sys/rotate/keyring') },
+    // OpenBao's root-key rotation: a new root key and term, the keyring re-encrypted, no shares (sudo).
+    'sys/rotate/root': {
+      PUT: async (ctx) => {
+        await ctx.authorize('sys/rotate/root', 'update', true);
+        await rekey.rotateRoot();
+        return noContent();
+      },
+    },
     'sys/rotate/config': { GET: readConfig('sys/rotate/config'), PUT: writeConfig('sys/rotate/config') },
     'sys/rotate/keyring/config': { GET: readConfig('sys/rotate/keyring/config'), PUT: writeConfig('sys/rotate/keyring/config') },
   };
