@@ -1,6 +1,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { LocalError, type CommandContext } from './commands/command-context.js';
 import { registerOperatorInit } from './commands/operator-init.js';
+import { registerOperatorGenerateRoot } from './commands/operator-generate-root.js';
 import { registerOperatorRekey } from './commands/operator-rekey.js';
 import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerOperatorSeal(operator, ctx);
   registerOperatorRotate(operator, ctx);
   registerOperatorRekey(operator, ctx);
+  registerOperatorGenerateRoot(operator, ctx);
   registerOperatorStepDown(operator, ctx);
   const token = registerToken(program, ctx);
   registerTokenExtras(token, ctx);

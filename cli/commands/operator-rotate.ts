@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatKeyValueTable, formatStructured, type OutputFormat } from '../io/output.js';
 import type { VaultClient } from '../client/vault-client.js';
-import { addClientOptions, clientFor, formatOf, runApi, type ClientOptions, type CommandContext } from './command-context.js';
+import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 interface KeyStatus {
   term: number;
@@ -36,11 +36,13 @@ export function renderKeyStatus(status: KeyStatus, format: OutputFormat): string
 
 export function registerOperatorRotate(operator: Command, ctx: CommandContext): void {
   addClientOptions(operator.command('rotate'))
-    .description('Add a new barrier encryption key term (needs update and sudo on sys/rotate)')
-    .action(async (opts: ClientOptions) => {
+    .description('Add a new barrier encryption key term (sys/rotate); with -target=root also replace the root key (sys/rotate/root)')
+    .option('--target <target>', 'keyring (default): a new key term; root: a new root key and key term, no shares needed', 'keyring')
+    .action(async (opts: ClientOptions & { target: string }) => {
       const client = clientFor(ctx, opts);
       await runApi(ctx, 'rotating key', async () => {
-        await client.request('PUT', 'sys/rotate');
+        if (opts.target !== 'keyring' && opts.target !== 'root') throw new LocalError(`unknown -target "${opts.target}": use keyring or root`);
+        await client.request('PUT', opts.target === 'root' ? 'sys/rotate/root' : 'sys/rotate');
         const status = await keyStatus(client);
         const format = formatOf(ctx, opts);
         ctx.output.out(format !== 'table' ? renderKeyStatus(status, format) : `Success! Rotated key\n\n${renderKeyStatus(status, format)}`);
