@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, createHmac, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { tempDir } from '../helpers/test-server.js';
 import { transitServer } from '../helpers/transit.js';
 
-const run = promisify(execFile);
-
-/** The first python3 that can import hvac (Debian's python3-hvac installs for /usr/bin/python3). */
-async function pythonWithHvac(): Promise<string | undefined> {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    try {
-      await run(python, ['-c', 'import hvac']);
-      return python;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
+import { pythonWithHvac, run } from '../helpers/hvac.js';
 
 /** Every hvac transit call the issue names, through hvac's own request building; prints what came back as JSON. */
 const SCRIPT = String.raw`
