@@ -118,11 +118,14 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
             require_verification: opts.verify === true,
           });
           if (json) return ctx.output.out(formatJson(res.body));
-          if (!pgpKeys) {
+          const warnings = (res.body as Status & { warnings?: string[] }).warnings ?? [];
+          // The server's own warnings (e.g. an auto seal forcing 1 of 1) come first and replace the share warnings.
+          for (const warning of warnings) ctx.output.err(`WARNING! ${warning}\n\n`);
+          if (warnings.length === 0 && !pgpKeys) {
             ctx.output.err(
               'WARNING! The new key shares will be printed in plain text, and nothing can recover them if they\nare lost. To protect them, cancel and start again with -pgp-keys (and -backup to keep an\nencrypted copy in Coffer).\n\n',
             );
-          } else if (!opts.backup) {
+          } else if (warnings.length === 0 && !opts.backup) {
             ctx.output.err(
               'WARNING! The new key shares will be encrypted with PGP, but no copy is kept in Coffer: if the\nencrypted shares are lost they cannot be recovered. To keep a copy, cancel and start again with\n-backup.\n\n',
             );

@@ -85,6 +85,13 @@ test('auto-unseal: B unseals itself through A\'s transit key, waits while A is s
       return file;
     }),
   );
+  // A barrier rekey on an auto seal only replaces the root key: the CLI says that 1 of 1 was forced.
+  const forced = await bCli(['operator', 'rekey', '-init', '-key-shares=5', '-key-threshold=3']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stderr, /^WARNING! with an auto seal a barrier rekey only replaces the root key/);
+  assert.match(forced.stdout, /New Shares\s+1\n/);
+  const forcedNonce = JSON.parse((await bCli(['operator', 'rekey', '-status', '-format=json'])).stdout).nonce as string;
+  assert.equal((await bCli(['operator', 'rekey', '-cancel', `-nonce=${forcedNonce}`])).code, 0);
   const started = await bCli(['operator', 'rekey', '-init', '-target=recovery', '-key-shares=2', '-key-threshold=2', `-pgp-keys=${keyFiles.join(',')}`, '-format=json']);
   assert.equal(started.code, 0, started.stderr);
   const nonce = JSON.parse(started.stdout).nonce as string;
