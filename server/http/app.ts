@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CofferCore } from '../core/coffer-core.js';
 import type { CofferMetrics } from '../metrics/metrics.js';
 import { Authorizer } from './authorizer.js';
+import { helpFor } from './path-help.js';
 import { createPipeline } from './pipeline.js';
 import { BodyValidator } from './request-body.js';
 import { authTokenRoutes } from './routes/auth-token.js';
@@ -52,6 +53,10 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
   return createPipeline({
     routes,
     fallback: mountedHandler({ mounts, lifecycle }),
+    help: (path) => {
+      const mount = mounts.find(path);
+      return helpFor(path, mount ? { path: mount.entry.path, type: mount.entry.type } : undefined);
+    },
     authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,

@@ -7,7 +7,7 @@ import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import { routerMethod } from './router-method.js';
-import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
+import { errors, json, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
 /** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
 export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -21,6 +21,8 @@ export interface PipelineDeps {
   routes: RouteTable;
   /** Requests no route matches: mounted secret engines. */
   fallback: Handler;
+  /** What `?help=1` answers for a path (undefined: no help there). */
+  help: (path: string) => string | undefined;
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
@@ -85,6 +87,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     }
     if (!handler || !method) return write(res, errors(405, []));
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
+    if (method === 'GET' && (req.query.help === '1' || req.query.help === 'true')) return write(res, await helpReply(ctx, deps.help));
     write(res, await handler(ctx));
   });
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
@@ -93,6 +96,24 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     write(res, replyForError(err, req.path, log));
   });
   return app;
+}
+
+/**
+ * `GET <path>?help=1` (what `vault path-help` asks): the path's description instead of its data. As in Vault it needs
+ * a valid token with some capability on the path; it never runs the handler.
+ */
+async function helpReply(ctx: RequestContext, help: (path: string) => string | undefined): Promise<Reply> {
+  const entry = await ctx.authenticate();
+  const path = decodeURIComponent(ctx.path);
+  await ctx.check(entry, path, 'read').catch(async (err: unknown) => {
+    // Any capability will do: try the others before refusing.
+    for (const op of ['list', 'update', 'create', 'delete'] as const) {
+      if (await ctx.check(entry, path, op).then(() => true, () => false)) return;
+    }
+    throw err;
+  });
+  const text = help(path);
+  return text === undefined ? errors(404, [`no help available for "${path}"`]) : json(200, { help: text, see_also: null });
 }
 
 /** Maps a thrown error to Vault's shape. 5xx bodies are opaque: the detail goes to the log only. */

@@ -151,3 +151,20 @@ describe('KV version 2', () => {
     assert.deepEqual((await api('GET', 'secret/data/new', undefined, rootToken)).body.data.data, { v: '1' });
   });
 });
+
+test('?help=1 answers the path\'s description instead of its data, and needs a token with a capability there', async (t) => {
+  const server = await startTestServer(t);
+  const init = await initServer(server, 1, 1);
+  await unsealServer(server, init.keys);
+  const root = init.rootToken;
+  await server.api('POST', 'sys/mounts/secret', { token: root, body: { type: 'kv', options: { version: '2' } } });
+  await server.api('PUT', 'secret/data/app', { token: root, body: { data: { password: 'hunter2' } } });
+  const help = await server.api('GET', 'secret/data/app?help=1', { token: root });
+  assert.equal(help.status, 200);
+  assert.match(help.body.help, /Key\/value secrets engine/);
+  assert.ok(!help.text.includes('hunter2'), 'the data is not returned');
+  assert.equal((await server.api('GET', 'secret/data/app?help=1')).status, 403);
+  const nobody = (await server.api('POST', 'auth/token/create', { token: root, body: { policies: ['default'] } })).body.auth.client_token;
+  assert.equal((await server.api('GET', 'secret/data/app?help=1', { token: nobody })).status, 403);
+  assert.match((await server.api('GET', 'sys/rekey/init?help=1', { token: root })).body.help, /Rekey/);
+});
