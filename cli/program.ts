@@ -54,7 +54,7 @@ export function buildProgram(ctx: CommandContext): Command {
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) {
     cmd.exitOverride();
-    cmd.createHelp = program.createHelp;
+    cmd.createHelp = () => program.createHelp();
   }
   return program;
 }

@@ -45,7 +45,11 @@ export function startSealTokenRenewals(setup: SealSetup, logger: Logger, schedul
     .filter((seal) => seal.renewsToken)
     .map((seal) => new SealTokenRenewal(seal, logger, schedule));
   for (const renewal of renewals) renewal.start();
-  return { stop: async () => void (await Promise.all(renewals.map((r) => r.stop()))) };
+  return {
+    stop: async () => {
+      await Promise.all(renewals.map((r) => r.stop()));
+    },
+  };
 }
 
 function buildSeal(stanza: SealStanza, env: NodeJS.ProcessEnv): SealChoice {

@@ -153,7 +153,7 @@ export class VaultClient {
       } catch {
         return undefined;
       }
-      const hasData = body?.data !== null && typeof body?.data === 'object' && Object.keys(body.data as object).length > 0;
+      const hasData = body?.data !== null && typeof body?.data === 'object' && Object.keys(body.data).length > 0;
       const hasWarnings = Array.isArray(body?.warnings) && body.warnings.length > 0;
       return hasData || hasWarnings ? body : undefined;
     }

@@ -35,7 +35,7 @@ export function registerVersion(program: Command, ctx: CommandContext): void {
         const help = res.body?.help;
         if (typeof help !== 'string') throw new NotFound(`No help available for ${clean}`);
         const format = formatOf(ctx, opts);
-        ctx.output.out(format === 'table' ? `${help.replace(/\n?$/, '\n')}` : formatStructured(format, res.body?.openapi ?? res.body));
+        ctx.output.out(format === 'table' ? help.replace(/\n?$/, '\n') : formatStructured(format, res.body?.openapi ?? res.body));
       });
     });
 }

@@ -444,7 +444,7 @@ function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig 
     const cap = block.body.max_connections;
     const n = typeof cap === 'string' && /^\d+$/.test(cap.trim()) ? Number(cap) : cap;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('max_connections must be a whole number (0 for no cap)', 'max_connections');
-    limits.maxConnections = n as number;
+    limits.maxConnections = n;
   }
   const address = block.body.address === undefined ? '127.0.0.1:8200' : stringValue(block.body.address, 'address', fail);
   let host: string;

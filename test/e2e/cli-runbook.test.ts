@@ -3,14 +3,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { CLI, isolatedEnv, runCliProcess, startServerProcess, writeServerConfig } from '../helpers/processes.js';
 import { tempDir } from '../helpers/test-server.js';
 
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d+Z';
 
 /** A dev server (in memory, unsealed, `secret/` as KV v2) on a free port; its root token from the banner. */
-async function devServer(t: import('node:test').TestContext) {
+async function devServer(t: TestContext) {
   const dir = await tempDir(t);
   const server = await startServerProcess(t, ['-dev', `-config=${await writeServerConfig(dir)}`]);
   const token = /Root Token: (\S+)/.exec(server.output())![1]!;
@@ -197,7 +197,7 @@ test('path-help asks GET <path>?help=1 and prints the help field', async (t) => 
   const help = ((await direct.json()) as { help?: unknown }).help;
   const res = await runCliProcess(['path-help', 'sys/mounts'], env);
   assert.equal(typeof help, 'string');
-  assert.deepEqual([res.code, res.stdout], [0, `${String(help).replace(/\n?$/, '\n')}`]);
+  assert.deepEqual([res.code, res.stdout], [0, String(help).replace(/\n?$/, '\n')]);
   assert.match(res.stdout, /secrets engines/);
   assert.equal((await runCliProcess(['path-help', '-output-curl-string', 'sys/mounts'], env)).stdout, `curl -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" "${server.url}/v1/sys/mounts?help=1"\n`);
   await server.stop();

@@ -8,7 +8,7 @@ import { KEYRING_PATH } from '../../server/core/barrier/aes-gcm-barrier.js';
 import { SEALED_ROOT_KEY_PATH } from '../../server/core/seal/seal-store.js';
 import { GpgHome } from '../helpers/gpg.js';
 import { rekey, unsealsWith } from '../helpers/rekey.js';
-import { initServer, startTestServer, tempDir, unsealServer, type TestServer } from '../helpers/test-server.js';
+import { initServer, startTestServer, tempDir, unsealServer, type ApiResult, type TestServer } from '../helpers/test-server.js';
 
 async function unsealed(t: TestContext, extraConfig = '') {
   const server = await startTestServer(t, { extraConfig });
@@ -19,9 +19,10 @@ async function unsealed(t: TestContext, extraConfig = '') {
 
 /** Feeds shares to the attempt; returns the last answer. */
 async function feed(server: TestServer, nonce: string, keys: readonly string[]) {
-  let last;
+  let last: ApiResult | undefined;
   for (const key of keys) last = await server.api('PUT', 'sys/generate-root/update', { body: { key, nonce } });
-  return last!;
+  if (!last) throw new Error('no share given');
+  return last;
 }
 
 describe('generate-root', () => {

@@ -58,7 +58,7 @@ describe('transit automatic rotation and encryption limits', () => {
     await ts.write('keys/daily', { auto_rotate_period: '24h' });
     await ts.write('keys/weekly', { auto_rotate_period: '168h' });
     await ts.write('keys/never', {});
-    const engine = ts.server.core.mounts.find('transit/keys')!.engine as TransitEngine;
+    const engine = ts.server.core.mounts.find('transit/keys')!.engine as unknown as TransitEngine;
     assert.deepEqual(await engine.maintenance(), []);
     clock.advance(25 * HOUR);
     assert.deepEqual(await engine.maintenance(), ['daily']);
@@ -73,7 +73,7 @@ describe('transit automatic rotation and encryption limits', () => {
     await ts.write('keys/idle', { auto_rotate_period: '24h' });
     clock.advance(25 * HOUR);
     await ts.server.core.maintenance();
-    const engine = ts.server.core.mounts.find('transit/keys')!.engine as TransitEngine;
+    const engine = ts.server.core.mounts.find('transit/keys')!.engine as unknown as TransitEngine;
     assert.deepEqual(await engine.maintenance(), [], 'already rotated by the server\'s maintenance');
     assert.equal((await ts.read('keys/idle')).data.latest_version, 2);
   });

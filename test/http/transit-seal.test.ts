@@ -202,7 +202,8 @@ function capturedLogger() {
 /** An HTTP proxy in front of `target` that records every request's method, path and headers. */
 async function recordingProxy(t: test.TestContext, target: string) {
   const seen: Array<{ method: string; path: string; headers: http.IncomingHttpHeaders }> = [];
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void handle(req, res));
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     seen.push({ method: req.method!, path: req.url!, headers: req.headers });
@@ -212,7 +213,7 @@ async function recordingProxy(t: test.TestContext, target: string) {
       ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
     });
     res.writeHead(forwarded.status, { 'content-type': 'application/json' }).end(await forwarded.text());
-  });
+  };
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((r) => server.close(r)));

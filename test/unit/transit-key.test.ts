@@ -57,7 +57,7 @@ describe('transit key stored form', () => {
   test('malformed stored entries are integrity errors, never casts (truncated, trailing bytes, bad header, bad key)', async () => {
     const encoded = encodeKey(await sample());
     const headerLength = new DataView(encoded.buffer).getUint32(4);
-    const withHeader = (edit: (h: Record<string, any>) => void) => {
+    const withHeader = (edit: (h: Record<string, unknown>) => void) => {
       const h = JSON.parse(new TextDecoder().decode(encoded.subarray(8, 8 + headerLength)));
       edit(h);
       const json = new TextEncoder().encode(JSON.stringify(h));
@@ -74,9 +74,9 @@ describe('transit key stored form', () => {
       [new TextEncoder().encode('CTK2xxxx'), /unknown format/],
       [withHeader((h) => (h.type = 'des')), /type/],
       [withHeader((h) => (h.latest_version = 9)), /latest version is missing/],
-      [withHeader((h) => (h.versions[0].encryptions = -1)), /version fields/],
+      [withHeader((h) => ((h.versions as Array<Record<string, unknown>>)[0]!.encryptions = -1)), /version fields/],
       [withHeader((h) => (h.convergent = true)), /convergent without derived/],
-      [withHeader((h) => (h.versions[0].hmac_length = 31)), /HMAC key length|truncated|trailing/],
+      [withHeader((h) => ((h.versions as Array<Record<string, unknown>>)[0]!.hmac_length = 31)), /HMAC key length|truncated|trailing/],
     ];
     for (const [raw, message] of cases) {
       assert.throws(

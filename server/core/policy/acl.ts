@@ -238,7 +238,7 @@ function deniedMatch(value: unknown, list: readonly ParameterValue[]): boolean {
 
 /** A list value's elements, or a string's comma-separated parts (trimmed), as Vault treats comma-string fields. */
 function elementsOf(value: unknown): unknown[] | undefined {
-  if (Array.isArray(value)) return value;
+  if (Array.isArray(value)) return value as unknown[];
   if (typeof value === 'string' && value.includes(',')) return value.split(',').map((part) => part.trim());
   return undefined;
 }

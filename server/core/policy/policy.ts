@@ -97,7 +97,7 @@ function parseRule(pattern: string, body: Record<string, unknown>, bad: (m: stri
     } else if (key === 'policy') {
       const legacy = LEGACY[String(value).toLowerCase()];
       if (!legacy) bad(`path "${pattern}": invalid policy "${String(value)}"`);
-      for (const c of legacy!) capabilities.add(c);
+      for (const c of legacy) capabilities.add(c);
     } else if (key === 'allowed_parameters' || key === 'denied_parameters') {
       const map = parameterMap(value, `path "${pattern}": ${key}`, bad);
       if (key === 'allowed_parameters') constraints.allowedParameters = map;

@@ -187,7 +187,7 @@ export function osErrorOf(err: unknown): string {
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return describe(code, e);
   }
   for (const e of chain) {
-    const message = String((e as Error).message ?? '');
+    const message = (e as Partial<Error>).message ?? '';
     for (const [pattern, code] of STRERROR_CODES) if (pattern.test(message)) return describe(code, e);
   }
   const last = chain[chain.length - 1] as Error | undefined;
@@ -203,5 +203,5 @@ function describe(code: string, e: unknown): string {
     ENOTDIR: 'a part of the path is a file, not a directory',
     EEXIST: 'the path exists and is not a directory',
   };
-  return `${code} (${hints[code] ?? String((e as Error).message ?? '')})`;
+  return `${code} (${hints[code] ?? (e as Partial<Error>).message ?? ''})`;
 }

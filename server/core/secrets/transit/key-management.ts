@@ -115,13 +115,14 @@ export async function modify(
   store: KeyStore,
   name: string,
   missing: string,
-  change: (key: TransitKey) => string[] | void | Promise<void>,
+  change: (key: TransitKey) => unknown,
 ): Promise<LogicalResponse> {
   return store.exclusive(name, async () => {
     const found = await store.read(name);
     if (!found) throw new CofferError('invalid_request', missing);
     try {
-      const warnings = (await change(found.key)) ?? [];
+      const outcome = await change(found.key);
+      const warnings = Array.isArray(outcome) ? (outcome as string[]) : [];
       await store.save(found.key);
       return { data: describeKey(found.key), ...(warnings.length > 0 ? { warnings } : {}) };
     } finally {

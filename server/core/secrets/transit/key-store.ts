@@ -167,7 +167,7 @@ export class KeyStore {
     }
     await this.exclusive(key.name, async () => {
       let perKey = this.#reservations.get(key.name);
-      if (!perKey) this.#reservations.set(key.name, (perKey = new Map()));
+      if (!perKey) this.#reservations.set(key.name, (perKey = new Map<number, Reservation>()));
       let reservation = perKey.get(version);
       if (reservation && reservation.next + count <= reservation.reserved) {
         reservation.next += count;

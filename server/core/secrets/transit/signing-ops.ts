@@ -127,7 +127,7 @@ export function hmacOp(store: KeyStore, name: string, urlAlgorithm: string | und
 function hmacVerifyOp(store: KeyStore, name: string, urlAlgorithm: string | undefined, data: Item, items: Item[], batch: boolean): Promise<LogicalResponse> {
   const hashAlgorithm = hashName(data, urlAlgorithm);
   if (!HASHES[hashAlgorithm]) throw new CofferError('invalid_request', `invalid hash algorithm "${hashAlgorithm}"`);
-  const algorithm = HASHES[hashAlgorithm]!.node;
+  const algorithm = HASHES[hashAlgorithm].node;
   return store.use(name, 'encryption key not found', (key) =>
     batchResponse(
       batch,

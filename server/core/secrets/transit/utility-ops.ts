@@ -17,7 +17,7 @@ export function hashOp(urlAlgorithm: string | undefined, data: Item): LogicalRes
   if (format !== 'hex' && format !== 'base64') throw new CofferError('invalid_request', `unsupported encoding format ${format}; must be "hex" or "base64"`);
   const algorithm = urlAlgorithm || optionalString(data, 'algorithm') || optionalString(data, 'hash_algorithm') || 'sha2-256';
   if (!HASHES[algorithm] || algorithm === 'sha1') throw new CofferError('invalid_request', `unsupported algorithm ${algorithm}`);
-  return { data: { sum: createHash(HASHES[algorithm]!.node).update(input).digest(format) } };
+  return { data: { sum: createHash(HASHES[algorithm].node).update(input).digest(format) } };
 }
 
 /**
