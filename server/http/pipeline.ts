@@ -132,6 +132,7 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
   // A repeated parameter arrives joined, so a handler that expects one value sees a malformed one, never a silently picked one.
   for (const [k, v] of Object.entries(req.query)) query[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(',') : '[object]';
   const token = tokenOf(req.headers);
+  const remoteAddress = req.socket.remoteAddress;
   return {
     method,
     path,
@@ -141,10 +142,11 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
     body,
     rawBody: raw === undefined ? {} : raw,
     token,
-    authenticate: () => authorizer.authenticate(token),
+    remoteAddress,
+    authenticate: () => authorizer.authenticate(token, remoteAddress),
     check: (entry, p, operation) => authorizer.check(entry, p, operation),
     authorize: async (p, operation, needsSudo) => {
-      const entry = await authorizer.authenticate(token);
+      const entry = await authorizer.authenticate(token, remoteAddress);
       await authorizer.check(entry, p, operation, needsSudo);
       return entry;
     },
