@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { AuthTable } from './auth/auth-table.js';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
@@ -15,7 +16,10 @@ import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
 import { progressCount, progressNonce } from './seal/unseal-progress.js';
 import type { StorageBackend } from './storage/storage-backend.js';
+import { Cubbyhole } from './secrets/cubbyhole.js';
+import { TokenRoles } from './token/token-roles.js';
 import { TokenStore } from './token/token-store.js';
+import { ResponseWrapping } from './wrapping/response-wrapping.js';
 
 export type { InitRequest, InitResult };
 
@@ -61,8 +65,12 @@ export class CofferCore {
   readonly rotation: RotationService;
   readonly rekey: RekeyEngine;
   readonly tokens: TokenStore;
+  readonly tokenRoles: TokenRoles;
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
+  readonly auth: AuthTable;
+  readonly cubbyhole: Cubbyhole;
+  readonly wrapping: ResponseWrapping;
   readonly cluster: ClusterIdentity;
   readonly clock: Clock;
   readonly #storage: StorageBackend;
@@ -92,16 +100,24 @@ export class CofferCore {
     this.unsealer = new Unsealer({ ...sealDeps, seals: this.#seals });
     this.rekey = new RekeyEngine({ ...sealDeps, seal: this.#seals.active, clock, unsealer: this.unsealer });
     this.tokens = new TokenStore(this.barrier, clock);
+    this.tokenRoles = new TokenRoles(this.barrier);
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, clock, random);
+    this.auth = new AuthTable({ barrier: this.barrier, clock, random, tokens: this.tokens });
+    this.cubbyhole = new Cubbyhole(this.barrier);
+    this.wrapping = new ResponseWrapping(this.barrier, this.tokens);
+    // A token's cubbyhole (and a wrapping token's wrapped response) is deleted in the token's revocation batch.
+    this.tokens.onRevoke((hash) => this.cubbyhole.stageDestroy(hash));
     this.cluster = new ClusterIdentity(this.barrier);
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
+    this.lifecycle.onUnsealed(() => this.auth.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());
     this.lifecycle.onSealing(() => {
       this.tokens.unload();
       this.policies.clear();
       this.mounts.clear();
+      this.auth.clear();
       this.cluster.clear();
     });
   }

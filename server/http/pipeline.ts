@@ -6,6 +6,7 @@ import type { Authorizer } from './authorizer.js';
 import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { tokenOf, type RequestContext } from './request-context.js';
+import type { WrapStep } from './response-wrapping-step.js';
 import { routerMethod } from './router-method.js';
 import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
@@ -24,6 +25,8 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
+  /** Response wrapping (`X-Vault-Wrap-TTL`): checked before the handler, applied to its reply. */
+  wrap?: WrapStep;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -79,8 +82,10 @@ export function createPipeline(deps: PipelineDeps): express.Express {
       if (!handler && method === 'LIST' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = route.handlers.GET;
     }
     if (!handler || !method) return write(res, errors(405, []));
+    const wrapTtl = deps.wrap?.requestedTtl(req.headers, path);
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
-    write(res, await handler(ctx));
+    const reply = await handler(ctx);
+    write(res, wrapTtl === undefined ? reply : await deps.wrap!.wrap(reply, wrapTtl, path));
   });
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 

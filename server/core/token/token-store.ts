@@ -161,9 +161,10 @@ export class TokenStore {
 
   /**
    * Creates a token and persists it (entry, accessor index, parent index) in one batch.
+   * `extraOps` adds entries keyed by the new token's hash to the same batch (a wrapped response in its cubbyhole).
    * @returns the token, which exists nowhere else, and its record.
    */
-  async create(options: CreateTokenOptions): Promise<{ token: string; record: TokenRecord }> {
+  async create(options: CreateTokenOptions, extraOps?: (hash: string) => BarrierOp[]): Promise<{ token: string; record: TokenRecord }> {
     const key = this.#key();
     const now = this.#nowSeconds();
     const explicitMaxTtl = options.explicitMaxTtl ?? 0;
@@ -201,6 +202,7 @@ export class TokenStore {
     ];
     if (entry.parent) ops.push({ type: 'put', path: `${PARENT_PREFIX}${entry.parent}/${hash}`, value: new Uint8Array(0) });
     if (entry.mountAccessor) ops.push({ type: 'put', path: `${MOUNT_PREFIX}${entry.mountAccessor}/${hash}`, value: new Uint8Array(0) });
+    if (extraOps) ops.push(...extraOps(hash));
     await this.#barrier.batch(ops);
     return { token, record: { ...entry, hash } };
   }
