@@ -85,6 +85,8 @@ export const TOKEN_REF_REQUEST = strict('TokenRequest', { token: STRING, accesso
 export const CAPABILITIES_REQUEST = strict('CapabilitiesRequest', { token: STRING, accessor: STRING, path: LIST, paths: LIST });
 
 export const AUTH_ENABLE_REQUEST = strict('EnableAuthRequest', {
+  /** node-vault's `enableAuth` repeats the path in the body; accepted only when it names the same path. */
+  mount_point: STRING,
   type: STRING,
   description: STRING,
   config: OBJECT,
@@ -97,6 +99,7 @@ export const AUTH_ENABLE_REQUEST = strict('EnableAuthRequest', {
 });
 
 export const MOUNT_ENABLE_REQUEST = strict('MountInput', {
+  mount_point: STRING,
   type: STRING,
   description: STRING,
   config: OBJECT,

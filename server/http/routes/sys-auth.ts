@@ -51,6 +51,13 @@ export function refuseUnsupportedMountFlags(b: Record<string, unknown>): void {
   }
 }
 
+/** A body's `mount_point` (node-vault sends it) must name the path the request is for. */
+export function checkMountPoint(value: unknown, path: string): void {
+  if (value === undefined) return;
+  const trim = (p: string) => p.replace(/^\/+|\/+$/g, '');
+  if (typeof value !== 'string' || trim(value) !== trim(path)) throw new CofferError('invalid_request', 'invalid value for "mount_point": it must match the path');
+}
+
 /** `sys/auth`: list, enable, disable and tune auth methods (and the `sys/mounts/auth/…` spellings of tune). */
 export function sysAuthRoutes({ auth, validator }: { auth: AuthTable; validator: BodyValidator }): RouteTable {
   async function readTune(ctx: RequestContext, aclPath: string, mountPath: string): Promise<Reply> {
@@ -102,6 +109,7 @@ export function sysAuthRoutes({ auth, validator }: { auth: AuthTable; validator:
         await ctx.authorize(`sys/auth/${path}`, 'update', true);
         const b = validator.parse<Record<string, unknown>>(ctx.rawBody, AUTH_ENABLE_REQUEST);
         refuseUnsupportedMountFlags(b);
+        checkMountPoint(b.mount_point, path);
         const type = typeof b.type === 'string' && b.type !== '' ? b.type : undefined;
         if (!type) throw new CofferError('invalid_request', 'backend type must be specified as a string');
         if (b.plugin_name !== undefined && b.plugin_name !== '' && b.plugin_name !== type) throw new CofferError('invalid_request', 'invalid value for "plugin_name": Coffer has no plugin catalog');
