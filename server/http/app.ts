@@ -47,7 +47,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysPolicyRoutes({ policies }),
     // Before sys/mounts: its `sys/mounts/auth/…` spelling of auth tune must match first.
     ...sysAuthRoutes({ auth, validator }),
-    ...sysMountRoutes({ mounts, tokens, lifecycle }),
+    ...sysMountRoutes({ mounts, tokens, lifecycle, validator, policies, auth }),
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),
     ...authTokenRoutes({ tokens, roles: tokenRoles, auth, policies, validator }),
     ...sysWrappingRoutes({ wrapping, lifecycle, validator }),

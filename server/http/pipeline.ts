@@ -7,7 +7,7 @@ import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import type { WrapStep } from './response-wrapping-step.js';
-import { routerMethod } from './router-method.js';
+import { badListParameter, routerMethod } from './router-method.js';
 import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
 /** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
@@ -71,6 +71,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
+    if (badListParameter(req)) return write(res, errors(400, ['invalid value for "list": expected a boolean such as true, 1 or t']));
     const method = routerMethod(req);
     const route = matchRoute(routes, path);
     let handler: Handler | undefined;

@@ -2,7 +2,7 @@ import { Mutex } from 'async-mutex';
 import type { Barrier, BarrierOp } from '../barrier/barrier.js';
 import type { Clock, Random } from '../clock.js';
 import { CofferError } from '../errors.js';
-import { normalise } from '../mounts/mount-table.js';
+import { checkTtls, normalise } from '../mounts/mount-table.js';
 import { BarrierView, decodeJson, encodeJson } from '../secrets/secret-engine.js';
 import type { TokenStore } from '../token/token-store.js';
 import { AppRole } from './approle.js';
@@ -161,16 +161,6 @@ export class AuthTable {
       else if (e.type === 'userpass') this.#methods.set(e.path, new Userpass(view));
     }
   }
-}
-
-/**
- * Validates a mount's lease TTLs (0 = the system's): the max may not exceed the system max, nor the default the max.
- * @throws CofferError `invalid_request`.
- */
-export function checkTtls(defaultTtl: number, maxTtl: number): { default_lease_ttl: number; max_lease_ttl: number } {
-  if (maxTtl > SYSTEM_MAX_TTL) throw new CofferError('invalid_request', 'max_lease_ttl cannot be greater than the system max lease TTL (768h)');
-  if (defaultTtl > (maxTtl || SYSTEM_MAX_TTL)) throw new CofferError('invalid_request', 'default_lease_ttl cannot be greater than max_lease_ttl');
-  return { default_lease_ttl: defaultTtl, max_lease_ttl: maxTtl };
 }
 
 async function allKeys(barrier: Barrier, prefix: string): Promise<string[]> {
