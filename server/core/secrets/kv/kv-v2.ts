@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
+import { formatGoDuration, parseDurationSeconds } from '../../../http/go-duration.js';
 import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 interface VersionInfo {
@@ -92,7 +93,7 @@ export class KvV2 implements SecretEngine {
     const info = meta.versions[String(version)];
     if (!info) return undefined;
     const metadata = { created_time: info.created_time, custom_metadata: meta.custom_metadata, deletion_time: info.deletion_time, destroyed: info.destroyed, version };
-    if (info.deletion_time !== '' || info.destroyed) return { data: { data: null, metadata }, notFound: true };
+    if (isDeleted(info, rfc3339Nano(this.clock.now())) || info.destroyed) return { data: { data: null, metadata }, notFound: true };
     const raw = await this.view.get(versionPath(key, version));
     if (!raw) return undefined;
     return { data: { data: decodeJson(raw), metadata } };
@@ -115,7 +116,10 @@ export class KvV2 implements SecretEngine {
     const version = meta.current_version + 1;
     meta.current_version = version;
     meta.updated_time = now;
-    meta.versions[String(version)] = { created_time: now, deletion_time: '', destroyed: false };
+    // delete_version_after: the version is written already scheduled for deletion (the shorter of metadata's and config's).
+    const deleteAfter = [seconds(meta.delete_version_after), seconds(config.delete_version_after)].filter((s) => s > 0);
+    const deletionTime = deleteAfter.length > 0 ? rfc3339Nano(new Date(this.clock.now().getTime() + Math.min(...deleteAfter) * 1000)) : '';
+    meta.versions[String(version)] = { created_time: now, deletion_time: deletionTime, destroyed: false };
     if (meta.oldest_version === 0) meta.oldest_version = version;
 
     const ops: Array<{ type: 'put'; path: string; value: Uint8Array } | { type: 'delete'; path: string }> = [
@@ -131,7 +135,7 @@ export class KvV2 implements SecretEngine {
     meta.oldest_version = kept[0] ?? version;
     ops.push({ type: 'put', path: `metadata/${key}`, value: encodeJson(meta) });
     await this.view.batch(ops);
-    return { data: { created_time: now, custom_metadata: meta.custom_metadata, deletion_time: '', destroyed: false, version } };
+    return { data: { created_time: now, custom_metadata: meta.custom_metadata, deletion_time: deletionTime, destroyed: false, version } };
   }
 
   async #softDelete(key: string, versions: number[] | undefined): Promise<undefined> {
@@ -141,7 +145,7 @@ export class KvV2 implements SecretEngine {
     const now = rfc3339Nano(this.clock.now());
     for (const v of versions ?? [meta.current_version]) {
       const info = meta.versions[String(v)];
-      if (info && info.deletion_time === '' && !info.destroyed) info.deletion_time = now;
+      if (info && !isDeleted(info, now) && !info.destroyed) info.deletion_time = now;
     }
     await this.view.put(`metadata/${key}`, encodeJson(meta));
     return undefined;
@@ -195,6 +199,7 @@ export class KvV2 implements SecretEngine {
     const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
+    if (body.delete_version_after !== undefined) meta.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     if (body.custom_metadata !== undefined) {
       const custom = body.custom_metadata;
       if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom))) throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
@@ -209,6 +214,7 @@ export class KvV2 implements SecretEngine {
     const config = await this.#config();
     if (body.max_versions !== undefined) config.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) config.cas_required = body.cas_required === true || body.cas_required === 'true';
+    if (body.delete_version_after !== undefined) config.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     await this.view.put('config', encodeJson(config));
     return undefined;
   }
@@ -222,6 +228,15 @@ export class KvV2 implements SecretEngine {
     const raw = await this.view.get(`metadata/${key}`);
     return raw ? decodeJson<Metadata>(raw) : undefined;
   }
+}
+
+/** Deleted: a deletion time that has come (a future one is a `delete_version_after` schedule). */
+function isDeleted(info: VersionInfo, now: string): boolean {
+  return info.deletion_time !== '' && info.deletion_time <= now;
+}
+
+function seconds(goDuration: string | undefined): number {
+  return goDuration ? parseDurationSeconds(goDuration, 'delete_version_after') : 0;
 }
 
 function emptyMetadata(now: string): Metadata {
