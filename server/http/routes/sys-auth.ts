@@ -90,7 +90,8 @@ export function sysAuthRoutes({ auth, validator }: { auth: AuthTable; validator:
       },
       PUT: async (ctx) => {
         const path = ctx.params.path!;
-        if (!path.endsWith('/tune')) throw new CofferError('invalid_request', 'auth methods are enabled at sys/auth/:path');
+        // Auth methods are enabled at sys/auth/:path; a secret engine may not live under auth/.
+        if (!path.endsWith('/tune')) throw new CofferError('invalid_request', 'cannot mount at a protected path: auth/');
         return writeTune(ctx, `sys/mounts/auth/${path}`, path.slice(0, -'/tune'.length));
       },
     },
