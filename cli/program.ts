@@ -5,6 +5,7 @@ import { registerOperatorRekey } from './commands/operator-rekey.js';
 import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
+import { registerAuth, registerUnwrap } from './commands/auth.js';
 import { registerKv } from './commands/kv.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRawPaths } from './commands/raw-paths.js';
@@ -33,6 +34,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerSecrets(program, ctx);
   registerKv(program, ctx);
   registerRawPaths(program, ctx);
+  registerAuth(program, ctx);
+  registerUnwrap(program, ctx);
   const all = (c: import('commander').Command): import('commander').Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) cmd.exitOverride();
   return program;
