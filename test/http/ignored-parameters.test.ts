@@ -112,3 +112,23 @@ describe('no parameter is silently ignored', () => {
     assert.equal((await server.api('GET', 'sys/internal/ui/mounts')).status, 403);
   });
 });
+
+describe('unknown fields are refused where Coffer would not apply them', () => {
+  test('KV v2 data, metadata and config writes, and the rotation config, name the unknown field in a 400', async (t) => {
+    const { server, rootToken } = await ready(t);
+    await server.api('POST', 'sys/mounts/kv2', { token: rootToken, body: { type: 'kv', options: { version: '2' } } });
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['kv2/data/a', { data: { v: '1' }, version: 3 }, 'version'],
+      ['kv2/data/a', { data: { v: '1' }, options: { check_and_set: 0 } }, 'check_and_set'],
+      ['kv2/metadata/a', { max_version: 3 }, 'max_version'],
+      ['kv2/config', { delete_versions_after: '1h' }, 'delete_versions_after'],
+      ['sys/rotate/config', { max_operation: 5 }, 'max_operation'],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await server.api('POST', path, { token: rootToken, body });
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.match(res.body.errors[0], new RegExp(`unknown field "${field}"`));
+    }
+    assert.equal((await server.api('GET', 'kv2/data/a', { token: rootToken })).status, 404, 'nothing was written');
+  });
+});

@@ -1,6 +1,7 @@
 import type { RotationConfig } from '../../core/barrier/keyring.js';
 import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
+import { refuseUnknownFields } from '../../core/secrets/secret-engine.js';
 import type { RotationService } from '../../core/rotation/rotation-service.js';
 import { formatGoDuration, parseDurationSeconds } from '../go-duration.js';
 import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
@@ -24,6 +25,7 @@ export function sysKeyRoutes({ rotation }: { rotation: RotationService }): Route
   const writeConfig: (path: string) => Handler = (path) => async (ctx) => {
     await ctx.authorize(path, 'update');
     const body = ctx.body;
+    refuseUnknownFields(body as Record<string, unknown>, ['max_operations', 'interval', 'enabled'], path);
     const update: { -readonly [K in keyof RotationConfig]?: RotationConfig[K] } = {};
     if (body.max_operations !== undefined && body.max_operations !== null) {
       const n = typeof body.max_operations === 'string' && /^\d+$/.test(body.max_operations) ? Number(body.max_operations) : body.max_operations;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
 import { formatGoDuration, parseDurationSeconds } from '../../../http/go-duration.js';
-import { BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import { BarrierView, decodeJson, encodeJson, refuseUnknownFields, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 interface VersionInfo {
   created_time: string;
@@ -107,6 +107,8 @@ export class KvV2 implements SecretEngine {
     const now = rfc3339Nano(this.clock.now());
     const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
+    refuseUnknownFields(body, ['data', 'options'], 'KV v2 data');
+    refuseUnknownFields(options, ['cas'], 'KV v2 data options');
     const cas = options.cas;
     if (cas === undefined || cas === null) {
       if (meta.cas_required || config.cas_required) throw new CofferError('invalid_request', 'check-and-set parameter required for this call');
@@ -195,6 +197,7 @@ export class KvV2 implements SecretEngine {
 
   async #writeMetadata(key: string, body: Record<string, unknown>): Promise<undefined> {
     requireKey(key);
+    refuseUnknownFields(body, ['max_versions', 'cas_required', 'custom_metadata', 'delete_version_after'], 'KV v2 metadata');
     const now = rfc3339Nano(this.clock.now());
     const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
@@ -211,6 +214,7 @@ export class KvV2 implements SecretEngine {
   }
 
   async #writeConfig(body: Record<string, unknown>): Promise<undefined> {
+    refuseUnknownFields(body, ['max_versions', 'cas_required', 'delete_version_after'], 'KV v2 config');
     const config = await this.#config();
     if (body.max_versions !== undefined) config.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) config.cas_required = body.cas_required === true || body.cas_required === 'true';
