@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
+import { GatedStorage } from '../helpers/gated-storage.js';
 import { initServer, ManualClock, startTestServer, unsealServer, type TestServer } from '../helpers/test-server.js';
 
 async function ready(t: TestContext, clock = new ManualClock()) {
@@ -90,5 +92,28 @@ describe('AppRole', () => {
     assert.equal((await server.api('DELETE', 'auth/approle/role/gone', { token: rootToken })).status, 204);
     await role(server, rootToken, 'gone', { token_policies: 'default', role_id: roleId });
     assert.equal((await login(server, { role_id: roleId, secret_id: secret.secret_id })).status, 400);
+  });
+});
+
+describe('AppRole racing a disable', () => {
+  test('a login that read the method before it was disabled leaves no token behind', async (t) => {
+    const storage = new GatedStorage(new InmemBackend());
+    const server = await startTestServer(t, { storage });
+    const { keys, rootToken } = await initServer(server, 1, 1);
+    await unsealServer(server, keys);
+    await server.api('POST', 'sys/auth/approle', { token: rootToken, body: { type: 'approle' } });
+    const roleId = await role(server, rootToken, 'web', { token_policies: 'default', secret_id_num_uses: 5 });
+    const secret = (await server.api('POST', 'auth/approle/role/web/secret-id', { token: rootToken, body: {} })).body.data;
+    const tokenIds = async () => (await storage.list('sys/token/id/')).length;
+    const before = await tokenIds();
+    // The login stops at its secret-id use count write: after it has found the role, before it creates the token.
+    const gate = storage.gate((ops) => ops.some((op) => op.key.includes('/secret_id/')));
+    const login = server.api('POST', 'auth/approle/login', { body: { role_id: roleId, secret_id: secret.secret_id } });
+    await gate.reached;
+    assert.equal((await server.api('DELETE', 'sys/auth/approle', { token: rootToken })).status, 204);
+    gate.release();
+    const res = await login;
+    assert.equal(res.status, 400, res.text);
+    assert.equal(await tokenIds(), before, 'no token of the disabled method survives');
   });
 });

@@ -72,6 +72,11 @@ export class AuthTable {
     return this.#entries.find((e) => e.path === normalised);
   }
 
+  /** Whether a mounted method has this accessor (false once it was disabled). */
+  hasAccessor(accessor: string): boolean {
+    return this.#entries.some((e) => e.accessor === accessor);
+  }
+
   /** The token store's entry (always present once loaded). */
   get tokenMount(): AuthMountEntry | undefined {
     return this.#entries.find((e) => e.type === 'token');
@@ -122,8 +127,9 @@ export class AuthTable {
       await this.#tokens.exclusive(async () => {
         const revocations = await this.#tokens.stageMountRevocation(entry.accessor);
         await this.#barrier.batch([...dataDeletes, ...revocations, { type: 'put', path: AUTH_TABLE_PATH, value: encodeJson(remaining) }]);
+        // Still under the token lock: a login token created after this sees the method gone (see hasAccessor).
+        this.#set(remaining);
       });
-      this.#set(remaining);
     });
   }
 

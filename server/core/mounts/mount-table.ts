@@ -124,6 +124,7 @@ export class MountTable {
   /** Unmounts and deletes all of the mount's data in the same atomic batch. Unknown paths are not an error. */
   async disable(path: string): Promise<void> {
     const mountPath = normalise(path);
+    if (RESERVED.includes(mountPath)) throw new CofferError('invalid_request', `cannot unmount "${mountPath}"`);
     await this.#lock.runExclusive(async () => {
       const entry = this.#entries.find((e) => e.path === mountPath);
       if (!entry) return;

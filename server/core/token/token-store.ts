@@ -165,6 +165,11 @@ export class TokenStore {
    * @returns the token, which exists nowhere else, and its record.
    */
   async create(options: CreateTokenOptions, extraOps?: (hash: string) => BarrierOp[]): Promise<{ token: string; record: TokenRecord }> {
+    // Under the lock: a revocation staged for an auth mount (see stageMountRevocation) never misses a token being made.
+    return this.#lock.runExclusive(() => this.#create(options, extraOps));
+  }
+
+  async #create(options: CreateTokenOptions, extraOps?: (hash: string) => BarrierOp[]): Promise<{ token: string; record: TokenRecord }> {
     const key = this.#key();
     const now = this.#nowSeconds();
     const explicitMaxTtl = options.explicitMaxTtl ?? 0;

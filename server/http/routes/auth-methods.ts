@@ -14,7 +14,7 @@ import { errors, json, noContent, type Handler, type Reply } from './route-table
  * token is an orphan, carries the method's mount accessor (so disabling the method revokes it) and the login's
  * metadata.
  */
-export async function issueLoginToken(tokens: TokenStore, mount: AuthMountEntry, login: LoginResult, path: string): Promise<Reply> {
+export async function issueLoginToken(tokens: TokenStore, auth: AuthTable, mount: AuthMountEntry, login: LoginResult, path: string): Promise<Reply> {
   const s = login.settings;
   const mountMax = mount.config.max_lease_ttl || SYSTEM_MAX_TTL;
   const maxTtl = s.maxTtl > 0 ? Math.min(s.maxTtl, mountMax) : mountMax;
@@ -35,6 +35,11 @@ export async function issueLoginToken(tokens: TokenStore, mount: AuthMountEntry,
     mountAccessor: mount.accessor,
     boundCidrs: s.boundCidrs,
   });
+  // A login that raced the method being disabled must not leave a token the disable's revocation did not see.
+  if (!auth.hasAccessor(mount.accessor)) {
+    await tokens.revoke(record);
+    throw new CofferError('invalid_request', 'the auth method was disabled');
+  }
   return authReply(tokens, token, record, mount.type);
 }
 
@@ -59,7 +64,7 @@ export function authMethodHandler({ auth, tokens, lifecycle, validator }: { auth
       ctx.setRouteLabel(`auth:${found.entry.path}login`);
       if (ctx.method !== 'PUT') return errors(405, []);
       const login = await method.login(request('update'));
-      return issueLoginToken(tokens, found.entry, login, fullPath);
+      return issueLoginToken(tokens, auth, found.entry, login, fullPath);
     }
     const entry = await ctx.authenticate();
     if (!found || !method) return errors(404, [`no handler for route "${ctx.path}". route entry not found.`]);
