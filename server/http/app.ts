@@ -54,7 +54,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysMetricsRoutes({ metrics: options.metrics, unauthenticatedMetrics: options.unauthenticatedMetrics }),
   };
   const mounted = mountedHandler({ mounts, lifecycle });
-  const methods = authMethodHandler({ auth, tokens, lifecycle, validator });
+  const methods = authMethodHandler({ auth, tokens, lifecycle, validator, onLogin: (method, outcome) => options.metrics.authLogin(method, outcome) });
   const cubbyholes = cubbyholeHandler({ cubbyhole, lifecycle });
   return createPipeline({
     routes,

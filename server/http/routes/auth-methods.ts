@@ -48,7 +48,20 @@ export async function issueLoginToken(tokens: TokenStore, auth: AuthTable, mount
  * token; every other path authenticates first (nothing about the auth table is revealed without a valid token) and
  * is ACL-checked on its full path.
  */
-export function authMethodHandler({ auth, tokens, lifecycle, validator }: { auth: AuthTable; tokens: TokenStore; lifecycle: Lifecycle; validator: BodyValidator }): Handler {
+export function authMethodHandler({
+  auth,
+  tokens,
+  lifecycle,
+  validator,
+  onLogin,
+}: {
+  auth: AuthTable;
+  tokens: TokenStore;
+  lifecycle: Lifecycle;
+  validator: BodyValidator;
+  /** Counts logins (metrics). */
+  onLogin: (method: string, outcome: 'success' | 'failure') => void;
+}): Handler {
   return async (ctx: RequestContext) => {
     if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
     const fullPath = decodeURIComponent(ctx.path);
@@ -63,8 +76,15 @@ export function authMethodHandler({ auth, tokens, lifecycle, validator }: { auth
     if (found && method && method.isLogin(found.relative)) {
       ctx.setRouteLabel(`auth:${found.entry.path}login`);
       if (ctx.method !== 'PUT') return errors(405, []);
-      const login = await method.login(request('update'));
-      return issueLoginToken(tokens, auth, found.entry, login, fullPath);
+      try {
+        const login = await method.login(request('update'));
+        const reply = await issueLoginToken(tokens, auth, found.entry, login, fullPath);
+        onLogin(found.entry.type, 'success');
+        return reply;
+      } catch (err) {
+        onLogin(found.entry.type, 'failure');
+        throw err;
+      }
     }
     const entry = await ctx.authenticate();
     if (!found || !method) return errors(404, [`no handler for route "${ctx.path}". route entry not found.`]);
