@@ -28,10 +28,12 @@ export interface ClientSettings {
   token?: string;
   caCert?: string;
   skipVerify?: boolean;
+  /** `-wrap-ttl` / `VAULT_WRAP_TTL`: every response comes back wrapped. */
+  wrapTtl?: string;
 }
 
 /** Settings from Vault's environment variables, overridden by flags. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean }): ClientSettings {
+export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean; wrapTtl?: string }): ClientSettings {
   const skip = flags.tlsSkipVerify ?? /^(1|t|true)$/i.test(env.VAULT_SKIP_VERIFY ?? '');
   const caCert = flags.caCert ?? env.VAULT_CACERT;
   const token = env.VAULT_TOKEN || readStoredToken(env);
@@ -39,6 +41,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: strin
     address: (flags.address ?? env.VAULT_ADDR ?? 'https://127.0.0.1:8200').replace(/\/+$/, ''),
     ...(token ? { token } : {}),
     ...(caCert ? { caCert } : {}),
+    ...((flags.wrapTtl ?? env.VAULT_WRAP_TTL) ? { wrapTtl: flags.wrapTtl ?? env.VAULT_WRAP_TTL } : {}),
     skipVerify: skip,
   };
 }
@@ -69,6 +72,7 @@ export class VaultClient {
   async request<T>(method: string, path: string, body?: unknown, options: { acceptAnyStatus?: boolean } = {}): Promise<ApiResponse<T>> {
     const response = await vaultRequest(this.#settings.address, method, path, {
       ...(this.#settings.token ? { token: this.#settings.token } : {}),
+      ...(this.#settings.wrapTtl ? { wrapTtl: this.#settings.wrapTtl } : {}),
       body,
       tls: { ...(this.#ca ? { ca: this.#ca } : {}), skipVerify: this.#settings.skipVerify ?? false },
     });

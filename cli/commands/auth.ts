@@ -18,6 +18,27 @@ interface Auth {
   metadata: Record<string, string> | null;
 }
 
+export interface WrapInfo {
+  token: string;
+  accessor: string;
+  ttl: number;
+  creation_time: string;
+  creation_path: string;
+  wrapped_accessor?: string;
+}
+
+/** A wrapped response as Vault's CLI prints it (`-wrap-ttl`). */
+export function wrapTable(info: WrapInfo): string {
+  return formatKeyValueTable([
+    ['wrapping_token:', info.token],
+    ['wrapping_accessor:', info.accessor],
+    ['wrapping_token_ttl:', `${info.ttl}s`],
+    ['wrapping_token_creation_time:', info.creation_time],
+    ['wrapping_token_creation_path:', info.creation_path],
+    ...(info.wrapped_accessor ? ([['wrapped_accessor:', info.wrapped_accessor]] as Array<[string, string]>) : []),
+  ]);
+}
+
 /** A new token as Vault's CLI prints it after a login. */
 export function loginTable(auth: Auth): string {
   const rows: Array<[string, string | boolean]> = [

@@ -20,7 +20,8 @@ export function addClientOptions(cmd: Command): Command {
     .option('--address <addr>', 'address of the Coffer server (VAULT_ADDR)')
     .option('--ca-cert <file>', 'PEM CA certificate to verify the server (VAULT_CACERT)')
     .option('--tls-skip-verify', 'do not verify the server certificate (VAULT_SKIP_VERIFY)')
-    .option('--format <format>', 'output format: table or json (VAULT_FORMAT)');
+    .option('--format <format>', 'output format: table or json (VAULT_FORMAT)')
+    .option('--wrap-ttl <duration>', 'wrap the response in a single-use token with this TTL (VAULT_WRAP_TTL)');
 }
 
 export interface ClientOptions {
@@ -28,6 +29,7 @@ export interface ClientOptions {
   caCert?: string;
   tlsSkipVerify?: boolean;
   format?: string;
+  wrapTtl?: string;
 }
 
 /** A client from the environment and flags; `token` replaces the configured token (used by `login`). */
@@ -36,6 +38,7 @@ export function clientFor(ctx: CommandContext, opts: ClientOptions, token?: stri
     ...(opts.address ? { address: opts.address } : {}),
     ...(opts.caCert ? { caCert: opts.caCert } : {}),
     ...(opts.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
+    ...(opts.wrapTtl ? { wrapTtl: opts.wrapTtl } : {}),
   });
   return new VaultClient(token === undefined ? settings : { ...settings, token });
 }

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { formatJson, formatKeyValueTable } from '../io/output.js';
 import { formatKeys, parseKeyValues } from '../io/kv-args.js';
 import { readAll } from '../io/prompt.js';
+import { wrapTable, type WrapInfo } from './auth.js';
 import { addClientOptions, clientFor, formatOf, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 interface Envelope {
   data: Record<string, unknown> | null;
   auth?: Record<string, unknown> | null;
+  wrap_info?: WrapInfo | null;
 }
 
 /** A data map as Vault's `read` prints it: one row per key, values JSON-encoded unless they are strings. */
@@ -23,6 +25,7 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
     .action(async (path: string, opts: ClientOptions & { field?: string }) => {
       await runApi(ctx, `reading ${path}`, async () => {
         const res = await clientFor(ctx, opts).request<Envelope>('GET', path.replace(/^\//, ''));
+        if (res.body?.wrap_info && formatOf(ctx, opts) !== 'json') return ctx.output.out(wrapTable(res.body.wrap_info));
         const data = res.body?.data ?? {};
         if (opts.field) ctx.output.out(`${String(data[opts.field] ?? '')}\n`);
         else ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : dataTable(data));
@@ -37,6 +40,7 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
         const body = await parseKeyValues(pairs, () => readAll(ctx.stdin));
         const res = await clientFor(ctx, opts).request<Envelope>('PUT', path.replace(/^\//, ''), body);
         if (res.status === 204 || !res.body) ctx.output.out(`Success! Data written to: ${path}\n`);
+        else if (res.body.wrap_info && formatOf(ctx, opts) !== 'json') ctx.output.out(wrapTable(res.body.wrap_info));
         else ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(res.body) : dataTable(res.body.data ?? res.body.auth ?? {}));
       });
     });

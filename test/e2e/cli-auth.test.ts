@@ -41,9 +41,10 @@ test('auth enable/list/tune/disable, write auth/approle/…, unwrap once, and lo
 
   assert.equal(await ok(['write', 'auth/apps/role/web', 'token_policies=default', 'secret_id_num_uses=1']), 'Success! Data written to: auth/apps/role/web\n');
   const roleId = (await ok(['read', '-field=role_id', 'auth/apps/role/web/role-id'])).trim();
-  // The CLI has no -wrap-ttl flag yet: the wrapped secret id is fetched over HTTP, as a deployment platform would.
-  const wrapped = await fetch(`${server.url}/v1/auth/apps/role/web/secret-id`, { method: 'POST', headers: { 'X-Vault-Token': init.root_token, 'X-Vault-Wrap-TTL': '5m' }, body: '{}' });
-  const wrapToken = ((await wrapped.json()) as { wrap_info: { token: string } }).wrap_info.token;
+  const table = await ok(['write', '-wrap-ttl=5m', 'auth/apps/role/web/secret-id']);
+  assert.match(table, /^wrapping_token_ttl:\s+300s$/m);
+  assert.doesNotMatch(table, /secret_id/, 'the secret id is not shown, only its wrapping token');
+  const wrapToken = /^wrapping_token:\s+(\S+)$/m.exec(table)![1]!;
   const secretId = (await ok(['unwrap', '-field=secret_id', wrapToken], undefined, bare)).trim();
   assert.match(secretId, /^[0-9a-f-]{36}$/);
   const again = await runCliProcess(['unwrap', wrapToken], bare);
