@@ -175,6 +175,14 @@ describe('token store completions', () => {
     const role = await server.api('POST', 'auth/token/roles/r', { token: rootToken, body: { allowed_policies_glob: ['a*'] } });
     assert.equal(role.status, 400);
     assert.match(role.body.errors[0], /unknown field "allowed_policies_glob"/);
+    const child = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['app'] } })).body.auth;
+    // A reference field an endpoint does not take would otherwise be ignored: renew-self of SOMEONE ELSE's token.
+    const renewOther = await server.api('POST', 'auth/token/renew-self', { token: rootToken, body: { token: child.client_token } });
+    assert.equal(renewOther.status, 400);
+    assert.match(renewOther.body.errors[0], /unknown field "token"/);
+    const lookupByAccessor = await server.api('POST', 'auth/token/lookup', { token: rootToken, body: { accessor: child.accessor } });
+    assert.equal(lookupByAccessor.status, 400);
+    assert.match(lookupByAccessor.body.errors[0], /unknown field "accessor"/);
   });
 });
 

@@ -48,13 +48,18 @@ export class AuthTable {
     this.#tokens = deps.tokens;
   }
 
-  /** Loads the table after unseal; a store from before auth methods gets its `token/` entry written once. */
+  /**
+   * Loads the table after unseal (after the token store, whose key names the token mount). Until a change persists
+   * the table, the `token/` entry is derived, not stored: unsealing writes nothing, and its accessor is the same on
+   * every unseal because it is a keyed hash.
+   */
   async load(): Promise<void> {
     const raw = await this.#barrier.get(AUTH_TABLE_PATH);
     const entries = raw ? decodeJson<AuthMountEntry[]>(raw) : [];
     if (!entries.some((e) => e.type === 'token')) {
-      entries.unshift(this.#newEntry('token/', 'token', 'token based credentials'));
-      await this.#barrier.put(AUTH_TABLE_PATH, encodeJson(entries));
+      const id = this.#tokens.hmac('auth-token-mount');
+      const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20, 32)}`;
+      entries.unshift({ path: 'token/', type: 'token', description: 'token based credentials', uuid, accessor: `auth_token_${id.slice(32, 40)}`, config: { default_lease_ttl: 0, max_lease_ttl: 0 } });
     }
     this.#set(entries);
   }

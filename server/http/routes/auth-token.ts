@@ -165,8 +165,17 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     return authReply(tokens, token, record);
   }
 
-  async function renew(ctx: RequestContext, record: TokenRecord | undefined, token: string): Promise<Reply> {
-    const b = validator.parse<{ increment?: unknown }>(ctx.rawBody, TOKEN_RENEW_REQUEST);
+  /** The body of a token-by-reference request, refusing the reference field the endpoint does not take. */
+  function refBody<T extends { token?: string; accessor?: string }>(ctx: RequestContext, schema: Parameters<BodyValidator['parse']>[1], takes: 'token' | 'accessor' | 'none'): T {
+    const b = validator.parse<T>(ctx.rawBody, schema);
+    for (const field of ['token', 'accessor'] as const) {
+      if (field !== takes && b[field] !== undefined) throw new CofferError('invalid_request', `unknown field "${field}": not accepted on ${ctx.path}`);
+    }
+    return b;
+  }
+
+  async function renew(ctx: RequestContext, record: TokenRecord | undefined, token: string, takes: 'token' | 'accessor' | 'none'): Promise<Reply> {
+    const b = refBody<{ increment?: unknown; token?: string; accessor?: string }>(ctx, TOKEN_RENEW_REQUEST, takes);
     if (!record) throw new CofferError('invalid_request', 'token not found');
     const renewed = await tokens.renew(record, durationField(b.increment, 'increment') || undefined);
     return authReply(tokens, token, renewed);
@@ -195,7 +204,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     'auth/token/lookup': {
       PUT: async (ctx) => {
         await ctx.authorize('auth/token/lookup', 'update');
-        const { token } = validator.parse<{ token?: string }>(ctx.rawBody, TOKEN_REF_REQUEST);
+        const { token } = refBody<{ token?: string }>(ctx, TOKEN_REF_REQUEST, 'token');
         if (!token) throw new CofferError('invalid_request', 'missing token');
         const record = await tokens.lookup(token);
         // Vault's answer for an unknown, expired or revoked token: 403 with this exact text.
@@ -206,7 +215,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     'auth/token/lookup-accessor': {
       PUT: async (ctx) => {
         await ctx.authorize('auth/token/lookup-accessor', 'update');
-        const { accessor } = validator.parse<{ accessor?: string }>(ctx.rawBody, TOKEN_REF_REQUEST);
+        const { accessor } = refBody<{ accessor?: string }>(ctx, TOKEN_REF_REQUEST, 'accessor');
         const record = accessor ? await tokens.lookupAccessor(accessor) : undefined;
         if (!record) throw new CofferError('invalid_request', 'invalid accessor');
         return logical(lookupData(tokens, record, undefined), { mountType: 'token' });
@@ -215,7 +224,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     'auth/token/renew-self': {
       PUT: async (ctx) => {
         const self = await ctx.authorize('auth/token/renew-self', 'update');
-        return renew(ctx, self, ctx.token ?? '');
+        return renew(ctx, self, ctx.token ?? '', 'none');
       },
     },
     'auth/token/renew': {
@@ -223,7 +232,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
         await ctx.authorize('auth/token/renew', 'update');
         const token = ctx.body.token;
         if (typeof token !== 'string' || token === '') throw new CofferError('invalid_request', 'missing token');
-        return renew(ctx, await tokens.lookup(token), token);
+        return renew(ctx, await tokens.lookup(token), token, 'token');
       },
     },
     'auth/token/renew-accessor': {
@@ -232,12 +241,13 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
         const accessor = ctx.body.accessor;
         if (typeof accessor !== 'string' || accessor === '') throw new CofferError('invalid_request', 'missing accessor');
         // The token itself is never shown to someone who only holds its accessor.
-        return renew(ctx, await tokens.lookupAccessor(accessor), '');
+        return renew(ctx, await tokens.lookupAccessor(accessor), '', 'accessor');
       },
     },
     'auth/token/revoke-self': {
       PUT: async (ctx) => {
         const self = await ctx.authorize('auth/token/revoke-self', 'update');
+        refBody(ctx, TOKEN_REF_REQUEST, 'none');
         await tokens.revoke(self);
         return noContent();
       },
@@ -245,7 +255,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     'auth/token/revoke': {
       PUT: async (ctx) => {
         await ctx.authorize('auth/token/revoke', 'update');
-        const { token } = validator.parse<{ token?: string }>(ctx.rawBody, TOKEN_REF_REQUEST);
+        const { token } = refBody<{ token?: string }>(ctx, TOKEN_REF_REQUEST, 'token');
         if (!token) throw new CofferError('invalid_request', 'missing token');
         const record = await tokens.lookup(token);
         if (record) await tokens.revoke(record);
@@ -255,7 +265,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     'auth/token/revoke-accessor': {
       PUT: async (ctx) => {
         await ctx.authorize('auth/token/revoke-accessor', 'update');
-        const { accessor } = validator.parse<{ accessor?: string }>(ctx.rawBody, TOKEN_REF_REQUEST);
+        const { accessor } = refBody<{ accessor?: string }>(ctx, TOKEN_REF_REQUEST, 'accessor');
         if (!accessor) throw new CofferError('invalid_request', 'missing accessor');
         const record = await tokens.lookupAccessor(accessor);
         if (record) await tokens.revoke(record);
