@@ -226,4 +226,21 @@ describe('auth mounts', () => {
     assert.match(unknown.body.errors[0], /listing_visibility/);
     assert.equal((await server.api('DELETE', 'sys/auth/token', { token: rootToken })).status, 400);
   });
+
+  test('the token store\'s mount accessor is the same across restarts and table changes, and unsealing writes no auth table', async (t) => {
+    const server = await startTestServer(t);
+    const { keys, rootToken } = await initServer(server, 1, 1);
+    await unsealServer(server, keys);
+    const accessor = async (srv: TestServer) => (await srv.api('GET', 'sys/auth', { token: rootToken })).body.data['token/'].accessor as string;
+    const first = await accessor(server);
+    assert.match(first, /^auth_token_[0-9a-f]{8}$/);
+    assert.equal(await server.storage.get('core/auth'), undefined, 'nothing written by unsealing');
+    await server.close();
+    const restarted = await startTestServer(t, { dataDir: server.dataDir });
+    await unsealServer(restarted, keys);
+    assert.equal(await accessor(restarted), first);
+    await enable(restarted, rootToken, 'approle', 'approle');
+    assert.notEqual(await restarted.storage.get('core/auth'), undefined);
+    assert.equal(await accessor(restarted), first, 'persisted with the same accessor');
+  });
 });
