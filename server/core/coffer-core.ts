@@ -3,6 +3,7 @@ import { AuthTable } from './auth/auth-table.js';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
+import { CofferError } from './errors.js';
 import { ClusterIdentity, type ClusterInfo } from './lifecycle/cluster-identity.js';
 import { initialize, type InitRequest, type InitResult } from './lifecycle/initializer.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -207,7 +208,16 @@ export class CofferCore {
     return this.rotation.setConfig(update);
   }
 
-  maintenance(): Promise<string | undefined> {
-    return this.rotation.maintenance();
+  /** Rotation maintenance, then the revocation of expired tokens (whose cubbyholes and wrapped responses go too). */
+  async maintenance(): Promise<string | undefined> {
+    const reason = await this.rotation.maintenance();
+    if (!this.lifecycle.sealed) {
+      try {
+        await this.lifecycle.whileUnsealed((signal) => this.tokens.tidyExpired(signal));
+      } catch (err) {
+        if (!(err instanceof CofferError && err.code === 'sealed')) throw err;
+      }
+    }
+    return reason;
   }
 }

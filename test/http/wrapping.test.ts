@@ -85,6 +85,27 @@ describe('response wrapping', () => {
   });
 });
 
+describe('expiry', () => {
+  test('maintenance revokes expired tokens, deleting their cubbyholes and an expired wrapping token\'s response', async (t) => {
+    const { server, rootToken, clock } = await ready(t);
+    const short = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '60s' } })).body.auth.client_token;
+    await server.api('POST', 'cubbyhole/note', { token: short, body: { v: 'x' } });
+    await server.api('POST', 'sys/wrapping/wrap', { token: rootToken, body: { a: 'b' }, headers: wrapHeader('30s') });
+    const long = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '1h' } })).body.auth.client_token;
+    await server.api('POST', 'cubbyhole/kept', { token: long, body: { v: 'y' } });
+    const cubbyholes = async () => {
+      const out: string[] = [];
+      for (const h of await server.storage.list('cubbyhole/')) out.push(...(await server.storage.list(`cubbyhole/${h}`)));
+      return out.sort();
+    };
+    assert.deepEqual(await cubbyholes(), ['kept', 'note', 'response']);
+    clock.advance(61_000);
+    await server.core.maintenance();
+    assert.deepEqual(await cubbyholes(), ['kept'], 'only the live token\'s cubbyhole remains');
+    assert.equal((await server.api('GET', 'cubbyhole/kept', { token: long })).status, 200);
+  });
+});
+
 describe('cubbyhole', () => {
   test('each token has its own cubbyhole, mounted by default, destroyed with the token', async (t) => {
     const { server, rootToken } = await ready(t);

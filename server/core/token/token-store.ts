@@ -280,6 +280,25 @@ export class TokenStore {
     return ops;
   }
 
+  /**
+   * Revokes expired tokens (with their children and cubbyholes, as any revocation), at most `limit` per call, so a
+   * wrapped response or cubbyhole value does not outlive its token in storage. Stops early once `signal` fires.
+   * @returns how many expired tokens were revoked.
+   */
+  async tidyExpired(signal?: AbortSignal, limit = 1000): Promise<number> {
+    let revoked = 0;
+    for (const hash of await this.#barrier.list(ID_PREFIX)) {
+      if (signal?.aborted || revoked >= limit) break;
+      const raw = await this.#barrier.get(ID_PREFIX + hash);
+      if (!raw) continue;
+      const entry = decodeEntry(raw);
+      if (entry.expireTime === 0 || this.#nowSeconds() < entry.expireTime) continue;
+      await this.#lock.runExclusive(() => this.#revokeTree(hash));
+      revoked++;
+    }
+    return revoked;
+  }
+
   /** Runs `fn` under the store's lock, so no token changes between staging a revocation and committing it. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return this.#lock.runExclusive(fn);
