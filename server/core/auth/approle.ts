@@ -10,7 +10,7 @@ import type { BarrierOp } from '../barrier/barrier.js';
 import { rfc3339Nano, type Clock, type Random } from '../clock.js';
 import { CofferError } from '../errors.js';
 import { decodeJson, encodeJson, type BarrierView, type LogicalResponse } from '../secrets/secret-engine.js';
-import { parseDurationSeconds } from '../../http/go-duration.js';
+import { parseDurationSeconds } from '../go-duration.js';
 import type { AuthMethod, AuthRequest, LoginResult, TokenSettings } from './auth-method.js';
 import { cidrsAllow, parseCidrs } from './cidr.js';
 import { applyTokenSettings, describeTokenSettings, NO_TOKEN_SETTINGS } from './token-settings.js';

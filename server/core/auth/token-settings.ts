@@ -2,7 +2,7 @@ import { CofferError } from '../errors.js';
 import { normalisePolicyName } from '../policy/policy.js';
 import { parseCidrs } from './cidr.js';
 import type { TokenSettings } from './auth-method.js';
-import { parseDurationSeconds } from '../../http/go-duration.js';
+import { parseDurationSeconds } from '../go-duration.js';
 
 type Body = Record<string, unknown>;
 

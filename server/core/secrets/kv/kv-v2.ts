@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
-import { formatGoDuration, parseDurationSeconds } from '../../../http/go-duration.js';
+import { formatGoDuration, parseDurationSeconds } from '../../go-duration.js';
 import { BarrierView, decodeJson, encodeJson, refuseUnknownFields, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 interface VersionInfo {
