@@ -254,6 +254,7 @@ export class TransitEngine implements SecretEngine {
   /** A fresh data key encrypted under the named key; `plaintext` also returns it in the clear, `wrapped` does not. */
   async #datakey(kind: string, name: string, data: Item): Promise<LogicalResponse> {
     if (kind !== 'plaintext' && kind !== 'wrapped') throw new CofferError('invalid_request', "Invalid path, must be 'plaintext' or 'wrapped'");
+    refuseUnsupported(data);
     const bits = intField(data, 'bits') ?? 256;
     if (![128, 256, 512].includes(bits === 0 ? 256 : bits)) throw new CofferError('invalid_request', 'invalid bit length');
     const stored = await this.#require(name);
@@ -286,13 +287,28 @@ function checkCreateOptions(data: Item): void {
   if (boolField(data, 'allow_plaintext_backup') === true) throw new CofferError('invalid_request', 'plaintext backups of keys are not supported');
 }
 
+/**
+ * Fields Vault's transit takes that Coffer's keys cannot honour: a context (derived keys only), a nonce (convergent
+ * keys only), associated data (not bound by Coffer's ciphertexts), batch failure codes. Refused rather than ignored:
+ * a client passing associated data must not believe it is authenticated.
+ */
+const UNSUPPORTED = ['context', 'nonce', 'associated_data', 'partial_failure_response_code'];
+
+function refuseUnsupported(item: Item): void {
+  for (const field of UNSUPPORTED) {
+    if (item[field] !== undefined && item[field] !== null && item[field] !== '') throw new CofferError('invalid_request', `"${field}" is not supported by Coffer's transit keys`);
+  }
+}
+
 /** The items to process: `batch_input`, or the request itself as a single item. */
 function batchItems(data: Item, field: string, missing: string): { items: Item[]; batch: boolean } {
+  refuseUnsupported(data);
   if (data.batch_input !== undefined) {
     if (!Array.isArray(data.batch_input) || data.batch_input.some((i) => typeof i !== 'object' || i === null || Array.isArray(i))) {
       throw new CofferError('invalid_request', 'batch_input must be a list of objects');
     }
     if (data.batch_input.length === 0) throw new CofferError('invalid_request', 'missing batch input to process');
+    for (const item of data.batch_input as Item[]) refuseUnsupported(item);
     return { items: data.batch_input as Item[], batch: true };
   }
   if (data[field] === undefined) throw new CofferError('invalid_request', missing);
