@@ -7,6 +7,7 @@ import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorStepDown } from './commands/operator-step-down.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
+import { registerAuth, registerUnwrap } from './commands/auth.js';
 import { registerKv } from './commands/kv.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRawPaths } from './commands/raw-paths.js';
@@ -51,6 +52,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerSecrets(program, ctx);
   registerKv(program, ctx);
   registerRawPaths(program, ctx);
+  registerAuth(program, ctx);
+  registerUnwrap(program, ctx);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) {
     cmd.exitOverride();

@@ -26,12 +26,13 @@ export async function vaultRequest(
   address: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; tls?: TlsSettings; timeoutMs?: number; headers?: Record<string, string> },
+  options: { token?: string; body?: unknown; tls?: TlsSettings; timeoutMs?: number; headers?: Record<string, string>; wrapTtl?: string },
 ): Promise<RawResponse> {
   const url = new URL(`${address.replace(/\/+$/, '')}/v1/${path}`);
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
   const headers: Record<string, string> = { ...options.headers, 'X-Vault-Request': 'true' };
   if (options.token) headers['X-Vault-Token'] = options.token;
+  if (options.wrapTtl) headers['X-Vault-Wrap-TTL'] = options.wrapTtl;
   if (payload) {
     headers['Content-Type'] = 'application/json';
     headers['Content-Length'] = String(payload.length);

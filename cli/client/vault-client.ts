@@ -56,10 +56,12 @@ export interface ClientSettings {
   skipVerify?: boolean;
   /** Print the curl equivalent of the first (non-preflight) request instead of sending it. */
   outputCurlString?: boolean;
+  /** `-wrap-ttl` / `VAULT_WRAP_TTL`: every response comes back wrapped. */
+  wrapTtl?: string;
 }
 
 /** Settings from Vault's environment variables, overridden by flags. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean }): ClientSettings {
+export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean; wrapTtl?: string }): ClientSettings {
   const skip = flags.tlsSkipVerify ?? /^(1|t|true)$/i.test(env.VAULT_SKIP_VERIFY ?? '');
   const caCert = flags.caCert ?? env.VAULT_CACERT;
   const token = env.VAULT_TOKEN || readStoredToken(env);
@@ -67,6 +69,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: strin
     address: (flags.address ?? (env.VAULT_ADDR || DEFAULT_ADDRESS)).replace(/\/+$/, ''),
     ...(token ? { token } : {}),
     ...(caCert ? { caCert } : {}),
+    ...((flags.wrapTtl ?? env.VAULT_WRAP_TTL) ? { wrapTtl: flags.wrapTtl ?? env.VAULT_WRAP_TTL } : {}),
     skipVerify: skip,
   };
 }
@@ -125,6 +128,7 @@ export class VaultClient {
     try {
       response = await vaultRequest(this.#settings.address, method, path, {
         ...(this.#settings.token ? { token: this.#settings.token } : {}),
+        ...(this.#settings.wrapTtl ? { wrapTtl: this.#settings.wrapTtl } : {}),
         body,
         tls: { ...(this.#ca ? { ca: this.#ca } : {}), skipVerify: this.#settings.skipVerify ?? false },
       });

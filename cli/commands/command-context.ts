@@ -25,7 +25,8 @@ export function addClientOptions(cmd: Command): Command {
     .option('--ca-cert <file>', 'PEM CA certificate to verify the server (VAULT_CACERT)')
     .option('--tls-skip-verify', 'do not verify the server certificate (VAULT_SKIP_VERIFY)')
     .option('--format <format>', 'output format: table, json or yaml (VAULT_FORMAT)')
-    .option('--output-curl-string', 'print the equivalent curl command instead of sending the request');
+    .option('--output-curl-string', 'print the equivalent curl command instead of sending the request')
+    .option('--wrap-ttl <duration>', 'wrap the response in a single-use token with this TTL (VAULT_WRAP_TTL)');
 }
 
 export interface ClientOptions {
@@ -33,6 +34,7 @@ export interface ClientOptions {
   caCert?: string;
   tlsSkipVerify?: boolean;
   format?: string;
+  wrapTtl?: string;
 }
 
 /** A client from the environment and flags; `token` replaces the configured token (used by `login`). */
@@ -41,6 +43,7 @@ export function clientFor(ctx: CommandContext, opts: ClientOptions, token?: stri
     ...(opts.address ? { address: opts.address } : {}),
     ...(opts.caCert ? { caCert: opts.caCert } : {}),
     ...(opts.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
+    ...(opts.wrapTtl ? { wrapTtl: opts.wrapTtl } : {}),
   });
   return new VaultClient({ ...settings, ...(token === undefined ? {} : { token }), outputCurlString: ctx.outputCurlString === true });
 }

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { formatKeys, parseKeyValues } from '../io/kv-args.js';
 import { readAll } from '../io/prompt.js';
 import { printField, rawSecretField, secretTable, warningsText, type SecretEnvelope } from '../io/secret-output.js';
-import { addClientOptions, clientFor, emit, NotFound, runApi, type ClientOptions, type CommandContext } from './command-context.js';
+import { addClientOptions, clientFor, emit, formatOf, NotFound, runApi, type ClientOptions, type CommandContext } from './command-context.js';
 
 export { dataTable } from '../io/output.js';
+import { wrapTable, type WrapInfo } from './auth.js';
 
 const clean = (p: string) => p.replace(/^\//, '');
 
@@ -18,6 +19,8 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
       await runApi(ctx, `reading ${path}`, async () => {
         const body = await clientFor(ctx, opts).read<SecretEnvelope>(clean(path));
         if (!body) throw new NotFound(`No value found at ${clean(path)}`);
+        const wrapped = (body as { wrap_info?: WrapInfo | null }).wrap_info;
+        if (wrapped && formatOf(ctx, opts) !== 'json') return ctx.output.out(wrapTable(wrapped));
         if (opts.field) return printField(ctx, opts, rawSecretField(body, opts.field), opts.field);
         ctx.output.err(warningsText(body));
         emit(ctx, opts, body, () => secretTable(body));
@@ -33,6 +36,8 @@ export function registerRawPaths(program: Command, ctx: CommandContext): void {
         const body = await parseKeyValues(pairs, () => readAll(ctx.stdin));
         const res = await clientFor(ctx, opts).request<SecretEnvelope>('PUT', clean(path), body);
         if (res.status === 204 || !res.body) return ctx.output.out(`Success! Data written to: ${clean(path)}\n`);
+        const wrapped = (res.body as { wrap_info?: WrapInfo | null }).wrap_info;
+        if (wrapped && formatOf(ctx, opts) !== 'json') return ctx.output.out(wrapTable(wrapped));
         if (opts.field) return printField(ctx, opts, rawSecretField(res.body, opts.field), opts.field);
         ctx.output.err(warningsText(res.body));
         emit(ctx, opts, res.body, () => secretTable(res.body!));

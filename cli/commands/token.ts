@@ -5,6 +5,7 @@ import { dataTable, formatKeyValueTable } from '../io/output.js';
 import { promptHidden, readAll } from '../io/prompt.js';
 import { authRows, type AuthInfo } from '../io/secret-output.js';
 import { addClientOptions, clientFor, emit, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
+import { loginWithMethod } from './auth.js';
 
 async function lookupSelf(client: VaultClient): Promise<Record<string, unknown>> {
   return (await client.request<{ data: Record<string, unknown> }>('GET', 'auth/token/lookup-self')).body!.data;
@@ -62,14 +63,21 @@ export function registerToken(program: Command, ctx: CommandContext): Command {
     });
 
   addClientOptions(program.command('login'))
-    .description('Authenticate with a token and store it in ~/.vault-token (prompts when no token is given)')
-    .argument('[token]', 'the token; "-" reads it from standard input')
-    .action(async (given: string | undefined, opts: ClientOptions) => {
+    .description('Authenticate with a token (or -method=userpass|approle key=value…) and store it in ~/.vault-token')
+    .argument('[token]', 'the token; "-" reads it from standard input; with -method, key=value pairs')
+    .argument('[pairs...]')
+    .option('--method <type>', 'auth method: token (default), userpass, approle')
+    .option('--path <path>', 'mount path of the auth method (default: the method)')
+    .option('--no-store', 'do not store the token')
+    .action(async (given: string | undefined, pairs: string[], opts: ClientOptions & { method?: string; path?: string; store?: boolean }) => {
+      if (opts.method && opts.method !== 'token') {
+        return loginWithMethod(ctx, opts.method, opts.path, [...(given ? [given] : []), ...pairs], { ...opts, noStore: opts.store === false });
+      }
       await runApi(ctx, 'authenticating', async () => {
         const secret =
           given === '-' ? (await readAll(ctx.stdin)).trim() : (given ?? (await promptHidden('Token (will be hidden): ', ctx.stdin, ctx.promptOutput))).trim();
         const data = await lookupSelf(clientFor(ctx, opts, secret));
-        storeToken(ctx.env, secret);
+        if (opts.store !== false) storeToken(ctx.env, secret);
         ctx.output.out(
           'Success! You are now authenticated. The token information displayed below\nis already stored in the token helper. You do NOT need to run "coffer login"\nagain. Future Coffer requests will automatically use this token.\n\n' +
             formatKeyValueTable(

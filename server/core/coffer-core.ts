@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
+import { AuthTable } from './auth/auth-table.js';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
+import { CofferError } from './errors.js';
 import { ClusterIdentity, type ClusterInfo } from './lifecycle/cluster-identity.js';
 import { initialize, type InitRequest, type InitResult } from './lifecycle/initializer.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -17,7 +19,10 @@ import { Unsealer } from './seal/unsealer.js';
 import { UnsealKeyHolder } from './seal/unseal-key-holder.js';
 import { progressCount, progressNonce } from './seal/unseal-progress.js';
 import type { StorageBackend } from './storage/storage-backend.js';
+import { Cubbyhole } from './secrets/cubbyhole.js';
+import { TokenRoles } from './token/token-roles.js';
 import { TokenStore } from './token/token-store.js';
+import { ResponseWrapping } from './wrapping/response-wrapping.js';
 
 export type { InitRequest, InitResult };
 
@@ -66,8 +71,12 @@ export class CofferCore {
   readonly rekey: RekeyEngine;
   readonly generateRoot: GenerateRoot;
   readonly tokens: TokenStore;
+  readonly tokenRoles: TokenRoles;
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
+  readonly auth: AuthTable;
+  readonly cubbyhole: Cubbyhole;
+  readonly wrapping: ResponseWrapping;
   readonly cluster: ClusterIdentity;
   readonly clock: Clock;
   readonly #storage: StorageBackend;
@@ -105,17 +114,25 @@ export class CofferCore {
     this.unsealer = new Unsealer({ ...sealDeps, seals: this.#seals });
     this.rekey = new RekeyEngine({ ...sealDeps, seal: this.#seals.active, clock, unsealer: this.unsealer });
     this.tokens = new TokenStore(this.barrier, clock);
+    this.tokenRoles = new TokenRoles(this.barrier);
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, clock, random);
+    this.auth = new AuthTable({ barrier: this.barrier, clock, random, tokens: this.tokens });
+    this.cubbyhole = new Cubbyhole(this.barrier);
+    this.wrapping = new ResponseWrapping(this.barrier, this.tokens);
+    // A token's cubbyhole (and a wrapping token's wrapped response) is deleted in the token's revocation batch.
+    this.tokens.onRevoke((hash) => this.cubbyhole.stageDestroy(hash));
     this.cluster = new ClusterIdentity(this.barrier);
     this.generateRoot = new GenerateRoot({ lifecycle: this.lifecycle, store: this.sealStore, unsealer: this.unsealer, tokens: this.tokens, clock, random });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
+    this.lifecycle.onUnsealed(() => this.auth.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());
     this.lifecycle.onSealing(() => {
       this.tokens.unload();
       this.policies.clear();
       this.mounts.clear();
+      this.auth.clear();
       this.cluster.clear();
     });
   }
@@ -206,11 +223,16 @@ export class CofferCore {
     return this.rotation.setConfig(update);
   }
 
-  /** The periodic work: barrier rotation policy and count flush, then the engines' own (transit auto-rotation). */
+  /** Rotation maintenance, then the revocation of expired tokens (whose cubbyholes and wrapped responses go too). */
   async maintenance(): Promise<string | undefined> {
     const reason = await this.rotation.maintenance();
     if (!this.lifecycle.sealed) {
       for (const err of await this.mounts.maintenance()) this.#log.error({ err: (err as Error).message }, 'engine maintenance failed');
+      try {
+        await this.lifecycle.whileUnsealed((signal) => this.tokens.tidyExpired(signal));
+      } catch (err) {
+        if (!(err instanceof CofferError && err.code === 'sealed')) throw err;
+      }
     }
     return reason;
   }

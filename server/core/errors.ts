@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'permission_denied' // no token
   | 'invalid_token' // unknown, expired or revoked token
   | 'forbidden' // valid token, ACL denies
+  | 'denied' // 403 with Vault's own text (`bad token`)
   | 'unsupported_path'
   | 'unsupported_operation'
   // server state (503)

@@ -6,10 +6,14 @@ import { Authorizer } from './authorizer.js';
 import { helpFor } from './path-help.js';
 import { createPipeline } from './pipeline.js';
 import { BodyValidator } from './request-body.js';
+import { WrapStep } from './response-wrapping-step.js';
+import { authMethodHandler } from './routes/auth-methods.js';
 import { authTokenRoutes } from './routes/auth-token.js';
+import { cubbyholeHandler } from './routes/cubbyhole.js';
 import { mountedHandler } from './routes/logical.js';
 import type { RouteTable } from './routes/route-table.js';
 import { sysGenerateRootRoutes } from './routes/sys-generate-root.js';
+import { sysAuthRoutes } from './routes/sys-auth.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
@@ -18,6 +22,7 @@ import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
+import { sysWrappingRoutes } from './routes/sys-wrapping.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -35,7 +40,7 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock, generateRoot } = core;
+  const { lifecycle, unsealer, rekey, rotation, tokens, tokenRoles, policies, mounts, auth, cubbyhole, wrapping, clock, generateRoot } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
@@ -45,14 +50,22 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysKeyRoutes({ rotation, rekey, validator }),
     ...sysGenerateRootRoutes({ generateRoot, lifecycle, validator, disableUnauthedGenerateRootEndpoints: options.disableUnauthedGenerateRootEndpoints }),
     ...sysPolicyRoutes({ policies, validator }),
-    ...sysMountRoutes({ mounts, tokens, lifecycle }),
+    // Before sys/mounts: its `sys/mounts/auth/…` spelling of auth tune must match first.
+    ...sysAuthRoutes({ auth, validator }),
+    ...sysMountRoutes({ mounts, tokens, lifecycle, validator, policies, auth }),
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),
-    ...authTokenRoutes({ tokens }),
+    ...authTokenRoutes({ tokens, roles: tokenRoles, auth, policies, validator }),
+    ...sysWrappingRoutes({ wrapping, lifecycle, validator }),
     ...sysMetricsRoutes({ metrics: options.metrics, unauthenticatedMetrics: options.unauthenticatedMetrics }),
   };
+  const mounted = mountedHandler({ mounts, lifecycle });
+  const methods = authMethodHandler({ auth, tokens, lifecycle, validator, onLogin: (method, outcome) => options.metrics.authLogin(method, outcome) });
+  const cubbyholes = cubbyholeHandler({ cubbyhole, lifecycle });
   return createPipeline({
     routes,
-    fallback: mountedHandler({ mounts, lifecycle }),
+    // Paths no route matches: auth methods, the per-token cubbyhole, then mounted secret engines.
+    fallback: (ctx) => (ctx.path.startsWith('auth/') ? methods(ctx) : ctx.path === 'cubbyhole' || ctx.path.startsWith('cubbyhole/') ? cubbyholes(ctx) : mounted(ctx)),
+    wrap: new WrapStep(wrapping),
     help: (path) => {
       const mount = mounts.find(path);
       return helpFor(path, mount ? { path: mount.entry.path, type: mount.entry.type } : undefined);

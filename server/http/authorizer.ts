@@ -23,13 +23,13 @@ export class Authorizer {
   }
 
   /**
-   * The token's record, counting one use of a limited-use token.
+   * The token's record, counting one use of a limited-use token; a token bound to CIDRs is invalid from elsewhere.
    * @throws CofferError `sealed`, `permission_denied` (no token), `invalid_token`.
    */
-  async authenticate(token: string | undefined): Promise<TokenRecord> {
+  async authenticate(token: string | undefined, remoteAddress?: string): Promise<TokenRecord> {
     if (this.#lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
     if (!token) throw new CofferError('permission_denied', 'permission denied');
-    const entry = await this.#tokens.authenticate(token);
+    const entry = await this.#tokens.authenticate(token, remoteAddress);
     if (!entry) throw new CofferError('invalid_token', 'invalid token');
     return entry;
   }

@@ -15,6 +15,7 @@ const TABLE: Record<ErrorCode, { status: number; message: 'own' | string | null 
   permission_denied: { status: 403, message: 'permission denied' },
   invalid_token: { status: 403, message: '2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n' },
   forbidden: { status: 403, message: '1 error occurred:\n\t* permission denied\n\n' },
+  denied: { status: 403, message: 'own' },
   unsupported_path: { status: 404, message: null },
   unsupported_operation: { status: 405, message: null },
   sealed: { status: 503, message: 'Vault is sealed' },

@@ -1,11 +1,2 @@
-export { parseDurationSeconds } from '../core/duration.js';
-
-/** Go's `time.Duration.String()` for whole seconds: `24h0m0s`, `1m30s`, `45s`, `0s`. */
-export function formatGoDuration(totalSeconds: number): string {
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = totalSeconds % 60;
-  if (h > 0) return `${h}h${m}m${s}s`;
-  if (m > 0) return `${m}m${s}s`;
-  return `${s}s`;
-}
+/** Durations are parsed in the core (auth methods and engines need them too); HTTP code keeps importing them here. */
+export { formatGoDuration, parseDurationSeconds } from '../core/go-duration.js';

@@ -6,7 +6,8 @@ import type { Authorizer } from './authorizer.js';
 import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { tokenOf, type RequestContext } from './request-context.js';
-import { routerMethod } from './router-method.js';
+import type { WrapStep } from './response-wrapping-step.js';
+import { badListParameter, routerMethod } from './router-method.js';
 import { errors, json, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
 /** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
@@ -26,6 +27,8 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
+  /** Response wrapping (`X-Vault-Wrap-TTL`): checked before the handler, applied to its reply. */
+  wrap?: WrapStep;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -75,6 +78,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
+    if (badListParameter(req)) return write(res, errors(400, ['invalid value for "list": expected a boolean such as true, 1 or t']));
     const method = routerMethod(req);
     const route = matchRoute(routes, path);
     let handler: Handler | undefined;
@@ -86,9 +90,11 @@ export function createPipeline(deps: PipelineDeps): express.Express {
       if (!handler && method === 'LIST' && req.headers[LIST_MARKER_HEADER] !== 'true') handler = route.handlers.GET;
     }
     if (!handler || !method) return write(res, errors(405, []));
+    const wrapTtl = deps.wrap?.requestedTtl(req.headers, path);
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
     if (method === 'GET' && (req.query.help === '1' || req.query.help === 'true')) return write(res, await helpReply(ctx, deps.help));
-    write(res, await handler(ctx));
+    const reply = await handler(ctx);
+    write(res, wrapTtl === undefined ? reply : await deps.wrap!.wrap(reply, wrapTtl, path));
   });
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 
@@ -160,6 +166,7 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
   const token = tokenOf(req.headers);
   // What parameter constraints in policies look at: the body of a write, the query of a read (as Vault does).
   const facts = { data: method === 'GET' || method === 'LIST' ? query : body };
+  const remoteAddress = req.socket.remoteAddress;
   return {
     method,
     path,
@@ -169,10 +176,11 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
     body,
     rawBody: raw === undefined ? {} : raw,
     token,
-    authenticate: () => authorizer.authenticate(token),
+    remoteAddress,
+    authenticate: () => authorizer.authenticate(token, remoteAddress),
     check: (entry, p, operation) => authorizer.check(entry, p, operation, facts),
     authorize: async (p, operation, needsSudo) => {
-      const entry = await authorizer.authenticate(token);
+      const entry = await authorizer.authenticate(token, remoteAddress);
       await authorizer.check(entry, p, operation, facts, needsSudo);
       return entry;
     },

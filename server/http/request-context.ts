@@ -24,6 +24,8 @@ export interface RequestContext {
   readonly rawBody: unknown;
   /** The client's token: `X-Vault-Token`, else `Authorization: Bearer …`. */
   readonly token: string | undefined;
+  /** The client's address as the socket reports it (for CIDR-bound tokens and secret ids). */
+  readonly remoteAddress: string | undefined;
   /**
    * Authenticates the token and checks the ACL.
    * @throws CofferError `sealed`, `permission_denied`, `invalid_token`, `forbidden`.

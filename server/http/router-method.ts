@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { LIST_MARKER_HEADER } from './list-method.js';
+import { parseGoBool } from './request-body.js';
 import type { Method } from './routes/route-table.js';
 
 /** The router's view of a request's method (see `Method`). */
@@ -7,7 +8,8 @@ export function routerMethod(req: Request): Method | undefined {
   switch (req.method) {
     case 'GET':
     case 'HEAD':
-      return req.headers[LIST_MARKER_HEADER] === 'true' || req.query.list === 'true' ? 'LIST' : 'GET';
+      // `?list=` takes every spelling Go's strconv.ParseBool does (the pipeline refuses other values).
+      return req.headers[LIST_MARKER_HEADER] === 'true' || (typeof req.query.list === 'string' && parseGoBool(req.query.list) === true) ? 'LIST' : 'GET';
     case 'PUT':
     case 'POST':
       return 'PUT';
@@ -20,3 +22,9 @@ export function routerMethod(req: Request): Method | undefined {
   }
 }
 
+
+/** Whether a GET's `list` query parameter is present but not a Go boolean (a 400, never a silent plain read). */
+export function badListParameter(req: Request): boolean {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || req.query.list === undefined) return false;
+  return typeof req.query.list !== 'string' || parseGoBool(req.query.list) === undefined;
+}

@@ -36,6 +36,7 @@ export class CofferMetrics implements CoreObserver {
   readonly #decryptFailures: client.Counter<'reason'>;
   readonly #unconfirmedRekey: client.Gauge<'target'>;
   readonly #rekeyRollbacks: client.Counter<'target'>;
+  readonly #logins: client.Counter<'method' | 'outcome'>;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -127,6 +128,13 @@ export class CofferMetrics implements CoreObserver {
       labelNames: ['target'],
       registers,
     });
+    this.#logins = new client.Counter({
+      name: 'coffer_auth_login_attempts_total',
+      help: 'Logins through auth methods by method type and outcome (failure: bad credentials or refused)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    for (const method of ['approle', 'userpass']) for (const outcome of ['success', 'failure']) this.#logins.inc({ method, outcome }, 0);
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -143,6 +151,11 @@ export class CofferMetrics implements CoreObserver {
    */
   watch(source: MetricsSource): void {
     this.#source = source;
+  }
+
+  /** A login through an auth method (a burst of failures is a credential-guessing signal). */
+  authLogin(method: string, outcome: 'success' | 'failure'): void {
+    this.#logins.inc({ method, outcome });
   }
 
   request(route: string, method: string, code: number, seconds: number): void {

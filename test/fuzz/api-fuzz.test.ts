@@ -8,7 +8,7 @@ import { initServer, startTestServer, unsealServer, type TestServer } from '../h
 /** Runs per property; `COFFER_FUZZ_RUNS` raises it for a longer local run. */
 const RUNS = Number(process.env.COFFER_FUZZ_RUNS ?? 400);
 
-/** Every sys endpoint, the token endpoints, and paths on KV v1, KV v2 and transit mounts. */
+/** Every sys endpoint, the token endpoints, the auth methods, wrapping, and paths on KV v1, KV v2, transit and cubbyhole. */
 const ENDPOINTS = [
   'sys/init', 'sys/seal-status', 'sys/unseal', 'sys/seal', 'sys/step-down', 'sys/health', 'sys/leader',
   'sys/key-status', 'sys/rotate', 'sys/rotate/keyring', 'sys/rotate/config', 'sys/rotate/keyring/config',
@@ -26,6 +26,14 @@ const ENDPOINTS = [
   'transit/decrypt/r', 'transit/hmac/k', 'transit/hmac/k/sha2-512', 'transit/verify/k', 'transit/hash', 'transit/hash/sha3-256',
   'transit/random', 'transit/random/16', 'transit/random/seal/8', 'transit/export/encryption-key/x', 'transit/export/signing-key/e',
   'transit/export/public-key/r/latest', 'transit/backup/x', 'transit/backup/k', 'transit/restore', 'transit/restore/y', 'transit/keys/x/config',
+  'sys/auth', 'sys/auth/approle', 'sys/auth/new', 'sys/auth/token', 'sys/auth/approle/tune', 'sys/mounts/auth/approle/tune',
+  'sys/capabilities', 'sys/capabilities-accessor', 'sys/wrapping/wrap', 'sys/wrapping/unwrap', 'sys/wrapping/lookup',
+  'sys/wrapping/rewrap', 'sys/remount', 'sys/internal/ui/mounts', 'auth/token/create-orphan', 'auth/token/create/web',
+  'auth/token/renew', 'auth/token/renew-accessor', 'auth/token/roles', 'auth/token/roles/web', 'auth/approle/login',
+  'auth/approle/role', 'auth/approle/role/web', 'auth/approle/role/web/role-id', 'auth/approle/role/web/secret-id',
+  'auth/approle/role/web/custom-secret-id', 'auth/approle/role/web/secret-id/lookup', 'auth/approle/role/web/secret-id/destroy',
+  'auth/approle/role/web/secret-id-accessor/lookup', 'auth/approle/role/web/secret-id-accessor/destroy', 'auth/userpass/users',
+  'auth/userpass/users/alice', 'auth/userpass/users/alice/password', 'auth/userpass/login/alice', 'cubbyhole/x', 'cubbyhole/',
 ];
 const FIELDS = [
   'key', 'reset', 'migrate', 'nonce', 'secret_shares', 'secret_threshold', 'pgp_keys', 'backup', 'require_verification',
@@ -35,6 +43,9 @@ const FIELDS = [
   'input', 'signature', 'hmac', 'hash_algorithm', 'algorithm', 'prehashed', 'signature_algorithm', 'marshaling_algorithm',
   'salt_length', 'context', 'associated_data', 'key_version', 'exportable', 'allow_plaintext_backup', 'auto_rotate_period',
   'derived', 'convergent_encryption', 'format', 'force', 'bytes', 'source',
+  'role_id', 'secret_id', 'secret_id_accessor', 'password', 'token_policies', 'token_ttl', 'token_period', 'token_bound_cidrs',
+  'secret_id_bound_cidrs', 'cidr_list', 'bind_secret_id', 'period', 'increment', 'allowed_policies', 'orphan', 'from', 'to',
+  'default_lease_ttl', 'max_lease_ttl', 'config', 'delete_version_after', 'metadata', 'lease', 'no_parent',
 ];
 
 const text = fc.oneof(
@@ -102,8 +113,18 @@ test(`fuzz (fast-check, ${RUNS} runs): no 5xx but 503-while-sealed, no crash, an
   }
   await server.api('PUT', 'sys/policies/acl/app', {
     token: root,
-    body: { policy: 'path "secret/*" { capabilities = ["create","read","update","delete","list"] }\npath "kv/*" { capabilities = ["create","read","update","list"] }\npath "transit/*" { capabilities = ["create","read","update","list"] }' },
+    body: {
+      policy:
+        'path "secret/*" { capabilities = ["create","read","update","delete","list"] }\npath "kv/*" { capabilities = ["create","read","update","list"] }\npath "transit/*" { capabilities = ["create","read","update","list"] }' +
+        '\npath "auth/approle/*" { capabilities = ["create","read","update","delete","list"] }\npath "auth/userpass/*" { capabilities = ["create","read","update","list"] }' +
+        '\npath "sys/wrapping/*" { capabilities = ["update"] }\npath "sys/capabilities*" { capabilities = ["update"] }',
+    },
   });
+  await server.api('POST', 'sys/auth/approle', { token: root, body: { type: 'approle' } });
+  await server.api('POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' } });
+  await server.api('POST', 'auth/approle/role/web', { token: root, body: { token_policies: 'app' } });
+  await server.api('POST', 'auth/userpass/users/alice', { token: root, body: { password: 'pw', token_policies: 'app' } });
+  await server.api('POST', 'auth/token/roles/web', { token: root, body: { allowed_policies: 'app' } });
   const appToken = (await server.api('POST', 'auth/token/create', { token: root, body: { policies: ['app'] } })).body.auth.client_token as string;
   await server.api('POST', 'transit/keys/k', { token: root, body: {} });
   await server.api('POST', 'transit/keys/e', { token: root, body: { type: 'ecdsa-p256' } });
@@ -120,6 +141,7 @@ test(`fuzz (fast-check, ${RUNS} runs): no 5xx but 503-while-sealed, no crash, an
       authorization: fc.oneof(fc.constant(`Bearer ${appToken}`), fc.stringMatching(/^[\x21-\x7e ]{0,40}$/)),
       'content-type': fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1'),
       'x-vault-request': fc.constantFrom('true', 'false'),
+      'x-vault-wrap-ttl': fc.constantFrom('30s', '60', '0', 'soon', '1000h', '-1s'),
     },
     { requiredKeys: ['content-type'] },
   );

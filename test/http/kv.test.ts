@@ -16,7 +16,7 @@ describe('sys/mounts', () => {
     assert.equal((await api('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' }, description: 'apps' })).status, 204);
     assert.equal((await api('POST', 'sys/mounts/team/legacy', { type: 'kv' })).status, 204);
     const list = await api('GET', 'sys/mounts');
-    assert.deepEqual(Object.keys(list.body.data).sort(), ['secret/', 'sys/', 'team/legacy/']);
+    assert.deepEqual(Object.keys(list.body.data).sort(), ['cubbyhole/', 'secret/', 'sys/', 'team/legacy/']);
     assert.deepEqual(list.body['secret/'].options, { version: '2' }, 'injected at the top level too');
     assert.equal(list.body.data['team/legacy/'].options.version, '1');
     assert.equal((await api('POST', 'sys/mounts/secret/tune', { description: 'applications' })).status, 204);
@@ -29,7 +29,7 @@ describe('sys/mounts', () => {
     const again = await restarted.api('GET', 'secret/data/a', { token: rootToken });
     assert.deepEqual(again.body.data.data, { v: '1' });
     assert.equal((await restarted.api('DELETE', 'sys/mounts/secret', { token: rootToken })).status, 204);
-    assert.deepEqual(Object.keys((await restarted.api('GET', 'sys/mounts', { token: rootToken })).body.data).sort(), ['sys/', 'team/legacy/']);
+    assert.deepEqual(Object.keys((await restarted.api('GET', 'sys/mounts', { token: rootToken })).body.data).sort(), ['cubbyhole/', 'sys/', 'team/legacy/']);
     assert.equal((await restarted.api('GET', 'secret/data/a', { token: rootToken })).status, 404);
     assert.deepEqual((await restarted.storage.list('logical/')).length, 0, 'disabling deleted the mount\'s data');
   });
@@ -47,7 +47,7 @@ describe('sys/mounts', () => {
       const res = await api('POST', path, body);
       assert.equal(res.status, 400);
       assert.deepEqual(res.body, { errors: [message] });
-      assert.deepEqual(Object.keys((await api('GET', 'sys/mounts')).body.data), ['sys/']);
+      assert.deepEqual(Object.keys((await api('GET', 'sys/mounts')).body.data), ['cubbyhole/', 'sys/']);
     });
   }
 

@@ -110,3 +110,18 @@ test('sys/metrics: unauthenticated access is opt-in per listener telemetry block
   assert.equal(value(families, 'coffer_sealed'), 1);
   assert.equal(value(families, 'coffer_barrier_keyring_term'), 0, 'term 0 while sealed');
 });
+
+test('auth-method logins are counted by method and outcome, from zero', async (t) => {
+  const server = await startTestServer(t);
+  const { keys, rootToken } = await initServer(server, 1, 1);
+  await unsealServer(server, keys);
+  assert.equal(value(await scrape(server, rootToken), 'coffer_auth_login_attempts_total', { method: 'userpass', outcome: 'failure' }), 0);
+  await server.api('POST', 'sys/auth/userpass', { token: rootToken, body: { type: 'userpass' } });
+  await server.api('POST', 'auth/userpass/users/u', { token: rootToken, body: { password: 'pw' } });
+  await server.api('POST', 'auth/userpass/login/u', { body: { password: 'pw' } });
+  await server.api('POST', 'auth/userpass/login/u', { body: { password: 'no' } });
+  await server.api('POST', 'auth/userpass/login/nobody', { body: { password: 'no' } });
+  const after = await scrape(server, rootToken);
+  assert.equal(value(after, 'coffer_auth_login_attempts_total', { method: 'userpass', outcome: 'success' }), 1);
+  assert.equal(value(after, 'coffer_auth_login_attempts_total', { method: 'userpass', outcome: 'failure' }), 2);
+});

@@ -15,7 +15,8 @@ interface Endpoint {
   name: string;
   method: string;
   path: string;
-  body?: unknown;
+  /** A function receives the root token (for bodies that name a live token). */
+  body?: unknown | ((root: string) => unknown);
   sudo: boolean;
   /** Status for a token that holds the capability (root, and no-sudo on non-sudo paths). */
   ok: number;
@@ -42,6 +43,23 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'kv read', method: 'GET', path: 'secret/data/x', sudo: false, ok: 200 },
   { name: 'kv list', method: 'LIST', path: 'secret/metadata/', sudo: false, ok: 200 },
   { name: 'kv delete', method: 'DELETE', path: 'secret/metadata/x', sudo: false, ok: 204 },
+  { name: 'auth list', method: 'GET', path: 'sys/auth', sudo: false, ok: 200 },
+  { name: 'auth enable', method: 'POST', path: 'sys/auth/ap', body: { type: 'approle' }, sudo: true, ok: 204 },
+  { name: 'auth tune read', method: 'GET', path: 'sys/mounts/auth/token/tune', sudo: false, ok: 200 },
+  { name: 'auth tune write', method: 'POST', path: 'sys/mounts/auth/token/tune', body: { description: 'tokens' }, sudo: false, ok: 204 },
+  { name: 'approle role write', method: 'POST', path: 'auth/approle/role/r', body: { token_policies: 'default' }, sudo: false, ok: 204 },
+  { name: 'approle role-id read', method: 'GET', path: 'auth/approle/role/web/role-id', sudo: false, ok: 200 },
+  { name: 'approle secret-id', method: 'POST', path: 'auth/approle/role/web/secret-id', body: {}, sudo: false, ok: 200 },
+  { name: 'userpass user write', method: 'POST', path: 'auth/userpass/users/u', body: { password: 'pw' }, sudo: false, ok: 204 },
+  { name: 'token create-orphan', method: 'POST', path: 'auth/token/create-orphan', body: { policies: ['default'] }, sudo: true, ok: 200 },
+  { name: 'token role write', method: 'POST', path: 'auth/token/roles/r', body: { allowed_policies: 'default' }, sudo: false, ok: 204 },
+  { name: 'token create by role', method: 'POST', path: 'auth/token/create/web', body: {}, sudo: false, ok: 200 },
+  { name: 'token renew', method: 'POST', path: 'auth/token/renew', body: (root: string) => ({ token: root }), sudo: false, ok: 400 },
+  { name: 'capabilities', method: 'POST', path: 'sys/capabilities', body: (root: string) => ({ token: root, paths: ['x'] }), sudo: false, ok: 200 },
+  { name: 'capabilities-accessor', method: 'POST', path: 'sys/capabilities-accessor', body: { accessor: 'nope', paths: ['x'] }, sudo: false, ok: 400 },
+  { name: 'wrapping rewrap', method: 'POST', path: 'sys/wrapping/rewrap', body: { token: 'hvs.notawrappingtoken' }, sudo: false, ok: 400 },
+  { name: 'remount', method: 'POST', path: 'sys/remount', body: { from: 'nosuch', to: 'other' }, sudo: true, ok: 400 },
+  { name: 'cubbyhole write', method: 'POST', path: 'cubbyhole/x', body: { a: 'b' }, sudo: false, ok: 204, inDefault: true },
   { name: 'seal', method: 'PUT', path: 'sys/seal', sudo: true, ok: 204 },
 ];
 
@@ -68,6 +86,10 @@ test('permission matrix: every endpoint group × {no token, invalid, expired, la
   await unsealServer(server, keys);
   await server.api('POST', 'sys/mounts/secret', { token: rootToken, body: { type: 'kv-v2' } });
   await server.api('PUT', 'sys/policies/acl/no-sudo', { token: rootToken, body: { policy: NO_SUDO_POLICY } });
+  await server.api('POST', 'sys/auth/approle', { token: rootToken, body: { type: 'approle' } });
+  await server.api('POST', 'sys/auth/userpass', { token: rootToken, body: { type: 'userpass' } });
+  await server.api('POST', 'auth/approle/role/web', { token: rootToken, body: { token_policies: 'default' } });
+  await server.api('POST', 'auth/token/roles/web', { token: rootToken, body: { allowed_policies: 'default' } });
   const lacking = (await server.core.tokens.create({ policies: ['default'] })).token;
   const noSudo = (await server.core.tokens.create({ policies: ['default', 'no-sudo'] })).token;
   const expiring = (await server.core.tokens.create({ policies: ['root'], ttl: 30 })).token;
@@ -80,9 +102,11 @@ test('permission matrix: every endpoint group × {no token, invalid, expired, la
     for (const kind of order) {
       // Resources a successful call consumes are recreated so every cell starts from the same state.
       if (endpoint.name === 'mount enable') await server.api('DELETE', 'sys/mounts/m', { token: rootToken });
+      if (endpoint.name === 'auth enable') await server.api('DELETE', 'sys/auth/ap', { token: rootToken });
       if (endpoint.name === 'kv delete' || endpoint.name === 'kv read') await server.api('POST', 'secret/data/x', { token: rootToken, body: { data: { a: 'b' } } });
       const token = tokens[kind];
-      const res = await server.api(endpoint.method, endpoint.path, { ...(token ? { token } : {}), ...(endpoint.body ? { body: endpoint.body } : {}) });
+      const body = typeof endpoint.body === 'function' ? endpoint.body(rootToken) : endpoint.body;
+      const res = await server.api(endpoint.method, endpoint.path, { ...(token ? { token } : {}), ...(body ? { body } : {}) });
       const want = expected(endpoint, kind);
       const okStatus = res.status === want.status;
       const okBody = want.body === undefined || JSON.stringify(res.body) === JSON.stringify(want.body);

@@ -10,8 +10,8 @@ export interface SealableBarrier {
 
 export type LifecycleState = 'sealed' | 'unsealed';
 
-/** Far more concurrent operations than a server runs; a state change takes all of them at once. */
-const READERS = 1 << 20;
+/** More concurrent operations than a server runs at once (async-mutex's release loops over the weight, so keep it small); a state change takes all of them. */
+const READERS = 256;
 
 /**
  * The server's state and the one lock that orders every change of it.

@@ -103,8 +103,18 @@ export class MountTable {
    * Mounts an engine. `type` is `kv` (with `options.version` "1" or "2"), `kv-v2` or `transit`.
    * @throws CofferError `invalid_request`: unknown type, bad version, reserved or taken path.
    */
-  async enable(path: string, type: string, options: Record<string, unknown>, description: string): Promise<MountEntry> {
+  async enable(
+    path: string,
+    type: string,
+    options: Record<string, unknown>,
+    description: string,
+    config: { default_lease_ttl?: number; max_lease_ttl?: number } = {},
+  ): Promise<MountEntry> {
     const mountPath = normalise(path);
+    const ttls = checkTtls(config.default_lease_ttl ?? 0, config.max_lease_ttl ?? 0);
+    for (const key of Object.keys(options)) {
+      if (key !== 'version' || kindOf(type) !== 'kv') throw new CofferError('invalid_request', `unknown field "options.${key}": not supported for ${type} mounts`);
+    }
     let kind: MountEntry['type'] = 'kv';
     let entryOptions: MountEntry['options'] = {};
     if (type === 'kv' || type === 'generic') {
@@ -132,7 +142,7 @@ export class MountTable {
         description,
         uuid: this.#random.uuid(),
         accessor: `${kind}_${Buffer.from(this.#random.bytes(4)).toString('hex')}`,
-        config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+        config: ttls,
       };
       await this.#persist([...this.#entries, entry], []);
       return entry;
@@ -142,6 +152,7 @@ export class MountTable {
   /** Unmounts and deletes all of the mount's data in the same atomic batch. Unknown paths are not an error. */
   async disable(path: string): Promise<void> {
     const mountPath = normalise(path);
+    if (RESERVED.includes(mountPath)) throw new CofferError('invalid_request', `cannot unmount "${mountPath}"`);
     await this.#lock.runExclusive(async () => {
       const entry = this.#entries.find((e) => e.path === mountPath);
       if (!entry) return;
@@ -153,8 +164,11 @@ export class MountTable {
     });
   }
 
-  /** Changes a mount's description. @throws CofferError `invalid_request` for an unknown mount or a version change. */
-  async tune(path: string, update: { description?: string; version?: string }): Promise<void> {
+  /**
+   * Changes a mount's description and lease TTLs (which then cap the leases its engine reports).
+   * @throws CofferError `invalid_request` for an unknown mount, a version change or bad TTLs.
+   */
+  async tune(path: string, update: { description?: string; version?: string; default_lease_ttl?: number; max_lease_ttl?: number }): Promise<void> {
     const mountPath = normalise(path);
     await this.#lock.runExclusive(async () => {
       const entry = this.#entries.find((e) => e.path === mountPath);
@@ -162,9 +176,37 @@ export class MountTable {
       if (update.version !== undefined && update.version !== entry.options.version) {
         throw new CofferError('invalid_request', 'changing the kv version of a mount is not supported');
       }
-      const next = { ...entry, description: update.description ?? entry.description };
+      const config = checkTtls(update.default_lease_ttl ?? entry.config.default_lease_ttl, update.max_lease_ttl ?? entry.config.max_lease_ttl);
+      const next = { ...entry, description: update.description ?? entry.description, config };
       await this.#persist(this.#entries.map((e) => (e === entry ? next : e)), []);
     });
+  }
+
+  /**
+   * Moves a mount to another path. Its data lives under its uuid, so the move is one write of the table: atomic,
+   * and the data goes with it. @throws CofferError `invalid_request` for an unknown source or a taken target.
+   */
+  async remount(from: string, to: string): Promise<void> {
+    const source = normalise(from);
+    const target = normalise(to);
+    await this.#lock.runExclusive(async () => {
+      const entry = this.#entries.find((e) => e.path === source);
+      if (!entry) throw new CofferError('invalid_request', `no secret engine mounted at ${source}`);
+      for (const reserved of RESERVED) {
+        if (target.startsWith(reserved) || reserved.startsWith(target)) throw new CofferError('invalid_request', `cannot remount to a protected path: ${reserved}`);
+      }
+      for (const other of this.#entries) {
+        if (other !== entry && (target.startsWith(other.path) || other.path.startsWith(target))) throw new CofferError('invalid_request', `path already in use at ${other.path}`);
+      }
+      await this.#persist(this.#entries.map((e) => (e === entry ? { ...e, path: target } : e)), []);
+    });
+  }
+
+  /** The lease a read under `entry` reports: the mount's default TTL when set, never more than its max TTL. */
+  leaseFor(entry: MountEntry, engineLease: number): number {
+    if (engineLease === 0) return 0;
+    const lease = entry.config.default_lease_ttl || engineLease;
+    return entry.config.max_lease_ttl > 0 ? Math.min(lease, entry.config.max_lease_ttl) : lease;
   }
 
   async #persist(entries: MountEntry[], extra: BarrierOp[]): Promise<void> {
@@ -214,6 +256,21 @@ export class MountTable {
     }
     return out;
   }
+}
+
+function kindOf(type: string): 'kv' | 'transit' | undefined {
+  return type === 'kv' || type === 'generic' || type === 'kv-v2' ? 'kv' : type === 'transit' ? 'transit' : undefined;
+}
+
+/**
+ * Validates a mount's lease TTLs (0 = the system's 768h): the max may not exceed the system max, nor the default the max.
+ * @throws CofferError `invalid_request`.
+ */
+export function checkTtls(defaultTtl: number, maxTtl: number): { default_lease_ttl: number; max_lease_ttl: number } {
+  const systemMax = 768 * 3600;
+  if (maxTtl > systemMax) throw new CofferError('invalid_request', 'max_lease_ttl cannot be greater than the system max lease TTL (768h)');
+  if (defaultTtl > (maxTtl || systemMax)) throw new CofferError('invalid_request', 'default_lease_ttl cannot be greater than max_lease_ttl');
+  return { default_lease_ttl: defaultTtl, max_lease_ttl: maxTtl };
 }
 
 /** `secret`, `/secret/` and `secret/` all name the mount `secret/`. @throws CofferError for an empty or odd path. */

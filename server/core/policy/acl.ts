@@ -101,6 +101,19 @@ export class Acl {
   }
 
   /**
+   * Whether any rule grants something at or below `prefix` (a mount path such as `secret/`): what decides which
+   * mounts `sys/internal/ui/mounts` shows a token.
+   */
+  hasAccessUnder(prefix: string): boolean {
+    if (this.#root) return true;
+    return this.#rules.some((r) => {
+      if (r.capabilities.has('deny') || r.capabilities.size === 0) return false;
+      const base = r.pattern.endsWith('*') ? r.pattern.slice(0, -1) : r.pattern;
+      return base.startsWith(prefix) || (r.pattern.endsWith('*') && prefix.startsWith(base)) || base.split('/').includes('+');
+    });
+  }
+
+  /**
    * Capability check without the request's parameters. A rule that carries parameter or wrapping-TTL constraints
    * cannot be judged without them, so it is refused here (fail closed): callers that have the request use
    * `allowsRequest`.

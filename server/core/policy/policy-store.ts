@@ -20,6 +20,20 @@ path "auth/token/revoke-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+# A private storage space for each token
+path "cubbyhole/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+# Response wrapping: wrap data, look up and unwrap wrapping tokens
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
 `;
 
 /**
@@ -54,6 +68,8 @@ export class PolicyStore {
   async put(name: string, text: string): Promise<void> {
     const key = normalisePolicyName(name);
     if (key === 'root') throw new CofferError('invalid_request', 'cannot update "root" policy');
+    // Wrapping tokens carry this name; a policy by it would give every wrapping token its rules.
+    if (key === 'response-wrapping') throw new CofferError('invalid_request', 'cannot update "response-wrapping" policy');
     const policy = parsePolicy(key, text);
     await this.#barrier.put(POLICY_PREFIX + key, new TextEncoder().encode(JSON.stringify({ name: key, policy: text })));
     this.#cache.set(key, policy);

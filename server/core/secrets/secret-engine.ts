@@ -1,3 +1,4 @@
+import { CofferError } from '../errors.js';
 import type { Barrier } from '../barrier/barrier.js';
 
 /** A logical request as an engine sees it: the path is relative to the mount. */
@@ -49,6 +50,16 @@ export class BarrierView {
   }
   delete(path: string) {
     return this.batch([{ type: 'delete', path }]);
+  }
+}
+
+/**
+ * Refuses a body field the endpoint does not apply (Coffer never accepts a parameter silently).
+ * @throws CofferError `invalid_request` naming the first unknown field.
+ */
+export function refuseUnknownFields(body: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key.toLowerCase())) throw new CofferError('invalid_request', `unknown field "${key}": not supported on ${where}`);
   }
 }
 

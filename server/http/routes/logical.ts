@@ -47,7 +47,7 @@ export function mountedHandler({ mounts, lifecycle }: { mounts: MountTable; life
       request_id: crypto.randomUUID(),
       lease_id: '',
       renewable: false,
-      lease_duration: result.leaseDuration ?? 0,
+      lease_duration: mounts.leaseFor(mount.entry, result.leaseDuration ?? 0),
       data: result.data,
       wrap_info: null,
       warnings: result.warnings ?? null,

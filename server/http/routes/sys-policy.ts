@@ -1,7 +1,7 @@
 import { CofferError } from '../../core/errors.js';
 import { normalisePolicyName } from '../../core/policy/policy.js';
 import type { PolicyStore } from '../../core/policy/policy-store.js';
-import { CAPABILITIES_REQUEST, POLICY_WRITE_REQUEST } from '../../../shared/schemas.js';
+import { CAPABILITIES_SELF_REQUEST, POLICY_WRITE_REQUEST } from '../../../shared/schemas.js';
 import type { BodyValidator } from '../request-body.js';
 import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
 
@@ -71,7 +71,7 @@ export function sysPolicyRoutes({ policies, validator }: { policies: PolicyStore
     'sys/capabilities-self': {
       PUT: async (ctx) => {
         const entry = await ctx.authorize('sys/capabilities-self', 'update');
-        const body = validator.parse<{ path?: string; paths?: unknown[] | string }>(ctx.rawBody, CAPABILITIES_REQUEST);
+        const body = validator.parse<{ path?: string; paths?: unknown[] | string }>(ctx.rawBody, CAPABILITIES_SELF_REQUEST);
         const paths = Array.isArray(body.paths) ? body.paths.map(String) : body.path !== undefined ? [body.path] : body.paths !== undefined ? [body.paths] : [];
         if (paths.length === 0) throw new CofferError('invalid_request', "'paths' must be specified");
         const acl = await policies.acl(entry.policies);

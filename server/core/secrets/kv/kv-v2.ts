@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
-import { type BarrierView, decodeJson, encodeJson, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import { formatGoDuration, parseDurationSeconds } from '../../go-duration.js';
+import { type BarrierView, decodeJson, encodeJson, refuseUnknownFields, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
 
 interface VersionInfo {
   created_time: string;
@@ -93,7 +94,7 @@ export class KvV2 implements SecretEngine {
     const info = meta.versions[String(version)];
     if (!info) return undefined;
     const metadata = { created_time: info.created_time, custom_metadata: meta.custom_metadata, deletion_time: info.deletion_time, destroyed: info.destroyed, version };
-    if (info.deletion_time !== '' || info.destroyed) return { data: { data: null, metadata }, notFound: true };
+    if (isDeleted(info, rfc3339Nano(this.clock.now())) || info.destroyed) return { data: { data: null, metadata }, notFound: true };
     const raw = await this.view.get(versionPath(key, version));
     if (!raw) return undefined;
     return { data: { data: decodeJson(raw), metadata } };
@@ -131,6 +132,8 @@ export class KvV2 implements SecretEngine {
   async #commit(key: string, meta: Metadata, data: object, body: Record<string, unknown>, now: string): Promise<LogicalResponse> {
     const config = await this.#config();
     const options = (typeof body.options === 'object' && body.options !== null ? body.options : {}) as Record<string, unknown>;
+    refuseUnknownFields(body, ['data', 'options'], 'KV v2 data');
+    refuseUnknownFields(options, ['cas'], 'KV v2 data options');
     const cas = options.cas;
     if (cas === undefined || cas === null) {
       if (meta.cas_required || config.cas_required) throw new CofferError('invalid_request', 'check-and-set parameter required for this call');
@@ -140,7 +143,10 @@ export class KvV2 implements SecretEngine {
     const version = meta.current_version + 1;
     meta.current_version = version;
     meta.updated_time = now;
-    meta.versions[String(version)] = { created_time: now, deletion_time: '', destroyed: false };
+    // delete_version_after: the version is written already scheduled for deletion (the shorter of metadata's and config's).
+    const deleteAfter = [seconds(meta.delete_version_after), seconds(config.delete_version_after)].filter((s) => s > 0);
+    const deletionTime = deleteAfter.length > 0 ? rfc3339Nano(new Date(this.clock.now().getTime() + Math.min(...deleteAfter) * 1000)) : '';
+    meta.versions[String(version)] = { created_time: now, deletion_time: deletionTime, destroyed: false };
     if (meta.oldest_version === 0) meta.oldest_version = version;
 
     const ops: Array<{ type: 'put'; path: string; value: Uint8Array } | { type: 'delete'; path: string }> = [
@@ -156,7 +162,7 @@ export class KvV2 implements SecretEngine {
     meta.oldest_version = kept[0] ?? version;
     ops.push({ type: 'put', path: `metadata/${key}`, value: encodeJson(meta) });
     await this.view.batch(ops);
-    return { data: { created_time: now, custom_metadata: meta.custom_metadata, deletion_time: '', destroyed: false, version } };
+    return { data: { created_time: now, custom_metadata: meta.custom_metadata, deletion_time: deletionTime, destroyed: false, version } };
   }
 
   async #softDelete(key: string, versions: number[] | undefined): Promise<undefined> {
@@ -166,7 +172,7 @@ export class KvV2 implements SecretEngine {
     const now = rfc3339Nano(this.clock.now());
     for (const v of versions ?? [meta.current_version]) {
       const info = meta.versions[String(v)];
-      if (info && info.deletion_time === '' && !info.destroyed) info.deletion_time = now;
+      if (info && !isDeleted(info, now) && !info.destroyed) info.deletion_time = now;
     }
     await this.view.put(`metadata/${key}`, encodeJson(meta));
     return undefined;
@@ -216,10 +222,12 @@ export class KvV2 implements SecretEngine {
 
   async #writeMetadata(key: string, body: Record<string, unknown>): Promise<undefined> {
     requireKey(key);
+    refuseUnknownFields(body, ['max_versions', 'cas_required', 'custom_metadata', 'delete_version_after'], 'KV v2 metadata');
     const now = rfc3339Nano(this.clock.now());
     const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
+    if (body.delete_version_after !== undefined) meta.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     if (body.custom_metadata !== undefined) {
       const custom = body.custom_metadata;
       if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom))) throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
@@ -231,9 +239,11 @@ export class KvV2 implements SecretEngine {
   }
 
   async #writeConfig(body: Record<string, unknown>): Promise<undefined> {
+    refuseUnknownFields(body, ['max_versions', 'cas_required', 'delete_version_after'], 'KV v2 config');
     const config = await this.#config();
     if (body.max_versions !== undefined) config.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) config.cas_required = body.cas_required === true || body.cas_required === 'true';
+    if (body.delete_version_after !== undefined) config.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     await this.view.put('config', encodeJson(config));
     return undefined;
   }
@@ -247,6 +257,15 @@ export class KvV2 implements SecretEngine {
     const raw = await this.view.get(`metadata/${key}`);
     return raw ? decodeJson<Metadata>(raw) : undefined;
   }
+}
+
+/** Deleted: a deletion time that has come (a future one is a `delete_version_after` schedule). */
+function isDeleted(info: VersionInfo, now: string): boolean {
+  return info.deletion_time !== '' && info.deletion_time <= now;
+}
+
+function seconds(goDuration: string | undefined): number {
+  return goDuration ? parseDurationSeconds(goDuration, 'delete_version_after') : 0;
 }
 
 function emptyMetadata(now: string): Metadata {
