@@ -1,17 +1,13 @@
 import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
-import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
+import { aeadOpen, aeadSeal } from './aead.js';
+import { ENTRY_VERSION, entryTerm, HEADER_BYTES, ROOT_KEY_TERM } from './entry-header.js';
+
+export { entryTerm };
 import type { Barrier, BarrierOp } from './barrier.js';
 import { Keyring, type RotationConfig, type TermInfo } from './keyring.js';
 import type { DecryptFailureReason } from '../observer.js';
-
-/** Entry header: term (u32 BE) then the format version. */
-const HEADER_BYTES = 5;
-/** Version 2: the full storage path is the AEAD's associated data. */
-const ENTRY_VERSION = 2;
-/** Term number written in the header of the keyring entry, which is encrypted with the root key, not a term key. */
-const ROOT_KEY_TERM = 0;
 
 export const KEYRING_PATH = 'core/keyring';
 
@@ -25,13 +21,6 @@ export function encryptEntry(key: Uint8Array, term: number, path: string, plaint
   out[4] = ENTRY_VERSION;
   out.set(sealed, HEADER_BYTES);
   return out;
-}
-
-/** The term recorded in an entry's header. @throws CofferError `integrity` when the entry is malformed. */
-export function entryTerm(entry: Uint8Array): number {
-  if (entry.length < HEADER_BYTES + AEAD_OVERHEAD) throw new CofferError('integrity', 'stored entry is truncated');
-  if (entry[4] !== ENTRY_VERSION) throw new CofferError('integrity', `unsupported entry version ${entry[4]}`);
-  return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getUint32(0);
 }
 
 function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {

@@ -1,7 +1,19 @@
 import path from 'node:path';
 import { Level } from 'level';
 import { CofferError } from '../errors.js';
-import { assertValidKey, assertValidOps, childName, type StorageBackend, type StorageOp } from './storage-backend.js';
+import { KeyLocks } from './key-locks.js';
+import {
+  assertValidKey,
+  assertValidOps,
+  childName,
+  sameBytes,
+  type ConditionalBatch,
+  type ExpectedEntry,
+  type OrderedScan,
+  type ScanEntry,
+  type StorageBackend,
+  type StorageOp,
+} from './storage-backend.js';
 
 /**
  * Directories this process has open. LevelDB guards a directory with an fcntl lock, and a second open of the same
@@ -13,8 +25,10 @@ import { assertValidKey, assertValidOps, childName, type StorageBackend, type St
 const openInThisProcess = new Set<string>();
 
 /** The embedded default backend. Every write is synced to disk before it resolves. */
-export class LeveldbBackend implements StorageBackend {
+export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalBatch {
   readonly #db: Level<string, Uint8Array>;
+  /** Orders conditional batches against plain writes of the same keys (LevelDB itself has no compare-and-swap). */
+  readonly #locks = new KeyLocks();
   readonly #dir: string;
   #closed = false;
 
@@ -82,6 +96,49 @@ export class LeveldbBackend implements StorageBackend {
   async batch(ops: readonly StorageOp[]): Promise<void> {
     assertValidOps(ops);
     if (ops.length === 0) return;
+    const release = await this.#locks.acquire(ops.map((op) => op.key));
+    try {
+      await this.#write(ops);
+    } finally {
+      release();
+    }
+  }
+
+  async batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean> {
+    assertValidOps(ops);
+    const release = await this.#locks.acquire([...expected.map((e) => e.key), ...ops.map((op) => op.key)]);
+    try {
+      for (const e of expected) {
+        if (!sameBytes(await this.get(e.key), e.value)) return false;
+      }
+      if (ops.length > 0) await this.#write(ops);
+      return true;
+    } finally {
+      release();
+    }
+  }
+
+  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+    return this.#wrap(async () => {
+      const out: ScanEntry[] = [];
+      const range = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
+      const it = this.#db.iterator({ ...range, limit });
+      try {
+        for (;;) {
+          const next = await it.next();
+          if (next === undefined) break;
+          const [key, value] = next;
+          if (!key.startsWith(prefix)) break;
+          out.push({ key, value: new Uint8Array(value) });
+        }
+      } finally {
+        await it.close();
+      }
+      return out;
+    });
+  }
+
+  async #write(ops: readonly StorageOp[]): Promise<void> {
     await this.#wrap(() =>
       this.#db.batch(
         ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key })),
