@@ -67,6 +67,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     observer: metrics,
     storage,
     storageType: config.storage.type,
+    keyringTrimGraceSeconds: config.keyringTrimGraceSeconds,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger,

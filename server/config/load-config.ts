@@ -1,3 +1,4 @@
+import { parseDurationSeconds } from '../http/go-duration.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
@@ -42,6 +43,8 @@ export interface ServerConfig {
   disableUnauthedRekeyEndpoints: boolean;
   /** Set on any listener: the one HTTP application serves `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
+  /** `keyring_trim_grace`: how long a term stays retired before its key may be trimmed (seconds; default 72h). */
+  keyringTrimGraceSeconds: number;
 }
 
 /** The embedded default: LevelDB under ./data, plain HTTP on loopback port 8200. */
@@ -56,6 +59,7 @@ log_level = "info"
 `;
 
 const TOP_LEVEL_KEYS = new Set([
+  'keyring_trim_grace',
   'storage',
   'listener',
   'seal',
@@ -125,12 +129,22 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const apiAddr =
     raw.api_addr === undefined ? `${listeners[0]!.tls ? 'https' : 'http'}://${listeners[0]!.address}` : stringValue(raw.api_addr, 'api_addr', fail);
 
+  let keyringTrimGraceSeconds = 72 * 3600;
+  if (raw.keyring_trim_grace !== undefined) {
+    try {
+      keyringTrimGraceSeconds = parseDurationSeconds(raw.keyring_trim_grace, 'keyring_trim_grace');
+    } catch {
+      fail('keyring_trim_grace must be a duration such as "72h"', 'keyring_trim_grace');
+    }
+  }
+
   return {
     storage,
     seals,
     listeners,
     apiAddr,
     logLevel,
+    keyringTrimGraceSeconds,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
     disableUnauthedRekeyEndpoints:
       raw.disable_unauthed_rekey_endpoints === undefined

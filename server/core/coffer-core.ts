@@ -9,6 +9,8 @@ import { MountTable } from './mounts/mount-table.js';
 import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { RekeyEngine } from './rekey/rekey-engine.js';
+import { RewrapService, type JobNotifier, type RewrapObserver } from './rotation/job-runner.js';
+import { DEFAULT_TRIM_GRACE_SECONDS, RetirementService } from './rotation/retirement.js';
 import { RotationService } from './rotation/rotation-service.js';
 import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
 import { SealStore } from './seal/seal-store.js';
@@ -30,6 +32,14 @@ export interface CoreOptions {
   seal?: SealSetup;
   /** Receives unseal, rekey and decryption events (metrics). */
   observer?: CoreObserver;
+  /** Receives rewrap job and census events (metrics). */
+  rewrapObserver?: RewrapObserver;
+  /** Config `keyring_trim_grace`, in seconds (default 72h). */
+  keyringTrimGraceSeconds?: number;
+  /** Delivers rewrap job webhooks; built from the rewrap service when absent. */
+  notifier?: (rewrap: RewrapService) => JobNotifier;
+  /** Waits for rewrap rate limits and retry backoff (tests inject one). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface SealStatus {
@@ -60,6 +70,8 @@ export class CofferCore {
   readonly unsealer: Unsealer;
   readonly rotation: RotationService;
   readonly rekey: RekeyEngine;
+  readonly rewrap: RewrapService;
+  readonly retirement: RetirementService;
   readonly tokens: TokenStore;
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
@@ -83,8 +95,27 @@ export class CofferCore {
     this.barrier = new AesGcmBarrier(storage, {
       decryptFailure: (reason) => observer.decryptFailure(reason),
       backgroundError: (err) => logger.error({ err: (err as Error).message }, 'could not persist encryption counts'),
+      retiredRead: (term) => observer.retiredRead?.(term),
     });
     this.lifecycle = new Lifecycle(this.barrier);
+    // First subscriber: at a seal, a running job records `paused_sealed` before the encryption counts are flushed.
+    let notifier: JobNotifier | undefined;
+    this.rewrap = new RewrapService({
+      barrier: this.barrier,
+      storage,
+      lifecycle: this.lifecycle,
+      clock,
+      random,
+      logger,
+      resolvePrefix: (apiPath) => {
+        const found = this.mounts.find(apiPath);
+        return found ? `logical/${found.entry.uuid}/${found.relative}` : apiPath;
+      },
+      ...(options.rewrapObserver ? { observer: options.rewrapObserver } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      notifier: (job, event) => notifier?.(job, event) ?? Promise.resolve(),
+    });
+    notifier = options.notifier?.(this.rewrap);
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
     this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
     this.sealStore = new SealStore(storage);
@@ -95,6 +126,15 @@ export class CofferCore {
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, clock, random);
     this.cluster = new ClusterIdentity(this.barrier);
+    this.retirement = new RetirementService({
+      barrier: this.barrier,
+      lifecycle: this.lifecycle,
+      clock,
+      random,
+      logger,
+      lastCensus: () => this.rewrap.lastCompletedCensus(),
+      trimGraceSeconds: options.keyringTrimGraceSeconds ?? DEFAULT_TRIM_GRACE_SECONDS,
+    });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'forbidden' // valid token, ACL denies
   | 'unsupported_path'
   | 'unsupported_operation'
+  | 'conflict' // the request clashes with the current state (a job already runs, a gate is closed)
   // server state (503)
   | 'sealed'
   // the auto seal's key service (500; the message names the service and the cause, never key material)

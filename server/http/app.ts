@@ -10,11 +10,15 @@ import { mountedHandler } from './routes/logical.js';
 import type { RouteTable } from './routes/route-table.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
+import { sysKeyringRoutes } from './routes/sys-keyring.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
 import { sysMetricsRoutes } from './routes/sys-metrics.js';
 import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
+import { sysRewrapRoutes } from './routes/sys-rewrap.js';
+import { keyringTermsView } from '../core/rotation/census.js';
+import { parseYamlSpec } from '../core/rotation/rewrap-spec-yaml.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 
 export interface AppOptions {
@@ -31,14 +35,16 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock } = core;
+  const { lifecycle, unsealer, rekey, rotation, rewrap, retirement, tokens, policies, mounts, clock } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
     ...sysInitRoutes({ validator, initialized: () => core.initialized(), initialize: (request) => core.initialize(request) }),
     ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
     ...sysHealthRoutes({ sealStatus, clock }),
-    ...sysKeyRoutes({ rotation }),
+    ...sysKeyRoutes({ rotation, terms: () => keyringTermsView(core.barrier.activeKeyring, rewrap.census) }),
+    ...sysRewrapRoutes({ rewrap, parseYaml: parseYamlSpec }),
+    ...sysKeyringRoutes({ retirement }),
     ...sysPolicyRoutes({ policies }),
     ...sysMountRoutes({ mounts, tokens, lifecycle }),
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),
