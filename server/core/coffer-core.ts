@@ -12,6 +12,7 @@ import { RekeyEngine } from './rekey/rekey-engine.js';
 import { RewrapService, type JobNotifier, type RewrapObserver } from './rotation/job-runner.js';
 import { DEFAULT_TRIM_GRACE_SECONDS, RetirementService } from './rotation/retirement.js';
 import { RotationService } from './rotation/rotation-service.js';
+import { webhookNotifier } from './rotation/webhook.js';
 import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
 import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
@@ -115,7 +116,8 @@ export class CofferCore {
       ...(options.sleep ? { sleep: options.sleep } : {}),
       notifier: (job, event) => notifier?.(job, event) ?? Promise.resolve(),
     });
-    notifier = options.notifier?.(this.rewrap);
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
+    notifier = (options.notifier ?? ((rewrap: RewrapService) => webhookNotifier(rewrap, { clock, logger, sleep: (ms) => sleep(ms, new AbortController().signal) })))(this.rewrap);
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
     this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
     this.sealStore = new SealStore(storage);
