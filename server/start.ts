@@ -65,6 +65,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   const metrics = new CofferMetrics();
   const core = new CofferCore({
     observer: metrics,
+    rewrapObserver: metrics,
     storage,
     storageType: config.storage.type,
     keyringTrimGraceSeconds: config.keyringTrimGraceSeconds,
