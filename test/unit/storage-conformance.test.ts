@@ -91,6 +91,16 @@ for (const [name, open] of backends) {
       assert.equal((await s.scan({ prefix: '', limit: 100 })).length, 9);
     });
 
+    test('a scan page is full whenever more keys remain, even with large values (a short page means the end)', async (t) => {
+      const s = await open(t);
+      assert.ok(hasOrderedScan(s));
+      const big = new Uint8Array(4096).fill(9);
+      await s.batch(Array.from({ length: 600 }, (_, i) => ({ type: 'put' as const, key: `big/${String(i).padStart(4, '0')}`, value: big })));
+      const page = await s.scan({ prefix: 'big/', limit: 500 });
+      assert.equal(page.length, 500);
+      assert.equal((await s.scan({ prefix: 'big/', after: page.at(-1)!.key, limit: 500 })).length, 100);
+    });
+
     test('paging with scan visits every key exactly once even while visited keys are deleted and others added', async (t) => {
       const s = await open(t);
       assert.ok(hasOrderedScan(s));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
 import type { Clock, Random } from '../clock.js';
@@ -24,6 +25,8 @@ import { redactedSpec, type RewrapSpec } from './rewrap-spec.js';
 export const CENSUS_PATH = 'sys/rewrap/census';
 const CENSUS_PAGE = 1000;
 const MAX_PASSES = 3;
+/** Longest the job holds the lifecycle's read side at once (a seal request still ends it after the current page). */
+const SLICE_MS = 200;
 
 /** What the rewrap service reports (metrics). */
 export interface RewrapObserver {
@@ -249,7 +252,17 @@ export class RewrapService {
             this.#d.logger.info({ job_id: job.job_id }, 'rewrap job paused');
             return undefined;
           }
-          return this.#step(job, signal);
+          // Several pages per hold of the read side (taking it costs more than a page), but never past a seal
+          // request (the signal), a pause or cancel, a rate limit or a short time slice.
+          const slice = performance.now();
+          let total = 0;
+          for (;;) {
+            const n = await this.#step(job, signal);
+            if (n === undefined) return total > 0 ? total : undefined;
+            total += n;
+            if (signal.aborted || this.#pauseRequested || this.#cancelRequested || TERMINAL_STATES.has(job.state)) return total;
+            if (job.spec.execution.maxEntriesPerSecond !== undefined || performance.now() - slice > SLICE_MS) return total;
+          }
         });
         failures = 0;
       } catch (err) {
@@ -308,7 +321,13 @@ export class RewrapService {
         }
       }
     } else {
-      await this.#rewrapPage(job, storage, page, signal);
+      const committed = await this.#rewrapPage(job, storage, page, signal, page.length < limit ? undefined : page.at(-1)!.key);
+      if (committed === undefined) return undefined;
+      if (committed) {
+        this.#report(job);
+        await this.#maybeNotifyProgress(job);
+        return page.length;
+      }
     }
     this.#advance(job, page.length < limit ? undefined : page.at(-1)!.key);
     job.checkpoint_at = this.#d.clock.now().toISOString();
@@ -322,7 +341,18 @@ export class RewrapService {
     job.cursor = after === undefined ? { prefix: job.cursor.prefix + 1, after: null } : { prefix: job.cursor.prefix, after };
   }
 
-  async #rewrapPage(job: JobRecord, storage: Storage, page: readonly { key: string; value: Uint8Array }[], signal: AbortSignal): Promise<void> {
+  /**
+   * Rewraps one page. The fast path writes the whole page AND the advanced checkpoint in one conditional batch (one
+   * sync): true. When a client wrote one of the entries meanwhile, the page is redone entry by entry and false is
+   * returned (the caller then advances and persists the checkpoint). Undefined when a seal interrupted the page.
+   */
+  async #rewrapPage(
+    job: JobRecord,
+    storage: Storage,
+    page: readonly { key: string; value: Uint8Array }[],
+    signal: AbortSignal,
+    nextAfter: string | undefined,
+  ): Promise<boolean | undefined> {
     const { barrier } = this.#d;
     const work: Array<{ key: string; old: Uint8Array; value: Uint8Array }> = [];
     for (const { key, value } of page) {
@@ -338,14 +368,38 @@ export class RewrapService {
         if (out) work.push({ key, old: value, value: out });
       }
     }
-    if (signal.aborted || work.length === 0) return;
-    // The whole page in one conditional batch (one sync), falling back to entry by entry when a client wrote meanwhile.
-    const expected = work.map((w) => ({ key: w.key, value: w.old }));
-    if (await storage.batchIf(expected, work.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })))) {
-      for (const w of work) this.#count(job, 'rewrapped', w.value.length);
-      return;
+    if (signal.aborted) return undefined;
+    if (work.length === 0) return false;
+    const before = { counts: { ...job.counts }, bytes: job.bytes_rewrapped, cursor: job.cursor, checkpoint: job.checkpoint_at };
+    for (const w of work) {
+      job.counts.rewrapped += 1;
+      job.bytes_rewrapped += w.value.length;
+    }
+    this.#advance(job, nextAfter);
+    job.checkpoint_at = this.#d.clock.now().toISOString();
+    job.updated_at = job.checkpoint_at;
+    const record = barrier.encryptOp({ type: 'put', path: jobPath(job.job_id), value: encoder.encode(JSON.stringify(job)) });
+    let ok = false;
+    try {
+      ok = await storage.batchIf(
+        work.map((w) => ({ key: w.key, value: w.old })),
+        [...work.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })), record],
+      );
+    } finally {
+      if (!ok) {
+        // Nothing was written: the in-memory job goes back to what is persisted.
+        job.counts = before.counts;
+        job.bytes_rewrapped = before.bytes;
+        job.cursor = before.cursor;
+        job.checkpoint_at = before.checkpoint;
+      }
+    }
+    if (ok) {
+      this.#observer.rewrapEntries('rewrapped', work.length, work.reduce((n, w) => n + w.value.length, 0));
+      return true;
     }
     for (const w of work) await this.#rewrapOne(job, storage, w);
+    return false;
   }
 
   /** Re-encrypts one entry; a failure is recorded (the entry is left untouched) and undefined returned. */

@@ -108,8 +108,9 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
     assertValidOps(ops);
     const release = await this.#locks.acquire([...expected.map((e) => e.key), ...ops.map((op) => op.key)]);
     try {
-      for (const e of expected) {
-        if (!sameBytes(await this.get(e.key), e.value)) return false;
+      if (expected.length > 0) {
+        const current = await this.#wrap(() => this.#db.getMany(expected.map((e) => e.key)));
+        if (!expected.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]!), e.value))) return false;
       }
       if (ops.length > 0) await this.#write(ops);
       return true;
@@ -124,12 +125,18 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
       const range = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
       const it = this.#db.iterator({ ...range, limit });
       try {
-        for (;;) {
-          const next = await it.next();
-          if (next === undefined) break;
-          const [key, value] = next;
-          if (!key.startsWith(prefix)) break;
-          out.push({ key, value: new Uint8Array(value) });
+        // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
+        // before the end, so it is called until the page is full or the range is exhausted: a short page means "no more".
+        for (let done = false; !done && out.length < limit; ) {
+          const chunk = await it.nextv(limit - out.length);
+          if (chunk.length === 0) break;
+          for (const [key, value] of chunk) {
+            if (!key.startsWith(prefix)) {
+              done = true;
+              break;
+            }
+            out.push({ key, value: new Uint8Array(value) });
+          }
         }
       } finally {
         await it.close();
