@@ -109,3 +109,12 @@ test('seal stanzas: transit with Vault\'s environment fallbacks, static, migrati
 test('the reported version matches package.json', () => {
   assert.equal(COFFER_VERSION, JSON.parse(readFileSync('package.json', 'utf8')).version);
 });
+
+test('keyring_trim_grace takes a Go duration (default 72h) and refuses anything else, naming the key and line', () => {
+  assert.equal(parseConfig('storage "inmem" {}').keyringTrimGraceSeconds, 72 * 3600);
+  assert.equal(parseConfig('storage "inmem" {}\nkeyring_trim_grace = "168h"').keyringTrimGraceSeconds, 168 * 3600);
+  assert.throws(
+    () => parseConfig('storage "inmem" {}\nkeyring_trim_grace = "a week"'),
+    (err: unknown) => err instanceof Error && /:2: keyring_trim_grace must be a duration/.test(err.message),
+  );
+});
