@@ -246,3 +246,31 @@ test('metrics: entries by result, job state and progress, entries per term from 
   assert.ok(value(/^coffer_keyring_census_timestamp_seconds (\S+)/m) > 0);
   assert.equal(value(/^coffer_barrier_retired_reads_denied_total\{term="1"\} (\d+)/m), 1);
 });
+
+test('concurrent writers during a job lose nothing: every acknowledged value reads back and every entry ends under the active term', async (t) => {
+  const { server, token } = await unsealed(t);
+  await writeSecrets(server, token, 60);
+  await server.api('PUT', 'sys/rotate', { token });
+  const acked = new Map<string, string>();
+  let stop = false;
+  const writer = async (w: number) => {
+    for (let seq = 0; !stop; seq++) {
+      const name = `secret/app/s${(seq * 7 + w * 11) % 60}`;
+      const value = `w${w}-${seq}`;
+      const res = await server.api('PUT', name, { token, body: { value } });
+      assert.equal(res.status, 204);
+      acked.set(name, value);
+    }
+  };
+  const job = await server.api('POST', 'sys/rewrap/jobs', { token, body: { spec: { apiVersion: 'v1', execution: { batchSize: 3 } } } });
+  assert.equal(job.status, 202);
+  const writers = [0, 1, 2].map(writer);
+  await server.core.rewrap.idle();
+  stop = true;
+  await Promise.all(writers);
+  const status = (await server.api('GET', `sys/rewrap/jobs/${job.body.job_id}`, { token })).body.data;
+  assert.equal(status.state, 'completed', JSON.stringify(status));
+  for (const [name, value] of acked) assert.equal((await server.api('GET', name, { token })).body.data.value, value);
+  for (let i = 0; i < 60; i++) assert.equal((await server.api('GET', `secret/app/s${i}`, { token })).status, 200);
+  assert.deepEqual(Object.keys(await dataTerms(server)), ['2']);
+});

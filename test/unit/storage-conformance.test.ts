@@ -88,7 +88,7 @@ for (const [name, open] of backends) {
       assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/a/deep/x', limit: 2 })).map((e) => e.key), ['p/b', 'p/c']);
       assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/~zzz', limit: 9 })).map((e) => e.key), ['p/\u00e9']);
       assert.deepEqual((await s.scan({ prefix: 'p/', after: 'a', limit: 1 })).map((e) => e.key), ['p/a']);
-      assert.equal((await s.scan({ prefix: '', limit: 100 })).length, 9);
+      assert.equal((await s.scan({ prefix: '', limit: 1e12 })).length, 9, 'a huge limit is only an upper bound');
     });
 
     test('a scan page is full whenever more keys remain, even with large values (a short page means the end)', async (t) => {

@@ -24,6 +24,9 @@ import {
  */
 const openInThisProcess = new Set<string>();
 
+/** Entries fetched per native call of a scan (LevelDB reserves room for the count asked, so it is bounded). */
+const SCAN_CHUNK = 1000;
+
 /** The embedded default backend. Every write is synced to disk before it resolves. */
 export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalBatch {
   readonly #db: Level<string, Uint8Array>;
@@ -128,7 +131,7 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
         // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
         // before the end, so it is called until the page is full or the range is exhausted: a short page means "no more".
         for (let done = false; !done && out.length < limit; ) {
-          const chunk = await it.nextv(limit - out.length);
+          const chunk = await it.nextv(Math.min(limit - out.length, SCAN_CHUNK));
           if (chunk.length === 0) break;
           for (const [key, value] of chunk) {
             if (!key.startsWith(prefix)) {
