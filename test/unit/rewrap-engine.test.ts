@@ -119,6 +119,29 @@ describe('rewrap job engine', () => {
     assert.deepEqual(await termsOf(storage), { 2: 12 });
   });
 
+  test('a seal and an unseal queued behind a page in progress: the job still resumes and completes', async () => {
+    const { core, storage, keys } = await rewrapCore();
+    await fill(core, 12);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 3) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    const sealing = core.seal();
+    const unsealing = core.submitUnsealKey(keys[0]!);
+    g.open();
+    await sealing;
+    await unsealing;
+    storage.beforeScan = undefined;
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.deepEqual(await termsOf(storage), { 2: 12 });
+  });
+
   test('a restart resumes a running job from its low-water-mark checkpoint: no entry skipped, none lost', async () => {
     const { core, storage, newCore, keys } = await rewrapCore();
     await fill(core, 20);

@@ -71,6 +71,7 @@ export class RewrapService {
   readonly #observer: RewrapObserver;
   #job: JobRecord | undefined;
   #driving: Promise<void> | undefined;
+  #again = false;
   #pauseRequested = false;
   #cancelRequested = false;
   #census: CensusRecord | undefined;
@@ -224,11 +225,19 @@ export class RewrapService {
   // ---- the job loop ----
 
   #drive(): void {
-    if (this.#driving) return;
+    if (this.#driving) {
+      // A loop from before a seal may still be winding down (it stops on the paused_sealed state): start again after it.
+      this.#again = true;
+      return;
+    }
     this.#pauseRequested = false;
     this.#cancelRequested = false;
     this.#driving = this.#loop().finally(() => {
       this.#driving = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#drive();
+      }
     });
   }
 
@@ -237,11 +246,12 @@ export class RewrapService {
     if (!job) return;
     let failures = 0;
     for (;;) {
-      if (TERMINAL_STATES.has(job.state) || job.state === 'paused' || job.state === 'paused_sealed') return;
+      if (this.#job !== job || TERMINAL_STATES.has(job.state) || job.state === 'paused' || job.state === 'paused_sealed') return;
       const started = this.#d.clock.now().getTime();
       let processed: number | undefined;
       try {
         processed = await this.#d.lifecycle.whileUnsealed(async (signal) => {
+          if (this.#job !== job) return undefined; // a seal and an unseal passed while this waited: the reload drives
           if (this.#cancelRequested) {
             await this.#finish(job, 'canceled');
             return undefined;
