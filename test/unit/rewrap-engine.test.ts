@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readEntryHeader } from '../../server/core/barrier/entry-header.js';
-import { isCofferError } from '../../server/core/errors.js';
+import { CofferError, isCofferError } from '../../server/core/errors.js';
 import { dec, enc, gate, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
 
 const N = 3 * 5 + 2; // more than 3 × batch size + 1
@@ -239,6 +239,34 @@ describe('rewrap job engine', () => {
     assert.equal(await header('data/a/001'), 1, 'excluded');
     assert.equal(await header('data/b/000'), 1, 'outside the prefixes');
     assert.equal(await header('data/a/t2-000'), 2, 'term 2 was not a source term');
+  });
+
+  test('a storage failure on a page is retried with backoff from the persisted checkpoint, counting each entry once; past the attempts the job fails', async () => {
+    const delays: number[] = [];
+    const { core, storage } = await rewrapCore({ sleep: async (ms) => void delays.push(ms) });
+    await fill(core, 7);
+    await core.rotate();
+    let failuresLeft = 2;
+    storage.beforeBatchIf = async () => {
+      if (failuresLeft-- > 0) throw new CofferError('storage', 'disk hiccup');
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 3 }, retry: { attempts: 3, delay: '100ms' } }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.deepEqual(delays, [100, 200]);
+    assert.deepEqual(await termsOf(storage), { 2: 7 });
+    assert.equal(done.counts.skipped_current + done.counts.rewrapped + done.counts.skipped_filtered, done.counts.scanned, 'no page was counted twice');
+
+    await core.rotate();
+    storage.beforeBatchIf = async () => {
+      throw new CofferError('storage', 'disk gone');
+    };
+    const doomed = await core.rewrap.start(spec({ retry: { attempts: 1, delay: '1ms' } }));
+    await core.rewrap.idle();
+    const failed = await core.rewrap.get(doomed.job_id);
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.last_error, 'storage');
   });
 
   test('a dry run counts what it would rewrap and writes nothing', async () => {

@@ -1,6 +1,7 @@
 import { KEYRING_PATH } from '../barrier/aes-gcm-barrier.js';
 import { readEntryHeader } from '../barrier/entry-header.js';
 import type { Keyring } from '../barrier/keyring.js';
+import { rfc3339Nano } from '../clock.js';
 import {
   PREVIOUS_RECOVERY_KEY_PATH,
   PREVIOUS_SEALED_ROOT_KEY_PATH,
@@ -101,7 +102,7 @@ export function keyringTermsView(keyring: Keyring, census: CensusRecord | undefi
       const state = term === keyring.activeTerm ? 'active' : term < bounds.minAvailableTerm ? 'trimmed' : term < bounds.minDecryptionTerm ? 'retired' : 'enabled';
       return {
         term,
-        install_time: info.installTime.toISOString(),
+        install_time: rfc3339Nano(info.installTime),
         state,
         encryptions: info.encryptions,
         entries: counted ? (counted.terms[String(term)]?.entries ?? 0) : null,

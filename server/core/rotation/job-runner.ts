@@ -289,6 +289,13 @@ export class RewrapService {
           return;
         }
         await this.#sleep(job.spec.retry.delayMs * 2 ** (failures - 1));
+        // The failed page may have counted entries it did not commit: go back to the persisted record.
+        try {
+          const persisted = await this.#d.lifecycle.whileUnsealed(() => this.#readJson<JobRecord>(jobPath(job.job_id)));
+          if (persisted) Object.assign(job, persisted);
+        } catch {
+          // sealed or storage still failing: the next attempt tells
+        }
         continue;
       }
       if (processed === undefined) return;
