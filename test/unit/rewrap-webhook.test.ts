@@ -74,3 +74,17 @@ test('a webhook that keeps failing is given up after its attempts without changi
   await hook.next(5);
   assert.equal((await core.rewrap.get(job.job_id)).state, 'completed');
 });
+
+test('progress events are sent every progressEveryPercent, then the completion event', async (t) => {
+  const { core } = await rewrapCore({ sleep: async () => {} });
+  for (let i = 0; i < 10; i++) await core.barrier.put(`data/k${i}`, enc(`v${i}`));
+  await core.rotate();
+  const hook = await receiver(t, []);
+  await core.rewrap.start(spec({ execution: { batchSize: 2 }, notify: { endpoint: hook.url, progressEveryPercent: 25 } }));
+  await core.rewrap.idle();
+  const events = () => hook.got.map((d) => JSON.parse(d.body).event as string);
+  // Deliveries run concurrently with the job: wait for the completion event, however the posts interleave.
+  for (let n = 1; !events().includes('rewrap.completed'); n++) await hook.next(n);
+  assert.ok(events().includes('rewrap.progress'), events().join(','));
+  assert.equal(events().filter((e) => e === 'rewrap.completed').length, 1);
+});
