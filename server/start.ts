@@ -70,8 +70,10 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   const metrics = new CofferMetrics(config.telemetry);
   const core = new CofferCore({
     observer: metrics,
+    rewrapObserver: metrics,
     storage,
     storageType: config.storage.type,
+    keyringTrimGraceSeconds: config.keyringTrimGraceSeconds,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger,

@@ -104,6 +104,8 @@ export interface ServerConfig {
   telemetry: TelemetryConfig;
   /** Accepted keys without an effect here (in the parser's key order). */
   notes: ConfigNote[];
+  /** `keyring_trim_grace`: how long a term stays retired before its key may be trimmed (seconds; default 72h). */
+  keyringTrimGraceSeconds: number;
 }
 
 /** Vault's system default and maximum lease TTL: 768h (32 days). */
@@ -122,6 +124,7 @@ ui        = true
 `;
 
 const TOP_LEVEL_KEYS = new Set([
+  'keyring_trim_grace',
   'storage',
   'backend',
   'listener',
@@ -247,6 +250,15 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
+  let keyringTrimGraceSeconds = 72 * 3600;
+  if (raw.keyring_trim_grace !== undefined) {
+    try {
+      keyringTrimGraceSeconds = parseDurationSeconds(raw.keyring_trim_grace, 'keyring_trim_grace');
+    } catch {
+      fail('keyring_trim_grace must be a duration such as "72h"', 'keyring_trim_grace');
+    }
+  }
+
   return {
     storage,
     seals,
@@ -262,6 +274,7 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     maxLeaseTtlSeconds,
     telemetry,
     notes,
+    keyringTrimGraceSeconds,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
     disableUnauthedRekeyEndpoints:
       raw.disable_unauthed_rekey_endpoints === undefined

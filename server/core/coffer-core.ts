@@ -12,7 +12,10 @@ import { NO_OBSERVER, type CoreObserver } from './observer.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { GenerateRoot } from './generate-root/generate-root.js';
 import { RekeyEngine } from './rekey/rekey-engine.js';
+import { RewrapService, type JobNotifier, type RewrapObserver } from './rotation/job-runner.js';
+import { DEFAULT_TRIM_GRACE_SECONDS, RetirementService } from './rotation/retirement.js';
 import { RotationService } from './rotation/rotation-service.js';
+import { webhookNotifier } from './rotation/webhook.js';
 import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
 import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
@@ -39,6 +42,14 @@ export interface CoreOptions {
   observer?: CoreObserver;
   /** Config `cluster_name`: the name given to the cluster at init. */
   clusterName?: string;
+  /** Receives rewrap job and census events (metrics). */
+  rewrapObserver?: RewrapObserver;
+  /** Config `keyring_trim_grace`, in seconds (default 72h). */
+  keyringTrimGraceSeconds?: number;
+  /** Delivers rewrap job webhooks; built from the rewrap service when absent. */
+  notifier?: (rewrap: RewrapService) => JobNotifier;
+  /** Waits for rewrap rate limits and retry backoff (tests inject one). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface SealStatus {
@@ -70,6 +81,8 @@ export class CofferCore {
   readonly rotation: RotationService;
   readonly rekey: RekeyEngine;
   readonly generateRoot: GenerateRoot;
+  readonly rewrap: RewrapService;
+  readonly retirement: RetirementService;
   readonly tokens: TokenStore;
   readonly tokenRoles: TokenRoles;
   readonly policies: PolicyStore;
@@ -104,8 +117,28 @@ export class CofferCore {
           { term: o.term, encryptions: o.encryptions, margin: o.marginAdded },
           "the last stop was not clean (crash or kill): encryption counts since the last flush were lost, so the active term's count was raised by the safety margin",
         ),
+      retiredRead: (term) => observer.retiredRead?.(term),
     });
     this.lifecycle = new Lifecycle(this.barrier);
+    // First subscriber: at a seal, a running job records `paused_sealed` before the encryption counts are flushed.
+    let notifier: JobNotifier | undefined;
+    this.rewrap = new RewrapService({
+      barrier: this.barrier,
+      storage,
+      lifecycle: this.lifecycle,
+      clock,
+      random,
+      logger,
+      resolvePrefix: (apiPath) => {
+        const found = this.mounts.find(apiPath);
+        return found ? `logical/${found.entry.uuid}/${found.relative}` : apiPath;
+      },
+      ...(options.rewrapObserver ? { observer: options.rewrapObserver } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      notifier: (job, event) => notifier?.(job, event) ?? Promise.resolve(),
+    });
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
+    notifier = (options.notifier ?? ((rewrap: RewrapService) => webhookNotifier(rewrap, { clock, logger, sleep: (ms) => sleep(ms, new AbortController().signal) })))(this.rewrap);
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
     this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
     this.sealStore = new SealStore(storage);
@@ -124,6 +157,15 @@ export class CofferCore {
     this.tokens.onRevoke((hash) => this.cubbyhole.stageDestroy(hash));
     this.cluster = new ClusterIdentity(this.barrier);
     this.generateRoot = new GenerateRoot({ lifecycle: this.lifecycle, store: this.sealStore, unsealer: this.unsealer, tokens: this.tokens, clock, random });
+    this.retirement = new RetirementService({
+      barrier: this.barrier,
+      lifecycle: this.lifecycle,
+      clock,
+      random,
+      logger,
+      lastCensus: () => this.rewrap.lastCompletedCensus(),
+      trimGraceSeconds: options.keyringTrimGraceSeconds ?? DEFAULT_TRIM_GRACE_SECONDS,
+    });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.auth.load());

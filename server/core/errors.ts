@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'denied' // 403 with Vault's own text (`bad token`)
   | 'unsupported_path'
   | 'unsupported_operation'
+  | 'conflict' // the request clashes with the current state (a job already runs, a gate is closed)
   // server state (503)
   | 'sealed'
   // the auto seal's key service (500; the message names the service and the cause, never key material)

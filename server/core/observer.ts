@@ -12,6 +12,8 @@ export interface CoreObserver {
   unconfirmedRekey(target: 'barrier' | 'recovery', pending: boolean): void;
   /** The OLD shares of an unconfirmed rekey were used: the rekey was rolled back. */
   rekeyRollback(target: 'barrier' | 'recovery'): void;
+  /** A read of an entry under a retired term was refused. */
+  retiredRead?(term: number): void;
 }
 
 /** An observer that records nothing (cores built without a server, e.g. in unit tests). */

@@ -16,11 +16,15 @@ import { sysGenerateRootRoutes } from './routes/sys-generate-root.js';
 import { sysAuthRoutes } from './routes/sys-auth.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
+import { sysKeyringRoutes } from './routes/sys-keyring.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
 import { sysMetricsRoutes } from './routes/sys-metrics.js';
 import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
+import { sysRewrapRoutes } from './routes/sys-rewrap.js';
+import { keyringTermsView } from '../core/rotation/census.js';
+import { parseYamlSpec } from '../core/rotation/rewrap-spec-yaml.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 import { sysWrappingRoutes } from './routes/sys-wrapping.js';
 
@@ -40,15 +44,17 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, tokens, tokenRoles, policies, mounts, auth, cubbyhole, wrapping, clock, generateRoot } = core;
+  const { lifecycle, unsealer, rekey, rotation, rewrap, retirement, tokens, tokenRoles, policies, mounts, auth, cubbyhole, wrapping, clock, generateRoot } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
     ...sysInitRoutes({ validator, initialized: () => core.initialized(), initialize: (request) => core.initialize(request) }),
     ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
     ...sysHealthRoutes({ sealStatus, clock }),
-    ...sysKeyRoutes({ rotation, rekey, validator }),
+    ...sysKeyRoutes({ rotation, rekey, validator, terms: () => keyringTermsView(core.barrier.activeKeyring, rewrap.census) }),
     ...sysGenerateRootRoutes({ generateRoot, lifecycle, validator, disableUnauthedGenerateRootEndpoints: options.disableUnauthedGenerateRootEndpoints }),
+    ...sysRewrapRoutes({ rewrap, parseYaml: parseYamlSpec }),
+    ...sysKeyringRoutes({ retirement }),
     ...sysPolicyRoutes({ policies, validator }),
     // Before sys/mounts: its `sys/mounts/auth/…` spelling of auth tune must match first.
     ...sysAuthRoutes({ auth, validator }),

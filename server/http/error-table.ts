@@ -18,6 +18,7 @@ const TABLE: Record<ErrorCode, { status: number; message: 'own' | string | null 
   denied: { status: 403, message: 'own' },
   unsupported_path: { status: 404, message: null },
   unsupported_operation: { status: 405, message: null },
+  conflict: { status: 409, message: 'own' },
   sealed: { status: 503, message: 'Vault is sealed' },
   // Opaque on the wire (no seal address, key name or upstream error text); the detail is in the server log.
   seal_unavailable: { status: 500, message: "the seal's key service is unavailable; see the server log" },

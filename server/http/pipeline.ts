@@ -67,7 +67,10 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   // UTF-8 JSON, whatever type or charset the header names. `sys/*` gets the small limit.
   const parseSmall = express.json({ type: () => true, limit: MAX_SYS_REQUEST_BYTES, strict: true });
   const parseLarge = express.json({ type: () => true, limit: MAX_REQUEST_BYTES, strict: true });
-  app.use((req, _res, next) => {
+  const parseYaml = express.text({ type: () => true, limit: MAX_SYS_REQUEST_BYTES });
+  app.use((req, res, next) => {
+    // The one non-JSON body: a rewrap job spec sent as YAML reaches its handler as a string.
+    if (req.path === '/v1/sys/rewrap/jobs' && /^(application|text)\/(x-)?yaml\b/i.test(req.headers['content-type'] ?? '')) return parseYaml(req, res, next);
     if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
     next();
   });

@@ -2,6 +2,11 @@ import { hostname } from 'node:os';
 import client from 'prom-client';
 import { CofferError } from '../core/errors.js';
 import type { CoreObserver, DecryptFailureReason } from '../core/observer.js';
+import type { CensusRecord } from '../core/rotation/census.js';
+import type { RewrapObserver } from '../core/rotation/job-runner.js';
+import type { JobState } from '../core/rotation/rewrap-job.js';
+
+const JOB_STATES: readonly JobState[] = ['pending', 'counting', 'running', 'paused', 'paused_sealed', 'completed', 'completed_with_failures', 'failed', 'canceled'];
 
 /** Live values read at scrape time. */
 export interface MetricsSource {
@@ -25,7 +30,7 @@ export interface MetricsOptions {
  * in docs/metrics.md. Labels are low-cardinality by construction: routes are patterns or mount paths, never the
  * request path itself.
  */
-export class CofferMetrics implements CoreObserver {
+export class CofferMetrics implements CoreObserver, RewrapObserver {
   readonly registry = new client.Registry();
   readonly #requests: client.Counter<'route' | 'method' | 'code'>;
   readonly #duration: client.Histogram<'route' | 'method'>;
@@ -37,6 +42,16 @@ export class CofferMetrics implements CoreObserver {
   readonly #unconfirmedRekey: client.Gauge<'target'>;
   readonly #rekeyRollbacks: client.Counter<'target'>;
   readonly #logins: client.Counter<'method' | 'outcome'>;
+  readonly #rewrapEntries: client.Counter<'result'>;
+  readonly #rewrapBytes: client.Counter<'result'>;
+  readonly #jobProgress: client.Gauge;
+  readonly #jobState: client.Gauge<'state'>;
+  readonly #termEntries: client.Gauge<'term'>;
+  readonly #termBytes: client.Gauge<'term'>;
+  readonly #censusTime: client.Gauge;
+  readonly #deniedReads: client.Counter<'term'>;
+  /** The running job's last checkpoint, for the checkpoint-age gauge (undefined when no job runs). */
+  #checkpointAt: Date | undefined;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -135,6 +150,34 @@ export class CofferMetrics implements CoreObserver {
       registers,
     });
     for (const method of ['approle', 'userpass']) for (const outcome of ['success', 'failure']) this.#logins.inc({ method, outcome }, 0);
+    this.#rewrapEntries = new client.Counter({
+      name: 'coffer_rewrap_entries_total',
+      help: 'Entries handled by rewrap jobs, by result: rewrapped, skipped_concurrent (a client wrote first), failed, retried',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#rewrapBytes = new client.Counter({ name: 'coffer_rewrap_bytes_total', help: 'Bytes rewritten by rewrap jobs, by result', labelNames: ['result'], registers });
+    this.#jobProgress = new client.Gauge({ name: 'coffer_rewrap_job_progress_ratio', help: 'Progress of the current (or last) rewrap job, 0 to 1', registers });
+    this.#jobState = new client.Gauge({ name: 'coffer_rewrap_job_state', help: '1 for the state of the current (or last) rewrap job', labelNames: ['state'], registers });
+    const self = this;
+    new client.Gauge({
+      name: 'coffer_rewrap_checkpoint_age_seconds',
+      help: 'Seconds since the running rewrap job last persisted its checkpoint (0 when no job runs): alert when it grows',
+      registers,
+      collect() {
+        this.set(self.#checkpointAt ? Math.max(0, (Date.now() - self.#checkpointAt.getTime()) / 1000) : 0);
+      },
+    });
+    this.#termEntries = new client.Gauge({ name: 'coffer_keyring_term_entries', help: 'Entries per key term in the last completed census', labelNames: ['term'], registers });
+    this.#termBytes = new client.Gauge({ name: 'coffer_keyring_term_bytes', help: 'Bytes per key term in the last completed census', labelNames: ['term'], registers });
+    this.#censusTime = new client.Gauge({ name: 'coffer_keyring_census_timestamp_seconds', help: 'When the last census completed (Unix seconds; 0: none yet)', registers });
+    this.#deniedReads = new client.Counter({
+      name: 'coffer_barrier_retired_reads_denied_total',
+      help: 'Reads refused because the entry is under a retired term: the canary of a soft retire (and a trim blocker)',
+      labelNames: ['term'],
+      registers,
+    });
+    for (const result of ['rewrapped', 'skipped_concurrent', 'failed', 'retried']) this.#rewrapEntries.inc({ result }, 0);
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -183,6 +226,32 @@ export class CofferMetrics implements CoreObserver {
 
   rekeyRollback(target: 'barrier' | 'recovery'): void {
     this.#rekeyRollbacks.inc({ target });
+  }
+
+  rewrapEntries(result: string, n: number, bytes: number): void {
+    this.#rewrapEntries.inc({ result }, n);
+    if (bytes > 0) this.#rewrapBytes.inc({ result }, bytes);
+  }
+
+  rewrapJob(job: { job_id: string; state: JobState; percent: number; checkpointAt: Date | undefined }): void {
+    this.#jobProgress.set(job.percent / 100);
+    for (const state of JOB_STATES) this.#jobState.set({ state }, state === job.state ? 1 : 0);
+    this.#checkpointAt = job.state === 'running' || job.state === 'counting' ? job.checkpointAt : undefined;
+  }
+
+  census(record: CensusRecord): void {
+    if (record.state !== 'completed') return;
+    this.#termEntries.reset();
+    this.#termBytes.reset();
+    for (const [term, c] of Object.entries(record.terms)) {
+      this.#termEntries.set({ term }, c.entries);
+      this.#termBytes.set({ term }, c.bytes);
+    }
+    this.#censusTime.set(record.completed_at ? Date.parse(record.completed_at) / 1000 : 0);
+  }
+
+  retiredRead(term: number): void {
+    this.#deniedReads.inc({ term: String(term) });
   }
 
   get contentType(): string {

@@ -25,7 +25,7 @@ test('auth enable/list/tune/disable, write auth/approle/…, unwrap once, and lo
   assert.match(listed, /^apps\/\s+approle\s+auth_approle_[0-9a-f]{8}\s+applications$/m);
   assert.match(listed, /^token\/\s+token\s+auth_token_[0-9a-f]{8}/m);
   assert.equal(await ok(['auth', 'tune', '-max-lease-ttl=2h', 'userpass']), 'Success! Tuned the auth method at: userpass/\n');
-  assert.match(await ok(['read', 'sys/auth/userpass/tune']), /^max_lease_ttl\s+7200$/m);
+  assert.match(await ok(['read', 'sys/auth/userpass/tune']), /^max_lease_ttl\s+2h$/m);
 
   assert.equal(await ok(['write', 'auth/userpass/users/alice', 'password=-', 'token_policies=default'], 'correct horse\n'), 'Success! Data written to: auth/userpass/users/alice\n');
   const login = await runCliInTerminal(['login', '-method=userpass', 'username=alice'], bare, 'Password (will be hidden): ', 'correct horse');

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { GpgHome } from '../helpers/gpg.js';
 import { runCliProcess, startServerProcess, type CliResult, writeServerConfig } from '../helpers/processes.js';
@@ -92,6 +95,40 @@ test('secrets-in-logs: nothing secret reaches the server output or CLI diagnosti
   const b64 = Buffer.from(plaintext).toString('base64');
   keep(plaintext, b64);
   assert.equal((await cli(['write', 'transit/encrypt/payments', `plaintext=${b64}`], { token: child, showsSecrets: true })).code, 0);
+  // Rotate, then a rewrap job over everything with a signed webhook, a census and a dry-run retire.
+  const hookToken = 'Bearer hook-token-61d0c9a7e4';
+  const hmacSecret = 'hook-hmac-secret-3b8f2e91';
+  keep(hookToken, hmacSecret);
+  const delivered: string[] = [];
+  let deliveredOnce!: () => void;
+  const gotHook = new Promise<void>((resolve) => (deliveredOnce = resolve));
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      delivered.push(body, String(req.headers['x-coffer-signature']), String(req.headers['x-coffer-timestamp']));
+      res.end();
+      deliveredOnce();
+    });
+  });
+  hook.listen(0, '127.0.0.1');
+  await once(hook, 'listening');
+  t.after(() => hook.close());
+  const spec = path.join(dir, 'rewrap.yaml');
+  const endpoint = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  await writeFile(spec, `rewrap:\n  apiVersion: v1\n  execution:\n    batchSize: 3\n  notify:\n    endpoint: ${endpoint}\n    token: "${hookToken}"\n    hmacSecret: "${hmacSecret}"\n`);
+  assert.equal((await cli(['operator', 'rotate'], { token: root })).code, 0);
+  const rewrap = await cli(['operator', 'rewrap', spec, '-watch', '-interval=0.2', '-format=json'], { token: root });
+  assert.equal(rewrap.code, 0, rewrap.stderr);
+  assert.equal(JSON.parse(rewrap.stdout).state, 'completed');
+  await cli(['operator', 'rewrap', '-status'], { token: root });
+  await cli(['read', '-format=json', 'sys/rewrap/jobs'], { token: root });
+  await gotHook;
+  assert.ok(delivered[0]!.includes('"rewrap.completed"'));
+  await cli(['operator', 'census'], { token: root });
+  await cli(['operator', 'retire', '2', '-dry-run'], { token: root });
+  watched.push(...delivered);
+
   await cli(['kv', 'get', 'secret/db'], { token: 'hvs.not-a-real-token' });
   await cli(['token', 'revoke', child], { token: root });
   await server.stop();

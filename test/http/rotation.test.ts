@@ -50,7 +50,9 @@ describe('sys/rotate and sys/key-status', () => {
     const { server, clock, rootToken } = await unsealed(t);
     const first = (await server.api('GET', 'sys/key-status', { token: rootToken })).body;
     assert.equal(first.term, 1);
-    assert.deepEqual(first.data, { term: first.term, install_time: first.install_time, encryptions: first.encryptions });
+    const { term, install_time, encryptions, terms } = first.data;
+    assert.deepEqual({ term, install_time, encryptions }, { term: first.term, install_time: first.install_time, encryptions: first.encryptions });
+    assert.deepEqual(terms, [{ term: 1, install_time: first.install_time, state: 'active', encryptions: first.encryptions, entries: null, bytes: null }]);
     assert.equal(first.mount_type, 'system');
     assert.match(first.install_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     let previous = first;

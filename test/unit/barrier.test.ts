@@ -125,6 +125,13 @@ describe('barrier security properties', () => {
 });
 
 describe('the AEAD module', () => {
+  test('every seal gets a fresh nonce, across refills of the nonce pool', () => {
+    const key = new Uint8Array(32).fill(1);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) seen.add(Buffer.from(aeadSeal(key, new Uint8Array([i & 255]), new Uint8Array()).subarray(0, 12)).toString('hex'));
+    assert.equal(seen.size, 3000);
+  });
+
   test('accepts exactly 32-byte keys', () => {
     for (const length of [0, 16, 23, 24, 31, 33]) {
       assert.throws(() => aeadSeal(new Uint8Array(length), bytes('x'), bytes('')), (err) => isCofferError(err, 'internal'), `length ${length}`);

@@ -253,3 +253,12 @@ describe('Vault\'s common top-level keys', () => {
     assert.throws(() => parseConfig('ui = true\ncluster_adr = "x"', 'v.hcl'), configError(/^v\.hcl:2: unknown key "cluster_adr"$/));
   });
 });
+
+test('keyring_trim_grace takes a Go duration (default 72h) and refuses anything else, naming the key and line', () => {
+  assert.equal(parseConfig('storage "inmem" {}').keyringTrimGraceSeconds, 72 * 3600);
+  assert.equal(parseConfig('storage "inmem" {}\nkeyring_trim_grace = "168h"').keyringTrimGraceSeconds, 168 * 3600);
+  assert.throws(
+    () => parseConfig('storage "inmem" {}\nkeyring_trim_grace = "a week"'),
+    (err: unknown) => err instanceof Error && /:2: keyring_trim_grace must be a duration/.test(err.message),
+  );
+});

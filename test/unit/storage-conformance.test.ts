@@ -3,7 +3,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
-import type { StorageBackend, StorageOp } from '../../server/core/storage/storage-backend.js';
+import { hasConditionalBatch, hasOrderedScan, type StorageBackend, type StorageOp } from '../../server/core/storage/storage-backend.js';
 import { tempDir } from '../helpers/test-server.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -76,6 +76,67 @@ for (const [name, open] of backends) {
       assert.equal(text(await s.get('one')), '1');
       assert.equal(text(await s.get('two')), '2');
       assert.equal(await s.get('gone'), undefined);
+    });
+
+    test('scan returns full keys under a prefix in byte order, strictly after the cursor, at most limit of them', async (t) => {
+      const s = await open(t);
+      assert.ok(hasOrderedScan(s));
+      for (const key of ['p/b', 'p/a/deep/x', 'p/a', 'p/c', 'p-other', 'q/a', 'o/z', 'p/\u00e9', 'p/~']) await s.put(key, bytes(key));
+      const all = await s.scan({ prefix: 'p/', limit: 100 });
+      assert.deepEqual(all.map((e) => e.key), ['p/a', 'p/a/deep/x', 'p/b', 'p/c', 'p/~', 'p/\u00e9']);
+      assert.equal(text(all[1]!.value), 'p/a/deep/x');
+      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/a/deep/x', limit: 2 })).map((e) => e.key), ['p/b', 'p/c']);
+      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/~zzz', limit: 9 })).map((e) => e.key), ['p/\u00e9']);
+      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'a', limit: 1 })).map((e) => e.key), ['p/a']);
+      assert.equal((await s.scan({ prefix: '', limit: 1e12 })).length, 9, 'a huge limit is only an upper bound');
+    });
+
+    test('a scan page is full whenever more keys remain, even with large values (a short page means the end)', async (t) => {
+      const s = await open(t);
+      assert.ok(hasOrderedScan(s));
+      const big = new Uint8Array(4096).fill(9);
+      await s.batch(Array.from({ length: 600 }, (_, i) => ({ type: 'put' as const, key: `big/${String(i).padStart(4, '0')}`, value: big })));
+      const page = await s.scan({ prefix: 'big/', limit: 500 });
+      assert.equal(page.length, 500);
+      assert.equal((await s.scan({ prefix: 'big/', after: page.at(-1)!.key, limit: 500 })).length, 100);
+    });
+
+    test('paging with scan visits every key exactly once even while visited keys are deleted and others added', async (t) => {
+      const s = await open(t);
+      assert.ok(hasOrderedScan(s));
+      for (let i = 0; i < 25; i++) await s.put(`k/${String(i).padStart(3, '0')}`, bytes(String(i)));
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await s.scan({ prefix: 'k/', limit: 4, ...(after === undefined ? {} : { after }) });
+        if (page.length === 0) break;
+        for (const e of page) {
+          seen.push(e.key);
+          await s.delete(e.key); // the set shrinks under the walk, as an offset-paged walk would trip on
+        }
+        after = page.at(-1)!.key;
+      }
+      assert.equal(seen.length, 25);
+      assert.equal(new Set(seen).size, 25);
+    });
+
+    test('batchIf writes only when every expected value is unchanged, and a plain write in between wins', async (t) => {
+      const s = await open(t);
+      assert.ok(hasConditionalBatch(s));
+      await s.put('a', bytes('v1'));
+      assert.equal(await s.batchIf([{ key: 'a', value: bytes('v1') }, { key: 'none', value: undefined }], [{ type: 'put', key: 'a', value: bytes('v2') }]), true);
+      assert.equal(text(await s.get('a')), 'v2');
+      assert.equal(await s.batchIf([{ key: 'a', value: bytes('v1') }], [{ type: 'put', key: 'a', value: bytes('stale') }, { type: 'put', key: 'b', value: bytes('x') }]), false);
+      assert.equal(text(await s.get('a')), 'v2');
+      assert.equal(await s.get('b'), undefined);
+      assert.equal(await s.batchIf([{ key: 'missing', value: bytes('x') }], [{ type: 'put', key: 'missing', value: bytes('y') }]), false);
+      assert.equal(await s.get('missing'), undefined);
+      // Racing: a plain write issued before the conditional batch is ordered first, so the CAS sees it and declines.
+      const plain = s.put('a', bytes('client'));
+      const cas = s.batchIf([{ key: 'a', value: bytes('v2') }], [{ type: 'put', key: 'a', value: bytes('job') }]);
+      await plain;
+      assert.equal(await cas, false);
+      assert.equal(text(await s.get('a')), 'client');
     });
 
     test('a batch with one bad operation applies nothing', async (t) => {

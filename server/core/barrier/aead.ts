@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { CofferError } from '../errors.js';
 
 /**
@@ -17,10 +17,28 @@ function assertKey(key: Uint8Array): void {
   }
 }
 
+/**
+ * Nonces are taken from a pool filled by the CSPRNG 512 nonces at a time: one `randomBytes(12)` call costs more than
+ * the AES-GCM encryption of a 1 KiB value, and a rewrap makes one per entry. Every nonce is fresh random bytes,
+ * handed out once (the offset only moves forward; the pool is refilled, never re-read).
+ */
+const noncePool = new Uint8Array(NONCE_BYTES * 512);
+let nonceOffset = noncePool.length;
+
+function freshNonce(): Uint8Array {
+  if (nonceOffset + NONCE_BYTES > noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.slice(nonceOffset, nonceOffset + NONCE_BYTES);
+  nonceOffset += NONCE_BYTES;
+  return nonce;
+}
+
 /** Encrypts and authenticates `plaintext`, binding `aad` (the storage path, for barrier entries). */
 export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   assertKey(key);
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = freshNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const head = cipher.update(plaintext);

@@ -1,17 +1,13 @@
 import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
-import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
+import { aeadOpen, aeadSeal } from './aead.js';
+import { ENTRY_VERSION, entryTerm, HEADER_BYTES, ROOT_KEY_TERM } from './entry-header.js';
+
+export { entryTerm };
 import type { Barrier, BarrierOp } from './barrier.js';
 import { Keyring, type RotationConfig, type TermInfo } from './keyring.js';
 import type { DecryptFailureReason } from '../observer.js';
-
-/** Entry header: term (u32 BE) then the format version. */
-const HEADER_BYTES = 5;
-/** Version 2: the full storage path is the AEAD's associated data. */
-const ENTRY_VERSION = 2;
-/** Term number written in the header of the keyring entry, which is encrypted with the root key, not a term key. */
-const ROOT_KEY_TERM = 0;
 
 export const KEYRING_PATH = 'core/keyring';
 
@@ -25,13 +21,6 @@ export function encryptEntry(key: Uint8Array, term: number, path: string, plaint
   out[4] = ENTRY_VERSION;
   out.set(sealed, HEADER_BYTES);
   return out;
-}
-
-/** The term recorded in an entry's header. @throws CofferError `integrity` when the entry is malformed. */
-export function entryTerm(entry: Uint8Array): number {
-  if (entry.length < HEADER_BYTES + AEAD_OVERHEAD) throw new CofferError('integrity', 'stored entry is truncated');
-  if (entry[4] !== ENTRY_VERSION) throw new CofferError('integrity', `unsupported entry version ${entry[4]}`);
-  return new DataView(entry.buffer, entry.byteOffset, entry.byteLength).getUint32(0);
 }
 
 function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
@@ -83,6 +72,8 @@ export interface BarrierEvents {
   backgroundError?(err: unknown): void;
   /** An unseal after an unclean stop: the active term's count was raised by the margin (reported once persisted). */
   uncleanStop?(outcome: UnsealOutcome): void;
+  /** A read of an entry under a retired term was refused (the canary of a soft retire). */
+  retiredRead?(term: number): void;
 }
 
 /** Live view of the active term, for key-status and automatic rotation. */
@@ -122,6 +113,10 @@ export class AesGcmBarrier implements Barrier {
   /** Encryptions under the active term since the keyring was loaded or last persisted. */
   #unpersistedEncryptions = 0;
   #flushing = false;
+  /** Encryptions under terms other than the active one (a rewrap job pinned to an older term). */
+  readonly #otherEncryptions = new Map<number, number>();
+  /** Refused reads of retired terms not yet persisted in the keyring. */
+  #unpersistedDenied = 0;
   readonly #events: BarrierEvents;
 
   constructor(storage: StorageBackend, events: BarrierEvents = {}) {
@@ -210,7 +205,9 @@ export class AesGcmBarrier implements Barrier {
       const current = this.#requireKeyring();
       const counted = this.#unpersistedEncryptions;
       const info = current.termInfo(current.activeTerm)!;
-      const counts = current.withEncryptions(info.term, info.encryptions + counted);
+      const denied = this.#unpersistedDenied;
+      const others = new Map(this.#otherEncryptions);
+      const counts = this.#withPending(current.withEncryptions(info.term, info.encryptions + counted), denied, others);
       const next = newTerm ? counts.withNewTerm(newTerm.key, newTerm.installTime) : counts;
       if (next !== counts) counts.destroy();
       try {
@@ -225,6 +222,7 @@ export class AesGcmBarrier implements Barrier {
       }
       this.#keyring = next;
       this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
+      this.#settlePending(denied, others);
       current.destroy();
       this.#rootKey!.fill(0);
       this.#rootKey = newRootKey.slice();
@@ -239,7 +237,9 @@ export class AesGcmBarrier implements Barrier {
     return this.#keyringLock.runExclusive(async () => {
       const current = this.#requireKeyring();
       const counted = this.#unpersistedEncryptions;
-      const next = build(current, counted);
+      const denied = this.#unpersistedDenied;
+      const others = new Map(this.#otherEncryptions);
+      const next = this.#withPending(build(current, counted), denied, others);
       await this.#storage.put(KEYRING_PATH, encryptKeyring(this.#rootKey!, next).value);
       if (this.#keyring !== current) {
         next.destroy(); // sealed meanwhile: the persisted keyring is still right, just don't serve it
@@ -249,9 +249,79 @@ export class AesGcmBarrier implements Barrier {
       // Encryptions under the old active term made during the write are credited to it conservatively: after a
       // rotation they are simply forgotten with the term; otherwise they stay unpersisted for the next flush.
       this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
+      this.#settlePending(denied, others);
       current.destroy();
       return next.termInfo(next.activeTerm)!;
     });
+  }
+
+  /**
+   * Changes the keyring's retirement bounds (retire, unretire, trim) with "persist, then swap", like every other
+   * keyring change. `build` may throw to refuse; nothing changes then.
+   * @throws CofferError `sealed`, or what `build` throws.
+   */
+  async changeBounds(build: (keyring: Keyring) => Keyring): Promise<Keyring> {
+    await this.#updateKeyring((keyring, counted) => {
+      const info = keyring.termInfo(keyring.activeTerm)!;
+      const counts = keyring.withEncryptions(info.term, info.encryptions + counted);
+      try {
+        return build(counts);
+      } finally {
+        counts.destroy();
+      }
+    }, false);
+    return this.#requireKeyring();
+  }
+
+  #withPending(keyring: Keyring, denied: number, others: ReadonlyMap<number, number>): Keyring {
+    let next = keyring;
+    // `keyring` is a fresh copy owned by the caller's update: each intermediate is zeroed once replaced.
+    const replace = (k: Keyring) => {
+      next.destroy();
+      next = k;
+    };
+    if (denied > 0) replace(next.withDeniedReads(next.bounds.deniedReads + denied));
+    for (const [term, n] of others) {
+      const info = next.termInfo(term);
+      if (info && term !== next.activeTerm) replace(next.withEncryptions(term, info.encryptions + n));
+    }
+    return next;
+  }
+
+  #settlePending(denied: number, others: ReadonlyMap<number, number>): void {
+    this.#unpersistedDenied -= denied;
+    for (const [term, n] of others) {
+      const left = (this.#otherEncryptions.get(term) ?? 0) - n;
+      if (left > 0) this.#otherEncryptions.set(term, left);
+      else this.#otherEncryptions.delete(term);
+    }
+  }
+
+  /**
+   * Re-encrypts the stored entry `raw` of `path` under `targetTerm` (the active term when omitted), for a rewrap:
+   * decrypts it with its own term (refused like any read when that term is retired or unknown), encrypts the
+   * plaintext again with the same path as associated data and a fresh nonce, and verifies the result decrypts to
+   * the same bytes before returning it. Counts one encryption under the target term. The plaintext is zeroed.
+   * @throws CofferError `integrity` (source does not authenticate, retired/unknown term, verify mismatch),
+   * `invalid_request` when `targetTerm` has no key, `sealed`.
+   */
+  reencrypt(path: string, raw: Uint8Array, targetTerm?: number): { value: Uint8Array; term: number } {
+    const keyring = this.#requireKeyring();
+    const term = targetTerm ?? keyring.activeTerm;
+    const key = keyring.keyFor(term);
+    if (!key || keyring.isRetired(term)) throw new CofferError('invalid_request', `target term ${term} is not available for writing`);
+    const plain = this.decrypt(path, raw);
+    let check: Uint8Array | undefined;
+    try {
+      const value = encryptEntry(key, term, path, plain);
+      check = decryptEntry(key, path, value);
+      if (!Buffer.from(check).equals(Buffer.from(plain))) throw new CofferError('integrity', 'verify mismatch after re-encryption');
+      this.#countEncryption(term, keyring);
+      return { value, term };
+    } finally {
+      plain.fill(0);
+      check?.fill(0);
+    }
   }
 
   /** Drops and zeroes all key material. */
@@ -260,6 +330,8 @@ export class AesGcmBarrier implements Barrier {
     this.#rootKey?.fill(0);
     this.#keyring = undefined;
     this.#rootKey = undefined;
+    this.#otherEncryptions.clear();
+    this.#unpersistedDenied = 0;
   }
 
   keyStatus(): KeyStatus {
@@ -284,6 +356,13 @@ export class AesGcmBarrier implements Barrier {
     } catch (err) {
       this.#events.decryptFailure?.('malformed');
       throw err;
+    }
+    if (keyring.isRetired(term)) {
+      this.#events.retiredRead?.(term);
+      this.#unpersistedDenied += 1;
+      // Rare by design (it is the alarm of a soft retire), and the trim gate relies on it: persist it at once.
+      void this.persistEncryptions().catch((err: unknown) => this.#events.backgroundError?.(err));
+      throw new CofferError('integrity', `term ${term} is retired: its entries can no longer be read`);
     }
     const key = keyring.keyFor(term);
     if (!key) {
@@ -318,16 +397,22 @@ export class AesGcmBarrier implements Barrier {
 
   encryptOp(op: BarrierOp): StorageOp {
     const keyring = this.#requireKeyring();
-    if (op.type === 'put') {
-      this.#unpersistedEncryptions += 1;
-      if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
-        this.#flushing = true;
-        void this.persistEncryptions()
-          .catch((err: unknown) => this.#events.backgroundError?.(err))
-          .finally(() => (this.#flushing = false));
-      }
-    }
+    if (op.type === 'put') this.#countEncryption(keyring.activeTerm, keyring);
     return encryptOpWith(keyring, op);
+  }
+
+  #countEncryption(term: number, keyring: Keyring): void {
+    if (term !== keyring.activeTerm) {
+      this.#otherEncryptions.set(term, (this.#otherEncryptions.get(term) ?? 0) + 1);
+      return;
+    }
+    this.#unpersistedEncryptions += 1;
+    if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
+      this.#flushing = true;
+      void this.persistEncryptions()
+        .catch((err: unknown) => this.#events.backgroundError?.(err))
+        .finally(() => (this.#flushing = false));
+    }
   }
 
   #requireKeyring(): Keyring {

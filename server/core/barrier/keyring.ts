@@ -28,6 +28,24 @@ export const DEFAULT_ROTATION_CONFIG: RotationConfig = {
 
 const FORMAT_VERSION = 1;
 
+/**
+ * Retirement bounds (see docs/rotation.md). Terms below `minDecryptionTerm` are retired: their keys are kept but
+ * refused for reads (reversible). Terms below `minAvailableTerm` are trimmed: their key bytes are gone for good.
+ * Always `minAvailableTerm <= minDecryptionTerm <= activeTerm`.
+ */
+export interface KeyringBounds {
+  readonly minDecryptionTerm: number;
+  readonly minAvailableTerm: number;
+  /** When `minDecryptionTerm` was last raised; undefined when nothing is retired. */
+  readonly retiredAt: Date | undefined;
+  /** Reads refused because their term was retired, since `retiredAt`. */
+  readonly deniedReads: number;
+  /** Facts about the trimmed terms (their keys are gone). */
+  readonly trimmed: readonly TermInfo[];
+}
+
+export const NO_RETIREMENT: KeyringBounds = { minDecryptionTerm: 1, minAvailableTerm: 1, retiredAt: undefined, deniedReads: 0, trimmed: [] };
+
 interface TermEntry {
   readonly info: TermInfo;
   readonly key: Uint8Array;
@@ -39,6 +57,12 @@ interface KeyringMetadata {
   clean?: boolean;
   terms: Array<{ term: number; install_time: string; encryptions: number }>;
   rotation: { max_operations: number; interval_seconds: number; enabled: boolean };
+  /** Absent in keyrings written before retirement existed: nothing retired. */
+  min_decryption_term?: number;
+  min_available_term?: number;
+  retired_at?: string;
+  denied_reads?: number;
+  trimmed_terms?: Array<{ term: number; install_time: string; encryptions: number }>;
 }
 
 /**
@@ -51,18 +75,20 @@ export class Keyring {
   readonly rotation: RotationConfig;
   /** Whether the encryption counts were persisted by a clean seal or shutdown (see `AesGcmBarrier`). */
   readonly clean: boolean;
+  readonly bounds: KeyringBounds;
 
-  private constructor(terms: Map<number, TermEntry>, rotation: RotationConfig, clean = false) {
+  private constructor(terms: Map<number, TermEntry>, rotation: RotationConfig, clean: boolean, bounds: KeyringBounds) {
     this.#terms = terms;
     this.activeTerm = Math.max(...terms.keys());
     this.rotation = rotation;
     this.clean = clean;
+    this.bounds = bounds;
   }
 
   /** A keyring holding term 1. `key` is copied. Its counts are exact, so it starts out clean. */
   static create(key: Uint8Array, installTime: Date): Keyring {
     assertKey(key);
-    return new Keyring(new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]), DEFAULT_ROTATION_CONFIG, true);
+    return new Keyring(new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]), DEFAULT_ROTATION_CONFIG, true, NO_RETIREMENT);
   }
 
   /** The key of `term`, or undefined when the keyring does not hold it. The returned bytes belong to the keyring. */
@@ -71,7 +97,17 @@ export class Keyring {
   }
 
   termInfo(term: number): TermInfo | undefined {
-    return this.#terms.get(term)?.info;
+    return this.#terms.get(term)?.info ?? this.bounds.trimmed.find((t) => t.term === term);
+  }
+
+  /** Whether reads of `term` are refused because it was retired (trimmed terms included). */
+  isRetired(term: number): boolean {
+    return term < this.bounds.minDecryptionTerm;
+  }
+
+  /** Every term ever installed, trimmed ones included, ascending. */
+  get allTerms(): number[] {
+    return [...this.bounds.trimmed.map((t) => t.term), ...this.terms].sort((a, b) => a - b);
   }
 
   get terms(): number[] {
@@ -84,22 +120,72 @@ export class Keyring {
     const terms = this.#copyTerms();
     const term = this.activeTerm + 1;
     terms.set(term, { info: { term, installTime, encryptions: 0 }, key: key.slice() });
-    return new Keyring(terms, this.rotation);
+    return new Keyring(terms, this.rotation, false, this.bounds);
   }
 
   withRotationConfig(rotation: RotationConfig): Keyring {
-    return new Keyring(this.#copyTerms(), { ...rotation });
+    return new Keyring(this.#copyTerms(), { ...rotation }, false, this.bounds);
+  }
+
+  /**
+   * Retires (raises) or un-retires (lowers) `minDecryptionTerm`. Raising restarts the grace period and the count of
+   * denied reads.
+   * @throws CofferError `invalid_request` when the bounds would break `minAvailableTerm <= N <= activeTerm`.
+   */
+  withMinDecryptionTerm(term: number, at: Date): Keyring {
+    if (!Number.isInteger(term) || term < this.bounds.minAvailableTerm || term > this.activeTerm) {
+      throw new CofferError('invalid_request', `min_decryption_term must be between ${this.bounds.minAvailableTerm} and the active term ${this.activeTerm}`);
+    }
+    const raised = term > this.bounds.minDecryptionTerm;
+    const bounds: KeyringBounds =
+      term === 1 || term <= this.bounds.minAvailableTerm
+        ? { ...this.bounds, minDecryptionTerm: term, retiredAt: undefined, deniedReads: 0 }
+        : raised
+          ? { ...this.bounds, minDecryptionTerm: term, retiredAt: at, deniedReads: 0 }
+          : { ...this.bounds, minDecryptionTerm: term };
+    return new Keyring(this.#copyTerms(), this.rotation, this.clean, bounds);
+  }
+
+  withDeniedReads(deniedReads: number): Keyring {
+    return new Keyring(this.#copyTerms(), this.rotation, this.clean, { ...this.bounds, deniedReads });
+  }
+
+  /**
+   * Drops the key bytes of every term below `term` (the copies this keyring would have held are zeroed).
+   * @throws CofferError `invalid_request` unless `minAvailableTerm < term <= minDecryptionTerm`.
+   */
+  withTrimmedBelow(term: number): Keyring {
+    if (!Number.isInteger(term) || term <= this.bounds.minAvailableTerm || term > this.bounds.minDecryptionTerm || term > this.activeTerm) {
+      throw new CofferError('invalid_request', `min_available_term must be above ${this.bounds.minAvailableTerm} and at most min_decryption_term ${this.bounds.minDecryptionTerm}`);
+    }
+    const terms = this.#copyTerms();
+    const trimmed = [...this.bounds.trimmed];
+    for (const [t, entry] of [...terms]) {
+      if (t >= term) continue;
+      trimmed.push(entry.info);
+      wipe(entry.key);
+      terms.delete(t);
+    }
+    return new Keyring(terms, this.rotation, this.clean, { ...this.bounds, minAvailableTerm: term, trimmed: trimmed.sort((a, b) => a.term - b.term) });
   }
 
   withEncryptions(term: number, encryptions: number): Keyring {
     const terms = this.#copyTerms();
     const entry = terms.get(term);
     if (entry) terms.set(term, { info: { ...entry.info, encryptions }, key: entry.key });
-    return new Keyring(terms, this.rotation, this.clean);
+    else {
+      const i = this.bounds.trimmed.findIndex((t) => t.term === term);
+      if (i >= 0) {
+        const trimmed = [...this.bounds.trimmed];
+        trimmed[i] = { ...trimmed[i]!, encryptions };
+        return new Keyring(terms, this.rotation, this.clean, { ...this.bounds, trimmed });
+      }
+    }
+    return new Keyring(terms, this.rotation, this.clean, this.bounds);
   }
 
   withClean(clean: boolean): Keyring {
-    return new Keyring(this.#copyTerms(), this.rotation, clean);
+    return new Keyring(this.#copyTerms(), this.rotation, clean, this.bounds);
   }
 
   /**
@@ -117,6 +203,11 @@ export class Keyring {
         interval_seconds: this.rotation.intervalSeconds,
         enabled: this.rotation.enabled,
       },
+      min_decryption_term: this.bounds.minDecryptionTerm,
+      min_available_term: this.bounds.minAvailableTerm,
+      ...(this.bounds.retiredAt ? { retired_at: this.bounds.retiredAt.toISOString() } : {}),
+      denied_reads: this.bounds.deniedReads,
+      trimmed_terms: this.bounds.trimmed.map((t) => ({ term: t.term, install_time: t.installTime.toISOString(), encryptions: t.encryptions })),
     };
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
     const out = new Uint8Array(1 + 4 + metaBytes.length + terms.length * KEY_BYTES);
@@ -151,8 +242,25 @@ export class Keyring {
         key: bytes.slice(start, start + KEY_BYTES),
       });
     });
-    const keyring = new Keyring(terms, sanitizeRotation(meta.rotation), meta.clean === true);
+    const trimmed = (Array.isArray(meta.trimmed_terms) ? meta.trimmed_terms : []).map((t) => {
+      if (!Number.isInteger(t.term) || t.term < 1 || terms.has(t.term)) throw bad('trimmed term numbers');
+      return { term: t.term, installTime: new Date(t.install_time), encryptions: t.encryptions ?? 0 };
+    });
+    const minAvailableTerm = meta.min_available_term ?? 1;
+    const minDecryptionTerm = meta.min_decryption_term ?? 1;
+    const bounds: KeyringBounds = {
+      minDecryptionTerm,
+      minAvailableTerm,
+      retiredAt: meta.retired_at ? new Date(meta.retired_at) : undefined,
+      deniedReads: Number.isInteger(meta.denied_reads) ? meta.denied_reads! : 0,
+      trimmed,
+    };
+    const keyring = new Keyring(terms, sanitizeRotation(meta.rotation), meta.clean === true, bounds);
     if (keyring.activeTerm !== meta.active_term) throw bad('active term');
+    if (!Number.isInteger(minAvailableTerm) || !Number.isInteger(minDecryptionTerm) || minAvailableTerm < 1 || minAvailableTerm > minDecryptionTerm || minDecryptionTerm > keyring.activeTerm) {
+      throw bad('retirement bounds');
+    }
+    if ([...terms.keys()].some((t) => t < minAvailableTerm)) throw bad('a trimmed term still has a key');
     return keyring;
   }
 

@@ -1,7 +1,18 @@
-import { assertValidKey, assertValidOps, childName, type StorageBackend, type StorageOp } from './storage-backend.js';
+import {
+  assertValidKey,
+  assertValidOps,
+  childName,
+  sameBytes,
+  type ConditionalBatch,
+  type ExpectedEntry,
+  type OrderedScan,
+  type ScanEntry,
+  type StorageBackend,
+  type StorageOp,
+} from './storage-backend.js';
 
 /** Storage in a Map, for tests and `-dev`. Values are copied in and out so callers can zero their buffers. */
-export class InmemBackend implements StorageBackend {
+export class InmemBackend implements StorageBackend, OrderedScan, ConditionalBatch {
   readonly #entries = new Map<string, Uint8Array>();
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -34,5 +45,23 @@ export class InmemBackend implements StorageBackend {
     }
   }
 
+  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+    const keys = [...this.#entries.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort(byteOrder);
+    return keys.slice(0, limit).map((key) => ({ key, value: this.#entries.get(key)!.slice() }));
+  }
+
+  /** Atomic by construction: the comparison and the writes run without yielding. */
+  async batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean> {
+    assertValidOps(ops);
+    if (!expected.every((e) => sameBytes(this.#entries.get(e.key), e.value))) return false;
+    await this.batch(ops);
+    return true;
+  }
+
   async close(): Promise<void> {}
+}
+
+/** LevelDB's order: by UTF-8 bytes (JS string comparison orders by UTF-16 units, which differs above U+FFFF). */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

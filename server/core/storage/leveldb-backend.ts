@@ -2,7 +2,19 @@ import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { CofferError } from '../errors.js';
-import { assertValidKey, assertValidOps, childName, type StorageBackend, type StorageOp } from './storage-backend.js';
+import { KeyLocks } from './key-locks.js';
+import {
+  assertValidKey,
+  assertValidOps,
+  childName,
+  sameBytes,
+  type ConditionalBatch,
+  type ExpectedEntry,
+  type OrderedScan,
+  type ScanEntry,
+  type StorageBackend,
+  type StorageOp,
+} from './storage-backend.js';
 
 /**
  * Directories this process has open. LevelDB guards a directory with an fcntl lock, and a second open of the same
@@ -13,9 +25,14 @@ import { assertValidKey, assertValidOps, childName, type StorageBackend, type St
  */
 const openInThisProcess = new Set<string>();
 
+/** Entries fetched per native call of a scan (LevelDB reserves room for the count asked, so it is bounded). */
+const SCAN_CHUNK = 1000;
+
 /** The embedded default backend. Every write is synced to disk before it resolves. */
-export class LeveldbBackend implements StorageBackend {
+export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalBatch {
   readonly #db: Level<string, Uint8Array>;
+  /** Orders conditional batches against plain writes of the same keys (LevelDB itself has no compare-and-swap). */
+  readonly #locks = new KeyLocks();
   readonly #dir: string;
   #closed = false;
 
@@ -94,6 +111,56 @@ export class LeveldbBackend implements StorageBackend {
   async batch(ops: readonly StorageOp[]): Promise<void> {
     assertValidOps(ops);
     if (ops.length === 0) return;
+    const release = await this.#locks.acquire(ops.map((op) => op.key));
+    try {
+      await this.#write(ops);
+    } finally {
+      release();
+    }
+  }
+
+  async batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean> {
+    assertValidOps(ops);
+    const release = await this.#locks.acquire([...expected.map((e) => e.key), ...ops.map((op) => op.key)]);
+    try {
+      if (expected.length > 0) {
+        const current = await this.#wrap(() => this.#db.getMany(expected.map((e) => e.key)));
+        if (!expected.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]!), e.value))) return false;
+      }
+      if (ops.length > 0) await this.#write(ops);
+      return true;
+    } finally {
+      release();
+    }
+  }
+
+  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+    return this.#wrap(async () => {
+      const out: ScanEntry[] = [];
+      const range = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
+      const it = this.#db.iterator({ ...range, limit });
+      try {
+        // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
+        // before the end, so it is called until the page is full or the range is exhausted: a short page means "no more".
+        for (let done = false; !done && out.length < limit; ) {
+          const chunk = await it.nextv(Math.min(limit - out.length, SCAN_CHUNK));
+          if (chunk.length === 0) break;
+          for (const [key, value] of chunk) {
+            if (!key.startsWith(prefix)) {
+              done = true;
+              break;
+            }
+            out.push({ key, value: new Uint8Array(value) });
+          }
+        }
+      } finally {
+        await it.close();
+      }
+      return out;
+    });
+  }
+
+  async #write(ops: readonly StorageOp[]): Promise<void> {
     await this.#wrap(() =>
       this.#db.batch(
         ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key })),

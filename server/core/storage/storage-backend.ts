@@ -48,3 +48,47 @@ export function childName(prefix: string, key: string): string {
   const slash = rest.indexOf('/');
   return slash < 0 ? rest : rest.slice(0, slash + 1);
 }
+
+/** One stored entry, as an ordered scan returns it. */
+export interface ScanEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/**
+ * Optional capability: full keys (not children) under `prefix`, in ascending byte order, strictly after `after`
+ * when given, at most `limit` of them. A cursor is a key, never an offset, so a scan over a set that changes while it
+ * is walked never skips a key that exists for the whole walk.
+ */
+export interface OrderedScan {
+  scan(options: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]>;
+}
+
+/** What a conditional batch expects to find: `value` undefined means "absent". */
+export interface ExpectedEntry {
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+}
+
+/**
+ * Optional capability: compare-and-swap over several keys. `ops` are applied (atomically, durably) only if every
+ * expected key holds exactly the expected bytes at that moment; false (nothing written) otherwise. Ordered against
+ * every other `batch`/`put`/`delete` of the same backend on those keys, so a concurrent writer is never lost.
+ */
+export interface ConditionalBatch {
+  batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean>;
+}
+
+export function hasOrderedScan(storage: StorageBackend): storage is StorageBackend & OrderedScan {
+  return typeof (storage as Partial<OrderedScan>).scan === 'function';
+}
+
+export function hasConditionalBatch(storage: StorageBackend): storage is StorageBackend & ConditionalBatch {
+  return typeof (storage as Partial<ConditionalBatch>).batchIf === 'function';
+}
+
+/** Byte equality of two optional values. */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}

@@ -9,7 +9,15 @@ import { formatGoDuration, parseDurationSeconds } from '../go-duration.js';
 import { logical, noContent, type Handler, type RouteTable } from './route-table.js';
 
 /** Key status, rotation and the automatic-rotation settings of the barrier keyring. */
-export function sysKeyRoutes({ rotation, rekey, validator }: { rotation: RotationService; rekey: RekeyEngine; validator: BodyValidator }): RouteTable {
+export interface SysKeyDeps {
+  rotation: RotationService;
+  rekey: RekeyEngine;
+  validator: BodyValidator;
+  /** Every term with its state, and entries from the last census. */
+  terms?: () => Record<string, unknown>;
+}
+
+export function sysKeyRoutes({ rotation, rekey, validator, terms }: SysKeyDeps): RouteTable {
   const rotate: (path: string) => Handler = (path) => async (ctx) => {
     await ctx.authorize(path, 'update', true);
     await rotation.rotate();
@@ -46,7 +54,7 @@ export function sysKeyRoutes({ rotation, rekey, validator }: { rotation: Rotatio
       GET: async (ctx) => {
         await ctx.authorize('sys/key-status', 'read');
         const status = rotation.keyStatus();
-        return logical({ term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions }, { inject: true });
+        return logical({ term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions, ...(terms?.() ?? {}) }, { inject: true });
       },
     },
     'sys/rotate': { PUT: rotate('sys/rotate') },

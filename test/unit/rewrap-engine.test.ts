@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readEntryHeader } from '../../server/core/barrier/entry-header.js';
+import { CofferError, isCofferError } from '../../server/core/errors.js';
+import { dec, enc, gate, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
+
+const N = 3 * 5 + 2; // more than 3 × batch size + 1
+
+async function fill(core: Awaited<ReturnType<typeof rewrapCore>>['core'], n: number, prefix = 'data/k') {
+  for (let i = 0; i < n; i++) await core.barrier.put(`${prefix}${String(i).padStart(3, '0')}`, enc(`v${i}`));
+}
+
+describe('rewrap job engine', () => {
+  test('one job rewraps more than 3 × batch size + 1 old entries, all of them (no paging over a shrinking set)', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, N);
+    await core.rotate();
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 5 } }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.deepEqual(await termsOf(storage), { 2: N });
+    assert.ok(done.totals.entries >= N, 'totals were counted before work started');
+    assert.equal(done.counts.failed, 0);
+    assert.equal(core.rewrap.status(done).progress && (core.rewrap.status(done).progress as { percent: number }).percent, 100);
+    for (let i = 0; i < N; i++) assert.equal(dec(await core.barrier.get(`data/k${String(i).padStart(3, '0')}`)), `v${i}`);
+    // The census agrees: nothing left under term 1 outside the exempt entries.
+    await core.rewrap.startCensus();
+    await core.rewrap.idle();
+    assert.equal(core.rewrap.census!.terms['1'], undefined, JSON.stringify(core.rewrap.census));
+  });
+
+  test('re-encryptions count toward the target term and a second run writes nothing and encrypts no entry', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 8);
+    await core.rotate();
+    const before = core.barrier.keyStatus().encryptions;
+    await core.rewrap.start(spec());
+    await core.rewrap.idle();
+    const first = (await core.rewrap.list())[0]!;
+    assert.ok(core.barrier.keyStatus().encryptions - before >= first.counts.rewrapped);
+    assert.ok(first.counts.rewrapped >= 8);
+    const entries = await snapshot(storage);
+    const second = await core.rewrap.start(spec());
+    await core.rewrap.idle();
+    const again = await core.rewrap.get(second.job_id);
+    assert.equal(again.state, 'completed');
+    assert.equal(again.counts.rewrapped, 0);
+    assert.equal(again.totals.entries, 0);
+    assert.deepEqual(await snapshot(storage), entries, 'no data entry changed');
+  });
+
+  test('a client write between the job reading an entry and writing it wins (compare-and-swap), and ends under the active term', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 6);
+    await core.rotate();
+    let slipped = false;
+    storage.beforeBatchIf = async (expected) => {
+      if (slipped || !expected.some((e) => e.key === 'data/k002')) return;
+      slipped = true;
+      await core.barrier.put('data/k002', enc('client wrote this'));
+      await core.barrier.delete('data/k004');
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 100 } }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(dec(await core.barrier.get('data/k002')), 'client wrote this');
+    assert.equal(await core.barrier.get('data/k004'), undefined, 'the job never re-creates a deleted entry');
+    assert.equal(done.counts.skipped_concurrent, 2);
+    assert.deepEqual(await termsOf(storage), { 2: 5 });
+  });
+
+  test('an undecryptable entry is quarantined: left byte for byte, listed with its class, and the job ends completed_with_failures', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 4);
+    const raw = (await storage.get('data/k001'))!;
+    raw[raw.length - 1]! ^= 1;
+    await storage.put('data/k001', raw);
+    await core.rotate();
+    const job = await core.rewrap.start(spec());
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed_with_failures');
+    assert.deepEqual(
+      done.failures.map((f) => [f.path, f.term, f.error_class]),
+      [['data/k001', 1, 'auth_failure']],
+    );
+    assert.deepEqual([...(await storage.get('data/k001'))!], [...raw]);
+    assert.equal(done.remaining_by_term['1'], 1);
+    assert.equal(dec(await core.barrier.get('data/k003')), 'v3', 'the job went on after the failure');
+  });
+
+  test('sealing pauses a job (paused_sealed, nothing written while sealed) and unsealing resumes it to completion', async () => {
+    const { core, storage, keys, recorder } = await rewrapCore();
+    await fill(core, 12);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 3) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    const sealing = core.seal();
+    g.open();
+    await sealing;
+    await core.rewrap.idle();
+    assert.ok(recorder.states.includes('paused_sealed'));
+    const writes = storage.writes;
+    assert.ok((await termsOf(storage))[1]! > 0, 'the seal stopped the job before the end');
+    storage.beforeScan = undefined;
+    await core.submitUnsealKey(keys[0]!);
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(done.resumes, 0, 'a seal is a pause, not a crash');
+    assert.ok(storage.writes > writes);
+    assert.deepEqual(await termsOf(storage), { 2: 12 });
+  });
+
+  test('a seal and an unseal queued behind a page in progress: the job still resumes and completes', async () => {
+    const { core, storage, keys } = await rewrapCore();
+    await fill(core, 12);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 3) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    const sealing = core.seal();
+    const unsealing = core.submitUnsealKey(keys[0]!);
+    g.open();
+    await sealing;
+    await unsealing;
+    storage.beforeScan = undefined;
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.deepEqual(await termsOf(storage), { 2: 12 });
+  });
+
+  test('a restart resumes a running job from its low-water-mark checkpoint: no entry skipped, none lost', async () => {
+    const { core, storage, newCore, keys } = await rewrapCore();
+    await fill(core, 20);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 4) await g.wait(); // the first core "dies" here: it never gets past this page
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 3 } }));
+    await g.reached;
+    storage.beforeScan = undefined;
+    const restarted = newCore();
+    await restarted.submitUnsealKey(keys[0]!);
+    await restarted.rewrap.idle();
+    const done = await restarted.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(done.resumes, 1);
+    assert.deepEqual(await termsOf(storage), { 2: 20 });
+    for (let i = 0; i < 20; i++) assert.equal(dec(await restarted.barrier.get(`data/k${String(i).padStart(3, '0')}`)), `v${i}`);
+  });
+
+  test('pause flushes a checkpoint and stops; resume finishes; cancel stops for good with no rollback', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 10);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 3) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    const pausing = core.rewrap.pause(job.job_id);
+    g.open();
+    const paused = await pausing;
+    assert.equal(paused.state, 'paused');
+    const mid = await termsOf(storage);
+    assert.ok(mid[1]! > 0);
+    await assert.rejects(core.rewrap.start(spec()), (err) => isCofferError(err, 'conflict'), 'one job at a time, a paused one included');
+    storage.beforeScan = undefined;
+    await core.rewrap.resume(job.job_id);
+    await core.rewrap.idle();
+    assert.equal((await core.rewrap.get(job.job_id)).state, 'completed');
+
+    await core.rotate();
+    const g2 = gate();
+    scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 3) await g2.wait();
+    };
+    const second = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g2.reached;
+    const canceling = core.rewrap.cancel(second.job_id);
+    g2.open();
+    assert.equal((await canceling).state, 'canceled');
+    await assert.rejects(core.rewrap.resume(second.job_id), (err) => isCofferError(err, 'conflict'));
+  });
+
+  test('a rotation in the middle of a job with target latest is followed: another pass moves everything to the newest term', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 9);
+    await core.rotate();
+    const g = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 4) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    await core.rotate(); // term 3, while the job targets term 2
+    g.open();
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(done.target_term, 3);
+    assert.equal(done.passes, 2);
+    assert.deepEqual(await termsOf(storage), { 3: 9 });
+  });
+
+  test('selection: prefixes, exclude wildcards and sourceTerms are AND-ed; other entries are left alone', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 3, 'data/a/');
+    await fill(core, 3, 'data/b/');
+    await core.rotate();
+    await fill(core, 2, 'data/a/t2-');
+    await core.rotate();
+    const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/a/'], exclude: ['data/a/*1'], sourceTerms: [1] } }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed');
+    const header = async (k: string) => readEntryHeader((await storage.get(k))!)!.term;
+    assert.equal(await header('data/a/000'), 3);
+    assert.equal(await header('data/a/002'), 3);
+    assert.equal(await header('data/a/001'), 1, 'excluded');
+    assert.equal(await header('data/b/000'), 1, 'outside the prefixes');
+    assert.equal(await header('data/a/t2-000'), 2, 'term 2 was not a source term');
+  });
+
+  test('a storage failure on a page is retried with backoff from the persisted checkpoint, counting each entry once; past the attempts the job fails', async () => {
+    const delays: number[] = [];
+    const { core, storage } = await rewrapCore({ sleep: async (ms) => void delays.push(ms) });
+    await fill(core, 7);
+    await core.rotate();
+    let failuresLeft = 2;
+    storage.beforeBatchIf = async () => {
+      if (failuresLeft-- > 0) throw new CofferError('storage', 'disk hiccup');
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 3 }, retry: { attempts: 3, delay: '100ms' } }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.deepEqual(delays, [100, 200]);
+    assert.deepEqual(await termsOf(storage), { 2: 7 });
+    assert.equal(done.counts.skipped_current + done.counts.rewrapped + done.counts.skipped_filtered, done.counts.scanned, 'no page was counted twice');
+
+    await core.rotate();
+    storage.beforeBatchIf = async () => {
+      throw new CofferError('storage', 'disk gone');
+    };
+    const doomed = await core.rewrap.start(spec({ retry: { attempts: 1, delay: '1ms' } }));
+    await core.rewrap.idle();
+    const failed = await core.rewrap.get(doomed.job_id);
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.last_error, 'storage');
+  });
+
+  test('a dry run counts what it would rewrap and writes nothing', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 5);
+    await core.rotate();
+    const before = await snapshot(storage);
+    const job = await core.rewrap.start(spec({ dryRun: true }));
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed');
+    assert.ok(done.totals.entries >= 5);
+    assert.equal(done.counts.rewrapped, 0);
+    assert.deepEqual(await snapshot(storage), before);
+  });
+});
