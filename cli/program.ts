@@ -61,9 +61,11 @@ export function buildProgram(ctx: CommandContext): Command {
   registerAuth(program, ctx);
   registerUnwrap(program, ctx);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  // Every command prints help the way the program's (single-dash) help formatter does.
+  const createHelp = program.createHelp.bind(program);
   for (const cmd of all(program)) {
     cmd.exitOverride();
-    cmd.createHelp = () => program.createHelp();
+    cmd.createHelp = createHelp;
   }
   return program;
 }

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { parseYamlSpec } from '../../server/core/rotation/rewrap-spec-yaml.js';
 import type { VaultClient } from '../client/vault-client.js';
 import { formatJson, formatKeyValueTable } from '../io/output.js';
 import { addClientOptions, clientFor, formatOf, LocalError, runApi, type ClientOptions, type CommandContext } from './command-context.js';
@@ -81,15 +80,17 @@ export function registerOperatorRewrap(operator: Command, ctx: CommandContext): 
         let id = opts.job;
         if (file !== undefined) {
           if (actions > 0 || opts.status) throw new LocalError('a spec file starts a new job: do not combine it with --status/--pause/--resume/--cancel');
-          const text = await readFile(file, 'utf8').catch((err: Error) => {
-            throw new LocalError(`cannot read ${file}: ${err.message}`);
+          const text = await readFile(file, 'utf8').catch((err: unknown) => {
+            throw new LocalError(`cannot read ${file}: ${(err as Error).message}`);
           });
+          let spec: unknown;
           try {
-            parseYamlSpec(text); // the same checks as the server, with the line of the faulty field
+            spec = parseYaml(text) as unknown;
           } catch (err) {
             throw new LocalError(`${file}: ${(err as Error).message}`);
           }
-          const started = (await client.request<{ job_id: string; target_term: number }>('POST', 'sys/rewrap/jobs', { spec: parseYaml(text) })).body!;
+          // The server checks the spec and names the faulty field.
+          const started = (await client.request<{ job_id: string; target_term: number }>('POST', 'sys/rewrap/jobs', { spec })).body!;
           id = started.job_id;
           if (!opts.watch) {
             ctx.output.out(format === 'json' ? formatJson(started) : `Success! Started rewrap job ${started.job_id} (target term ${started.target_term})\n`);
@@ -99,7 +100,7 @@ export function registerOperatorRewrap(operator: Command, ctx: CommandContext): 
         id ??= await latestJobId(client);
         const action = opts.pause ? 'pause' : opts.resume ? 'resume' : opts.cancel ? 'cancel' : undefined;
         if (action) await client.request('PUT', `sys/rewrap/jobs/${encodeURIComponent(id)}/${action}`);
-        const read = async () => (await client.request<{ data: JobStatus }>('GET', `sys/rewrap/jobs/${encodeURIComponent(id!)}`)).body!.data;
+        const read = async () => (await client.request<{ data: JobStatus }>('GET', `sys/rewrap/jobs/${encodeURIComponent(id)}`)).body!.data;
         let job = await read();
         if (opts.watch) {
           const tty = (ctx.promptOutput as { isTTY?: boolean }).isTTY === true;

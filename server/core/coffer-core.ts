@@ -121,6 +121,8 @@ export class CofferCore {
     });
     this.lifecycle = new Lifecycle(this.barrier);
     // First subscriber: at a seal, a running job records `paused_sealed` before the encryption counts are flushed.
+    // The webhook notifier needs the rewrap service it reports on; it is set right after the service is built.
+    // eslint-disable-next-line prefer-const
     let notifier: JobNotifier | undefined;
     this.rewrap = new RewrapService({
       barrier: this.barrier,

@@ -70,7 +70,10 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   const parseYaml = express.text({ type: () => true, limit: MAX_SYS_REQUEST_BYTES });
   app.use((req, res, next) => {
     // The one non-JSON body: a rewrap job spec sent as YAML reaches its handler as a string.
-    if (req.path === '/v1/sys/rewrap/jobs' && /^(application|text)\/(x-)?yaml\b/i.test(req.headers['content-type'] ?? '')) return parseYaml(req, res, next);
+    if (req.path === '/v1/sys/rewrap/jobs' && /^(application|text)\/(x-)?yaml\b/i.test(req.headers['content-type'] ?? '')) {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- express's Request is the IncomingMessage body-parser expects
+      return parseYaml(req, res, next);
+    }
     if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
     next();
   });

@@ -42,7 +42,7 @@ export class BodyValidator {
       const field = segments[0] ?? '';
       const value = segments.reduce<unknown>((v, s) => (v as Record<string, unknown>)[s], body);
       const property = schema.schema.properties[field];
-      const mainType = Array.isArray(property?.type) ? property.type[0] : property?.type;
+      const mainType: unknown = Array.isArray(property?.type) ? (property.type as unknown[])[0] : property?.type;
       const goType = segments.length > 1 ? GO_TYPES[property?.items?.type ?? 'string'] : GO_TYPES[(mainType as string | undefined) ?? 'string'];
       const what = typeof value === 'number' ? `number ${value}` : jsonKind(value);
       throw new CofferError(

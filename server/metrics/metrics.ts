@@ -159,6 +159,7 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
     this.#rewrapBytes = new client.Counter({ name: 'coffer_rewrap_bytes_total', help: 'Bytes rewritten by rewrap jobs, by result', labelNames: ['result'], registers });
     this.#jobProgress = new client.Gauge({ name: 'coffer_rewrap_job_progress_ratio', help: 'Progress of the current (or last) rewrap job, 0 to 1', registers });
     this.#jobState = new client.Gauge({ name: 'coffer_rewrap_job_state', help: '1 for the state of the current (or last) rewrap job', labelNames: ['state'], registers });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client's collect() gets the gauge as `this`
     const self = this;
     new client.Gauge({
       name: 'coffer_rewrap_checkpoint_age_seconds',

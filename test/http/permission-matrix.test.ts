@@ -16,7 +16,7 @@ interface Endpoint {
   method: string;
   path: string;
   /** A function receives the root token (for bodies that name a live token). */
-  body?: unknown | ((root: string) => unknown);
+  body?: unknown;
   sudo: boolean;
   /** Status for a token that holds the capability (root, and no-sudo on non-sudo paths). */
   ok: number;

@@ -79,7 +79,7 @@ export function parseRewrapSpec(input: unknown, lineOf: LineOf = () => undefined
   const duration = (v: unknown, path: (string | number)[]): number => {
     if (typeof v !== 'string' || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(v.trim())) return fail(path, 'must be a duration such as "250ms", "72h" or "30d"');
     let ms = 0;
-    for (const [, n, , unit] of (v as string).trim().matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
+    for (const [, n, , unit] of (v).trim().matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
     return Math.floor(ms);
   };
 

@@ -125,7 +125,7 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
     try {
       if (expected.length > 0) {
         const current = await this.#wrap(() => this.#db.getMany(expected.map((e) => e.key)));
-        if (!expected.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]!), e.value))) return false;
+        if (!expected.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]), e.value))) return false;
       }
       if (ops.length > 0) await this.#write(ops);
       return true;

@@ -123,7 +123,7 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
       } else if (!parentIsRoot && chosen.some((p) => !new Set([...parent.policies, 'default']).has(p))) {
         throw new CofferError('invalid_request', 'child policies must be subset of parent');
       }
-      const disallowed = chosen.filter((p) => role!.disallowedPolicies.includes(p));
+      const disallowed = chosen.filter((p) => role.disallowedPolicies.includes(p));
       if (disallowed.length > 0) throw new CofferError('invalid_request', `token policies (${disallowed.join(', ')}) are disallowed by the role`);
     } else {
       // Without policies a child inherits its parent's; otherwise it may only narrow them (unless the parent is root).

@@ -31,7 +31,7 @@ export function cubbyholeHandler({ cubbyhole, lifecycle }: { cubbyhole: Cubbyhol
         return errors(405, []);
     }
     await ctx.check(entry, fullPath, operation);
-    const result = await engine.handle({ operation, path: relative, data: ctx.body as Record<string, unknown>, query: ctx.query as Record<string, string> });
+    const result = await engine.handle({ operation, path: relative, data: ctx.body, query: ctx.query });
     if (!result) return operation === 'read' || operation === 'list' ? errors(404, []) : noContent();
     return json(200, {
       request_id: crypto.randomUUID(),

@@ -40,7 +40,7 @@ export function sysKeyringRoutes({ retirement }: { retirement: RetirementService
         'sys/keyring/trim',
         async (b) => {
           if (b.confirm_token !== undefined && typeof b.confirm_token !== 'string') throw new CofferError('invalid_request', 'confirm_token must be a string');
-          return { ...(await retirement.trim(int(b.min_available_term, 'min_available_term'), b.confirm_token as string | undefined)) };
+          return { ...(await retirement.trim(int(b.min_available_term, 'min_available_term'), b.confirm_token)) };
         },
         ['min_available_term', 'confirm_token'],
       ),

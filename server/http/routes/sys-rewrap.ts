@@ -12,7 +12,7 @@ export function onlyFields(ctx: RequestContext, allowed: readonly string[]): voi
 export interface SysRewrapDeps {
   rewrap: RewrapService;
   /** Parses a YAML spec body (`Content-Type: application/yaml`); absent: YAML is refused. */
-  parseYaml?(text: string): RewrapSpec;
+  parseYaml?: (text: string) => RewrapSpec;
 }
 
 /**
