@@ -146,7 +146,13 @@ export const APPROLE_LOGIN_REQUEST = strict('AppRoleLogin', { role_id: STRING, s
 export const APPROLE_SECRET_ID_REF = strict('AppRoleSecretIdRef', { secret_id: STRING, secret_id_accessor: STRING });
 export const APPROLE_ROLE_ID_REQUEST = strict('AppRoleRoleId', { role_id: STRING });
 
-export const USERPASS_USER_REQUEST = strict('UserpassUser', { ...TOKEN_FIELDS, password: STRING, ttl: DURATION, max_ttl: DURATION, bound_cidrs: LIST });
+export const USERPASS_USER_REQUEST = strict('UserpassUser', {
+  ...TOKEN_FIELDS,
+  password: STRING,
+  ttl: DURATION,
+  max_ttl: DURATION,
+  bound_cidrs: LIST,
+});
 export const USERPASS_LOGIN_REQUEST = strict('UserpassLogin', { password: STRING });
 
 export const WRAPPING_TOKEN_REQUEST = strict('WrappingRequest', { token: STRING });
@@ -235,23 +241,23 @@ export const CAPABILITIES_SELF_REQUEST: BodySchema = {
 /** `DELETE sys/rekey/init` (and the recovery variant). */
 export const REKEY_CANCEL_REQUEST: BodySchema = {
   goStruct: 'RekeyCancelRequest',
-  schema: { type: 'object', properties: { nonce: { type: 'string' } } , additionalProperties: false },
+  schema: { type: 'object', properties: { nonce: { type: 'string' } }, additionalProperties: false },
 };
 
 /** `sys/generate-root/attempt`. */
 export const GENERATE_ROOT_INIT_REQUEST: BodySchema = {
   goStruct: 'GenerateRootInitRequestBody',
-  schema: { type: 'object', properties: { otp: { type: 'string' }, pgp_key: { type: 'string' } } , additionalProperties: false },
+  schema: { type: 'object', properties: { otp: { type: 'string' }, pgp_key: { type: 'string' } }, additionalProperties: false },
 };
 
 /** `sys/generate-root/update`. */
 export const GENERATE_ROOT_UPDATE_REQUEST: BodySchema = {
   goStruct: 'GenerateRootUpdateRequestBody',
-  schema: { type: 'object', properties: { key: { type: 'string' }, nonce: { type: 'string' } } , additionalProperties: false },
+  schema: { type: 'object', properties: { key: { type: 'string' }, nonce: { type: 'string' } }, additionalProperties: false },
 };
 
 /** `sys/decode-token`. */
 export const DECODE_TOKEN_REQUEST: BodySchema = {
   goStruct: 'DecodeTokenRequest',
-  schema: { type: 'object', properties: { encoded_token: { type: 'string' }, otp: { type: 'string' } } , additionalProperties: false },
+  schema: { type: 'object', properties: { encoded_token: { type: 'string' }, otp: { type: 'string' } }, additionalProperties: false },
 };

@@ -61,7 +61,10 @@ export interface ClientSettings {
 }
 
 /** Settings from Vault's environment variables, overridden by flags. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean; wrapTtl?: string }): ClientSettings {
+export function settingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  flags: { address?: string; caCert?: string; tlsSkipVerify?: boolean; wrapTtl?: string },
+): ClientSettings {
   const skip = flags.tlsSkipVerify ?? /^(1|t|true)$/i.test(env.VAULT_SKIP_VERIFY ?? '');
   const caCert = flags.caCert ?? env.VAULT_CACERT;
   const token = env.VAULT_TOKEN || readStoredToken(env);
@@ -179,7 +182,7 @@ function connectionError(method: string, url: string, address: string, err: Node
     return new ConnectionError(`${op}: http: server gave HTTP response to HTTPS client`, plainHint);
   }
   if (/CERT|certificate|self.signed|UNABLE_TO_VERIFY|ALTNAME/i.test(text)) {
-    return new ConnectionError(`${op}: tls: failed to verify certificate: ${err.message}`, 'trust the server\'s CA with VAULT_CACERT or -ca-cert.');
+    return new ConnectionError(`${op}: tls: failed to verify certificate: ${err.message}`, "trust the server's CA with VAULT_CACERT or -ca-cert.");
   }
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return new ConnectionError(`${op}: EOF`, hint);
   return new ConnectionError(`${op}: ${err.message}`, undefined);

@@ -58,7 +58,13 @@ export function loginTable(auth: Auth): string {
  * `coffer login -method=userpass username=… [password=…]` (and `-method=approle role_id=… secret_id=…`): logs in
  * through an auth method and stores the token. A missing userpass password is prompted for, never required in argv.
  */
-export async function loginWithMethod(ctx: CommandContext, method: string, path: string | undefined, pairs: string[], opts: ClientOptions & { noStore?: boolean }): Promise<void> {
+export async function loginWithMethod(
+  ctx: CommandContext,
+  method: string,
+  path: string | undefined,
+  pairs: string[],
+  opts: ClientOptions & { noStore?: boolean },
+): Promise<void> {
   await runApi(ctx, 'authenticating', async () => {
     const values = await parseKeyValues(pairs, () => readAll(ctx.stdin));
     const mount = (path ?? method).replace(/^\/+|\/+$/g, '');
@@ -82,7 +88,9 @@ export async function loginWithMethod(ctx: CommandContext, method: string, path:
     if (!opts.noStore) storeToken(ctx.env, auth.client_token);
     if (formatOf(ctx, opts) === 'json') return ctx.output.out(formatJson(res.body));
     ctx.output.out(
-      (opts.noStore ? '' : 'Success! You are now authenticated. The token information displayed below\nis already stored in the token helper. You do NOT need to run "coffer login"\nagain. Future Coffer requests will automatically use this token.\n\n') +
+      (opts.noStore
+        ? ''
+        : 'Success! You are now authenticated. The token information displayed below\nis already stored in the token helper. You do NOT need to run "coffer login"\nagain. Future Coffer requests will automatically use this token.\n\n') +
         loginTable(auth),
     );
   });
@@ -120,17 +128,34 @@ export function registerAuth(program: Command, ctx: CommandContext): void {
         ctx.output.out(`Success! Disabled the auth method (if it existed) at: ${mountPath(path)}\n`);
       });
     });
-  addClientOptions(auth.command('list'))
-    .action(async (opts: ClientOptions) => {
-      await runApi(ctx, 'listing enabled authentications', async () => {
-        const res = await clientFor(ctx, opts).request<{ data: Record<string, { type: string; accessor: string; description: string }> }>('GET', 'sys/auth');
-        const mounts = res.body!.data;
-        if (formatOf(ctx, opts) === 'json') return ctx.output.out(formatJson(mounts));
-        const rows = [['Path', 'Type', 'Accessor', 'Description'], ['----', '----', '--------', '-----------'], ...Object.entries(mounts).sort().map(([p, m]) => [p, m.type, m.accessor, m.description || 'n/a'])];
-        const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-        ctx.output.out(rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('    ').trimEnd()).join('\n') + '\n');
-      });
+  addClientOptions(auth.command('list')).action(async (opts: ClientOptions) => {
+    await runApi(ctx, 'listing enabled authentications', async () => {
+      const res = await clientFor(ctx, opts).request<{ data: Record<string, { type: string; accessor: string; description: string }> }>(
+        'GET',
+        'sys/auth',
+      );
+      const mounts = res.body!.data;
+      if (formatOf(ctx, opts) === 'json') return ctx.output.out(formatJson(mounts));
+      const rows = [
+        ['Path', 'Type', 'Accessor', 'Description'],
+        ['----', '----', '--------', '-----------'],
+        ...Object.entries(mounts)
+          .sort()
+          .map(([p, m]) => [p, m.type, m.accessor, m.description || 'n/a']),
+      ];
+      const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+      ctx.output.out(
+        rows
+          .map((r) =>
+            r
+              .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c))
+              .join('    ')
+              .trimEnd(),
+          )
+          .join('\n') + '\n',
+      );
     });
+  });
   addClientOptions(auth.command('tune'))
     .argument('<path>')
     .option('--description <text>')
@@ -161,7 +186,11 @@ export function registerUnwrap(program: Command, ctx: CommandContext): void {
         const token = given === '-' ? (await readAll(ctx.stdin)).trim() : given;
         // With a token argument, the request carries no token of its own: the wrapping token is the credential.
         const client = token ? clientFor(ctx, opts, '') : clientFor(ctx, opts);
-        const res = await client.request<{ data: Record<string, unknown> | null; auth: Auth | null }>('PUT', 'sys/wrapping/unwrap', token ? { token } : undefined);
+        const res = await client.request<{ data: Record<string, unknown> | null; auth: Auth | null }>(
+          'PUT',
+          'sys/wrapping/unwrap',
+          token ? { token } : undefined,
+        );
         const body = res.body!;
         if (opts.field) return ctx.output.out(`${String(body.data?.[opts.field] ?? '')}\n`);
         if (formatOf(ctx, opts) === 'json') return ctx.output.out(formatJson(body));

@@ -21,7 +21,12 @@ export function renderCensus(c: Census): string {
     ['Entries Scanned', c.scanned],
     ...Object.entries(c.terms).map(([t, v]) => [`Term ${t}`, `${v.entries} entries, ${v.bytes} bytes`] as [string, string]),
     ['Exempt Entries', Object.keys(c.exempt).join(', ')],
-    ['Unknown Terms', Object.entries(c.unknown_terms).map(([t, v]) => `${t}:${v.entries}`).join(' ') || 'none'],
+    [
+      'Unknown Terms',
+      Object.entries(c.unknown_terms)
+        .map(([t, v]) => `${t}:${v.entries}`)
+        .join(' ') || 'none',
+    ],
     ['Malformed Entries', c.malformed.entries],
   ];
   return formatKeyValueTable(rows);

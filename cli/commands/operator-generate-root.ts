@@ -93,7 +93,10 @@ export function registerOperatorGenerateRoot(operator: Command, ctx: CommandCont
       if (opts.init) {
         return runApi(ctx, 'initializing root generation', async () => {
           const pgpKey = readPgpKeyList(opts.pgpKey)?.[0];
-          const res = await client.request<Attempt>('PUT', `${PATH}/attempt`, { ...(opts.otp ? { otp: opts.otp } : {}), ...(pgpKey ? { pgp_key: pgpKey } : {}) });
+          const res = await client.request<Attempt>('PUT', `${PATH}/attempt`, {
+            ...(opts.otp ? { otp: opts.otp } : {}),
+            ...(pgpKey ? { pgp_key: pgpKey } : {}),
+          });
           const body = res.body!;
           if (format !== 'table') return ctx.output.out(formatStructured(format, body));
           ctx.output.out(attemptTable(body));
@@ -124,16 +127,27 @@ export function registerOperatorGenerateRoot(operator: Command, ctx: CommandCont
  * Sends one share — only to an attempt the holder has seen: at a terminal the attempt (nonce, start time, PGP
  * fingerprint or OTP delivery) is shown and must be confirmed; elsewhere -nonce is required and must match.
  */
-async function provideShare(ctx: CommandContext, client: VaultClient, key: string | undefined, opts: GenerateRootOptions, table: boolean): Promise<void> {
+async function provideShare(
+  ctx: CommandContext,
+  client: VaultClient,
+  key: string | undefined,
+  opts: GenerateRootOptions,
+  table: boolean,
+): Promise<void> {
   const attempt = (await client.request<Attempt>('GET', `${PATH}/attempt`)).body!;
   if (!attempt.started) throw new LocalError('No root generation is in progress. Start one with "coffer operator generate-root -init".');
   const interactive = key === undefined && ctx.stdin.isTTY === true;
   if (!interactive && !opts.nonce) {
-    throw new LocalError('Refusing to send a share without -nonce when not at a terminal: check the attempt with "coffer operator generate-root -status" and pass its nonce with -nonce');
+    throw new LocalError(
+      'Refusing to send a share without -nonce when not at a terminal: check the attempt with "coffer operator generate-root -status" and pass its nonce with -nonce',
+    );
   }
-  if (opts.nonce && opts.nonce !== attempt.nonce) throw new LocalError(`The root generation in progress has nonce ${attempt.nonce}, not ${opts.nonce}: no share was sent`);
+  if (opts.nonce && opts.nonce !== attempt.nonce)
+    throw new LocalError(`The root generation in progress has nonce ${attempt.nonce}, not ${opts.nonce}: no share was sent`);
   if (interactive) {
-    const delivery = attempt.pgp_fingerprint ? `encrypted to PGP key ${attempt.pgp_fingerprint}` : 'encoded with the one-time password its requester holds';
+    const delivery = attempt.pgp_fingerprint
+      ? `encrypted to PGP key ${attempt.pgp_fingerprint}`
+      : 'encoded with the one-time password its requester holds';
     ctx.output.out(
       `Root generation operation nonce: ${attempt.nonce}\n${formatKeyValueTable([
         ['Started At', attempt.started_time ?? 'unknown'],

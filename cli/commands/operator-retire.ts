@@ -33,7 +33,11 @@ export function registerOperatorRetire(operator: Command, ctx: CommandContext): 
       const client = clientFor(ctx, opts);
       await runApi(ctx, 'trimming terms', async () => {
         const N = term(n, 'min-available-term');
-        const preview = (await client.request<{ data: { terms_to_destroy: number[]; confirm_token: string; expires_at: string } }>('PUT', 'sys/keyring/trim', { min_available_term: N })).body!.data;
+        const preview = (
+          await client.request<{ data: { terms_to_destroy: number[]; confirm_token: string; expires_at: string } }>('PUT', 'sys/keyring/trim', {
+            min_available_term: N,
+          })
+        ).body!.data;
         ctx.output.out(
           formatKeyValueTable([
             ['Terms To Destroy', preview.terms_to_destroy.join(', ')],
@@ -42,10 +46,21 @@ export function registerOperatorRetire(operator: Command, ctx: CommandContext): 
         );
         if (!opts.yes) {
           if (ctx.stdin.isTTY !== true) throw new LocalError('not a terminal: pass --yes to trim without a prompt');
-          const answer = (await promptLine(`Destroy the keys of terms ${preview.terms_to_destroy.join(', ')} for good? Type "trim" to confirm: `, ctx.stdin, ctx.promptOutput)).trim();
+          const answer = (
+            await promptLine(
+              `Destroy the keys of terms ${preview.terms_to_destroy.join(', ')} for good? Type "trim" to confirm: `,
+              ctx.stdin,
+              ctx.promptOutput,
+            )
+          ).trim();
           if (answer !== 'trim') throw new LocalError('Not confirmed: nothing was trimmed');
         }
-        const done = (await client.request<{ data: Record<string, unknown> }>('PUT', 'sys/keyring/trim', { min_available_term: N, confirm_token: preview.confirm_token })).body!;
+        const done = (
+          await client.request<{ data: Record<string, unknown> }>('PUT', 'sys/keyring/trim', {
+            min_available_term: N,
+            confirm_token: preview.confirm_token,
+          })
+        ).body!;
         ctx.output.out(formatOf(ctx, opts) === 'json' ? formatJson(done.data) : `Success! Trimmed terms ${preview.terms_to_destroy.join(', ')}\n`);
       });
     });

@@ -39,8 +39,16 @@ export function renderJob(job: JobStatus): string {
     ['Target Term', job.target_term],
     ['Source Terms', job.source_terms.join(', ')],
     ['Progress', `${job.progress.percent}%`],
-    ['Entries', `${e.total} total, ${e.rewrapped} rewrapped, ${e.skipped_current + e.skipped_filtered + e.skipped_concurrent} skipped, ${e.failed} failed`],
-    ['Remaining By Term', Object.entries(job.remaining_by_term).map(([t, n]) => `${t}:${n}`).join(' ') || 'none'],
+    [
+      'Entries',
+      `${e.total} total, ${e.rewrapped} rewrapped, ${e.skipped_current + e.skipped_filtered + e.skipped_concurrent} skipped, ${e.failed} failed`,
+    ],
+    [
+      'Remaining By Term',
+      Object.entries(job.remaining_by_term)
+        .map(([t, n]) => `${t}:${n}`)
+        .join(' ') || 'none',
+    ],
     ['Rate', `${job.progress.entries_per_second} entries/s`],
     ['ETA', job.progress.eta_seconds === null ? 'n/a' : `${job.progress.eta_seconds}s`],
     ['Failures', job.failures_total],
@@ -79,7 +87,8 @@ export function registerOperatorRewrap(operator: Command, ctx: CommandContext): 
         if (actions > 1) throw new LocalError('use only one of --pause, --resume and --cancel');
         let id = opts.job;
         if (file !== undefined) {
-          if (actions > 0 || opts.status) throw new LocalError('a spec file starts a new job: do not combine it with --status/--pause/--resume/--cancel');
+          if (actions > 0 || opts.status)
+            throw new LocalError('a spec file starts a new job: do not combine it with --status/--pause/--resume/--cancel');
           const text = await readFile(file, 'utf8').catch((err: unknown) => {
             throw new LocalError(`cannot read ${file}: ${(err as Error).message}`);
           });
@@ -93,7 +102,9 @@ export function registerOperatorRewrap(operator: Command, ctx: CommandContext): 
           const started = (await client.request<{ job_id: string; target_term: number }>('POST', 'sys/rewrap/jobs', { spec })).body!;
           id = started.job_id;
           if (!opts.watch) {
-            ctx.output.out(format === 'json' ? formatJson(started) : `Success! Started rewrap job ${started.job_id} (target term ${started.target_term})\n`);
+            ctx.output.out(
+              format === 'json' ? formatJson(started) : `Success! Started rewrap job ${started.job_id} (target term ${started.target_term})\n`,
+            );
             return;
           }
         }

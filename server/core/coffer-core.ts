@@ -140,7 +140,10 @@ export class CofferCore {
       notifier: (job, event) => notifier?.(job, event) ?? Promise.resolve(),
     });
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
-    notifier = (options.notifier ?? ((rewrap: RewrapService) => webhookNotifier(rewrap, { clock, logger, sleep: (ms) => sleep(ms, new AbortController().signal) })))(this.rewrap);
+    notifier = (
+      options.notifier ??
+      ((rewrap: RewrapService) => webhookNotifier(rewrap, { clock, logger, sleep: (ms) => sleep(ms, new AbortController().signal) }))
+    )(this.rewrap);
     // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
     this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
     this.sealStore = new SealStore(storage);
@@ -158,7 +161,14 @@ export class CofferCore {
     // A token's cubbyhole (and a wrapping token's wrapped response) is deleted in the token's revocation batch.
     this.tokens.onRevoke((hash) => this.cubbyhole.stageDestroy(hash));
     this.cluster = new ClusterIdentity(this.barrier);
-    this.generateRoot = new GenerateRoot({ lifecycle: this.lifecycle, store: this.sealStore, unsealer: this.unsealer, tokens: this.tokens, clock, random });
+    this.generateRoot = new GenerateRoot({
+      lifecycle: this.lifecycle,
+      store: this.sealStore,
+      unsealer: this.unsealer,
+      tokens: this.tokens,
+      clock,
+      random,
+    });
     this.retirement = new RetirementService({
       barrier: this.barrier,
       lifecycle: this.lifecycle,
@@ -218,7 +228,20 @@ export class CofferCore {
   async initialize(request: InitRequest): Promise<InitResult> {
     const { barrier, lifecycle, sealStore: store, clock } = this;
     const clusterName = this.#clusterName;
-    return initialize({ storage: this.#storage, store, barrier, lifecycle, seal: this.#seals.active, clock, random: this.#random, logger: this.#log, ...(clusterName ? { clusterName } : {}) }, request);
+    return initialize(
+      {
+        storage: this.#storage,
+        store,
+        barrier,
+        lifecycle,
+        seal: this.#seals.active,
+        clock,
+        random: this.#random,
+        logger: this.#log,
+        ...(clusterName ? { clusterName } : {}),
+      },
+      request,
+    );
   }
 
   /** @see Unsealer.submit */

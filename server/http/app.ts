@@ -44,7 +44,23 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, rewrap, retirement, tokens, tokenRoles, policies, mounts, auth, cubbyhole, wrapping, clock, generateRoot } = core;
+  const {
+    lifecycle,
+    unsealer,
+    rekey,
+    rotation,
+    rewrap,
+    retirement,
+    tokens,
+    tokenRoles,
+    policies,
+    mounts,
+    auth,
+    cubbyhole,
+    wrapping,
+    clock,
+    generateRoot,
+  } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
@@ -52,7 +68,12 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
     ...sysHealthRoutes({ sealStatus, clock }),
     ...sysKeyRoutes({ rotation, rekey, validator, terms: () => keyringTermsView(core.barrier.activeKeyring, rewrap.census) }),
-    ...sysGenerateRootRoutes({ generateRoot, lifecycle, validator, disableUnauthedGenerateRootEndpoints: options.disableUnauthedGenerateRootEndpoints }),
+    ...sysGenerateRootRoutes({
+      generateRoot,
+      lifecycle,
+      validator,
+      disableUnauthedGenerateRootEndpoints: options.disableUnauthedGenerateRootEndpoints,
+    }),
     ...sysRewrapRoutes({ rewrap, parseYaml: parseYamlSpec }),
     ...sysKeyringRoutes({ retirement }),
     ...sysPolicyRoutes({ policies, validator }),
@@ -70,7 +91,8 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
   return createPipeline({
     routes,
     // Paths no route matches: auth methods, the per-token cubbyhole, then mounted secret engines.
-    fallback: (ctx) => (ctx.path.startsWith('auth/') ? methods(ctx) : ctx.path === 'cubbyhole' || ctx.path.startsWith('cubbyhole/') ? cubbyholes(ctx) : mounted(ctx)),
+    fallback: (ctx) =>
+      ctx.path.startsWith('auth/') ? methods(ctx) : ctx.path === 'cubbyhole' || ctx.path.startsWith('cubbyhole/') ? cubbyholes(ctx) : mounted(ctx),
     wrap: new WrapStep(wrapping),
     help: (path) => {
       const mount = mounts.find(path);

@@ -13,7 +13,10 @@ const HELP: ReadonlyArray<readonly [string, string]> = [
   ['sys/generate-root', 'Generate a new root token from a quorum of key shares (attempt, update).'],
   ['sys/rotate', 'PUT: add a barrier key term; sys/rotate/config: automatic rotation; sys/rotate/root: a new root key.'],
   ['sys/key-status', 'GET: the active barrier key term, its install time and encryption count.'],
-  ['sys/mounts', 'List, enable, tune and disable secrets engines. GET sys/mounts lists them; sys/mounts/<path> enables, reads or disables one; sys/mounts/<path>/tune reads or changes its settings.'],
+  [
+    'sys/mounts',
+    'List, enable, tune and disable secrets engines. GET sys/mounts lists them; sys/mounts/<path> enables, reads or disables one; sys/mounts/<path>/tune reads or changes its settings.',
+  ],
   ['sys/policy', 'ACL policies (legacy API): list, read, write and delete; the body field is "rules".'],
   ['sys/policies/acl', 'ACL policies: LIST, and read, write ({policy}) or delete one by name.'],
   ['sys/capabilities-self', 'PUT {paths}: the capabilities the calling token has on each path.'],
@@ -23,7 +26,8 @@ const HELP: ReadonlyArray<readonly [string, string]> = [
 
 const ENGINES: Readonly<Record<string, string>> = {
   kv: 'Key/value secrets engine. Version 1: read, write, list and delete a JSON object per path. Version 2: data/<path> (versions, cas), metadata/<path>, delete/, undelete/, destroy/, config.',
-  transit: 'Transit secrets engine: named keys that never leave the server. keys/<name> (create, read, config, rotate, trim), encrypt/, decrypt/, rewrap/, datakey/, sign/, verify/, hmac/, hash/, random/, export/, backup/, restore/.',
+  transit:
+    'Transit secrets engine: named keys that never leave the server. keys/<name> (create, read, config, rotate, trim), encrypt/, decrypt/, rewrap/, datakey/, sign/, verify/, hmac/, hash/, random/, export/, backup/, restore/.',
 };
 
 /** Help for a path: a system path's description, or the engine's for a mounted path. */

@@ -12,7 +12,8 @@ export const WRAP_TTL_HEADER = 'x-vault-wrap-ttl';
  * endpoints that answer with wrap information themselves: a wrap TTL there cannot be honoured, so it is refused
  * before the handler runs rather than ignored.
  */
-const UNWRAPPABLE = /^sys\/(init|unseal|seal-status|seal|step-down|health|leader|rekey|rekey-recovery-key|generate-root|metrics|wrapping\/(lookup|rewrap))(\/|$)/;
+const UNWRAPPABLE =
+  /^sys\/(init|unseal|seal-status|seal|step-down|health|leader|rekey|rekey-recovery-key|generate-root|metrics|wrapping\/(lookup|rewrap))(\/|$)/;
 
 /**
  * The pipeline's wrapping step: `requestedTtl` runs before the handler (a bad or unhonourable `X-Vault-Wrap-TTL` is

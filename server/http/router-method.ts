@@ -9,7 +9,9 @@ export function routerMethod(req: Request): Method | undefined {
     case 'GET':
     case 'HEAD':
       // `?list=` takes every spelling Go's strconv.ParseBool does (the pipeline refuses other values).
-      return req.headers[LIST_MARKER_HEADER] === 'true' || (typeof req.query.list === 'string' && parseGoBool(req.query.list) === true) ? 'LIST' : 'GET';
+      return req.headers[LIST_MARKER_HEADER] === 'true' || (typeof req.query.list === 'string' && parseGoBool(req.query.list) === true)
+        ? 'LIST'
+        : 'GET';
     case 'PUT':
     case 'POST':
       return 'PUT';
@@ -21,7 +23,6 @@ export function routerMethod(req: Request): Method | undefined {
       return undefined;
   }
 }
-
 
 /** Whether a GET's `list` query parameter is present but not a Go boolean (a 400, never a silent plain read). */
 export function badListParameter(req: Request): boolean {

@@ -6,7 +6,17 @@ import type { CensusRecord } from '../core/rotation/census.js';
 import type { RewrapObserver } from '../core/rotation/job-runner.js';
 import type { JobState } from '../core/rotation/rewrap-job.js';
 
-const JOB_STATES: readonly JobState[] = ['pending', 'counting', 'running', 'paused', 'paused_sealed', 'completed', 'completed_with_failures', 'failed', 'canceled'];
+const JOB_STATES: readonly JobState[] = [
+  'pending',
+  'counting',
+  'running',
+  'paused',
+  'paused_sealed',
+  'completed',
+  'completed_with_failures',
+  'failed',
+  'canceled',
+];
 
 /** Live values read at scrape time. */
 export interface MetricsSource {
@@ -156,9 +166,23 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
       labelNames: ['result'],
       registers,
     });
-    this.#rewrapBytes = new client.Counter({ name: 'coffer_rewrap_bytes_total', help: 'Bytes rewritten by rewrap jobs, by result', labelNames: ['result'], registers });
-    this.#jobProgress = new client.Gauge({ name: 'coffer_rewrap_job_progress_ratio', help: 'Progress of the current (or last) rewrap job, 0 to 1', registers });
-    this.#jobState = new client.Gauge({ name: 'coffer_rewrap_job_state', help: '1 for the state of the current (or last) rewrap job', labelNames: ['state'], registers });
+    this.#rewrapBytes = new client.Counter({
+      name: 'coffer_rewrap_bytes_total',
+      help: 'Bytes rewritten by rewrap jobs, by result',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#jobProgress = new client.Gauge({
+      name: 'coffer_rewrap_job_progress_ratio',
+      help: 'Progress of the current (or last) rewrap job, 0 to 1',
+      registers,
+    });
+    this.#jobState = new client.Gauge({
+      name: 'coffer_rewrap_job_state',
+      help: '1 for the state of the current (or last) rewrap job',
+      labelNames: ['state'],
+      registers,
+    });
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client's collect() gets the gauge as `this`
     const self = this;
     new client.Gauge({
@@ -169,9 +193,23 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
         this.set(self.#checkpointAt ? Math.max(0, (Date.now() - self.#checkpointAt.getTime()) / 1000) : 0);
       },
     });
-    this.#termEntries = new client.Gauge({ name: 'coffer_keyring_term_entries', help: 'Entries per key term in the last completed census', labelNames: ['term'], registers });
-    this.#termBytes = new client.Gauge({ name: 'coffer_keyring_term_bytes', help: 'Bytes per key term in the last completed census', labelNames: ['term'], registers });
-    this.#censusTime = new client.Gauge({ name: 'coffer_keyring_census_timestamp_seconds', help: 'When the last census completed (Unix seconds; 0: none yet)', registers });
+    this.#termEntries = new client.Gauge({
+      name: 'coffer_keyring_term_entries',
+      help: 'Entries per key term in the last completed census',
+      labelNames: ['term'],
+      registers,
+    });
+    this.#termBytes = new client.Gauge({
+      name: 'coffer_keyring_term_bytes',
+      help: 'Bytes per key term in the last completed census',
+      labelNames: ['term'],
+      registers,
+    });
+    this.#censusTime = new client.Gauge({
+      name: 'coffer_keyring_census_timestamp_seconds',
+      help: 'When the last census completed (Unix seconds; 0: none yet)',
+      registers,
+    });
     this.#deniedReads = new client.Counter({
       name: 'coffer_barrier_retired_reads_denied_total',
       help: 'Reads refused because the entry is under a retired term: the canary of a soft retire (and a trim blocker)',

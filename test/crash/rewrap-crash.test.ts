@@ -83,7 +83,8 @@ test(`kill -9 during rewrap jobs under concurrent writes, ${ITERATIONS} times: t
       const res = await api('GET', `kv/${name}`);
       assert.equal(res.status, 200, `iteration ${i}: acknowledged ${name} reads back`);
       const unanswered = inFlight.get(name);
-      if (unanswered !== undefined && res.body.data.v === unanswered) acked.set(name, unanswered); // it landed
+      if (unanswered !== undefined && res.body.data.v === unanswered)
+        acked.set(name, unanswered); // it landed
       else assert.equal(res.body.data.v, value, `iteration ${i}: ${name} has its acknowledged value`);
     }
     inFlight.clear();
@@ -96,6 +97,8 @@ test(`kill -9 during rewrap jobs under concurrent writes, ${ITERATIONS} times: t
     assert.deepEqual(Object.keys(census.terms), [String(active)], `iteration ${i}: every entry is under the active term ${active}`);
     assert.deepEqual(census.unknown_terms, {});
   }
-  t.diagnostic(`rewrap crash test: ${ITERATIONS} SIGKILLs (${stats.killedMidJob} mid-job, ${stats.resumes} resumes after a restart); ${stats.writes} concurrent acknowledged writes all read back`);
+  t.diagnostic(
+    `rewrap crash test: ${ITERATIONS} SIGKILLs (${stats.killedMidJob} mid-job, ${stats.resumes} resumes after a restart); ${stats.writes} concurrent acknowledged writes all read back`,
+  );
   await server.stop();
 });

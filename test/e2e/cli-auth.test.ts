@@ -20,14 +20,20 @@ test('auth enable/list/tune/disable, write auth/approle/…, unwrap once, and lo
   };
 
   assert.equal(await ok(['auth', 'enable', 'userpass']), 'Success! Enabled userpass auth method at: userpass/\n');
-  assert.equal(await ok(['auth', 'enable', '-path=apps', '-description=applications', 'approle']), 'Success! Enabled approle auth method at: apps/\n');
+  assert.equal(
+    await ok(['auth', 'enable', '-path=apps', '-description=applications', 'approle']),
+    'Success! Enabled approle auth method at: apps/\n',
+  );
   const listed = await ok(['auth', 'list']);
   assert.match(listed, /^apps\/\s+approle\s+auth_approle_[0-9a-f]{8}\s+applications$/m);
   assert.match(listed, /^token\/\s+token\s+auth_token_[0-9a-f]{8}/m);
   assert.equal(await ok(['auth', 'tune', '-max-lease-ttl=2h', 'userpass']), 'Success! Tuned the auth method at: userpass/\n');
   assert.match(await ok(['read', 'sys/auth/userpass/tune']), /^max_lease_ttl\s+2h$/m);
 
-  assert.equal(await ok(['write', 'auth/userpass/users/alice', 'password=-', 'token_policies=default'], 'correct horse\n'), 'Success! Data written to: auth/userpass/users/alice\n');
+  assert.equal(
+    await ok(['write', 'auth/userpass/users/alice', 'password=-', 'token_policies=default'], 'correct horse\n'),
+    'Success! Data written to: auth/userpass/users/alice\n',
+  );
   const login = await runCliInTerminal(['login', '-method=userpass', 'username=alice'], bare, 'Password (will be hidden): ', 'correct horse');
   assert.equal(login.code, 0, login.stdout);
   assert.match(login.stdout, /Success! You are now authenticated/);
@@ -39,7 +45,10 @@ test('auth enable/list/tune/disable, write auth/approle/…, unwrap once, and lo
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /invalid username or password/);
 
-  assert.equal(await ok(['write', 'auth/apps/role/web', 'token_policies=default', 'secret_id_num_uses=1']), 'Success! Data written to: auth/apps/role/web\n');
+  assert.equal(
+    await ok(['write', 'auth/apps/role/web', 'token_policies=default', 'secret_id_num_uses=1']),
+    'Success! Data written to: auth/apps/role/web\n',
+  );
   const roleId = (await ok(['read', '-field=role_id', 'auth/apps/role/web/role-id'])).trim();
   const table = await ok(['write', '-wrap-ttl=5m', 'auth/apps/role/web/secret-id']);
   assert.match(table, /^wrapping_token_ttl:\s+300s$/m);
@@ -50,10 +59,16 @@ test('auth enable/list/tune/disable, write auth/approle/…, unwrap once, and lo
   const again = await runCliProcess(['unwrap', wrapToken], bare);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /wrapping token is not valid or does not exist/);
-  const approle = JSON.parse(await ok(['login', '-method=approle', '-path=apps', '-no-store', '-format=json', `role_id=${roleId}`, `secret_id=${secretId}`], undefined, bare));
+  const approle = JSON.parse(
+    await ok(['login', '-method=approle', '-path=apps', '-no-store', '-format=json', `role_id=${roleId}`, `secret_id=${secretId}`], undefined, bare),
+  );
   assert.deepEqual(approle.auth.metadata, { role_name: 'web' });
   assert.equal((await readFile(path.join(dir, '.vault-token'), 'utf8')).trim(), stored, '-no-store left the stored token alone');
 
   assert.equal(await ok(['auth', 'disable', 'apps']), 'Success! Disabled the auth method (if it existed) at: apps/\n');
-  assert.equal((await runCliProcess(['token', 'lookup'], { ...bare, VAULT_TOKEN: approle.auth.client_token })).code, 2, 'the method\'s tokens went with it');
+  assert.equal(
+    (await runCliProcess(['token', 'lookup'], { ...bare, VAULT_TOKEN: approle.auth.client_token })).code,
+    2,
+    "the method's tokens went with it",
+  );
 });

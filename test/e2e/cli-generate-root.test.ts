@@ -18,7 +18,12 @@ test('root-token recovery: after the root token is revoked, three key holders ru
   assert.match(otp, /^[0-9A-Za-z]{28}$/);
   const started = JSON.parse((await cli(['operator', 'generate-root', '-init', `-otp=${otp}`, '-format=json'])).stdout);
   // Holder 1 at a terminal: sees the attempt, confirms, types the share at the hidden prompt.
-  const first = await runCliInTerminal(['operator', 'generate-root'], env, ['Type "yes" to confirm: ', 'Unseal Key (will be hidden): '], ['yes', init.unseal_keys_b64[4]]);
+  const first = await runCliInTerminal(
+    ['operator', 'generate-root'],
+    env,
+    ['Type "yes" to confirm: ', 'Unseal Key (will be hidden): '],
+    ['yes', init.unseal_keys_b64[4]],
+  );
   assert.equal(first.code, 0, first.stdout);
   assert.match(first.stdout, new RegExp(`Root generation operation nonce: ${started.nonce}`));
   assert.match(first.stdout, /Token Delivery\s+encoded with the one-time password/);

@@ -62,4 +62,3 @@ export function attackerReads(oldUnsealKey: Uint8Array, copies: Array<Map<string
   }
   return readable;
 }
-

@@ -70,7 +70,15 @@ export async function rewrapCore(extra: Partial<CoreOptions> = {}) {
       ...extra,
     });
   const core = newCore();
-  const { keys } = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const { keys } = await core.initialize({
+    secretShares: 1,
+    secretThreshold: 1,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   await core.submitUnsealKey(keys[0]!);
   return { core, newCore, keys, storage, clock, recorder };
 }

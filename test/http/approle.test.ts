@@ -25,20 +25,35 @@ describe('AppRole', () => {
     const { server, rootToken } = await ready(t);
     const roleId = await role(server, rootToken, 'web', { token_policies: 'default' });
     const a = (await server.api('POST', 'auth/approle/role/web/secret-id', { token: rootToken, body: { metadata: '{"host":"a"}' } })).body.data;
-    const b = (await server.api('POST', 'auth/approle/role/web/custom-secret-id', { token: rootToken, body: { secret_id: 'my-chosen-secret' } })).body.data;
+    const b = (await server.api('POST', 'auth/approle/role/web/custom-secret-id', { token: rootToken, body: { secret_id: 'my-chosen-secret' } })).body
+      .data;
     assert.equal(b.secret_id, 'my-chosen-secret');
     const listed = await server.api('LIST', 'auth/approle/role/web/secret-id', { token: rootToken });
     assert.deepEqual(listed.body.data.keys, [a.secret_id_accessor, b.secret_id_accessor].sort());
     const lookup = await server.api('POST', 'auth/approle/role/web/secret-id/lookup', { token: rootToken, body: { secret_id: a.secret_id } });
     assert.deepEqual(lookup.body.data.metadata, { host: 'a' });
     assert.equal(lookup.body.data.secret_id_accessor, a.secret_id_accessor);
-    const byAccessor = await server.api('POST', 'auth/approle/role/web/secret-id-accessor/lookup', { token: rootToken, body: { secret_id_accessor: b.secret_id_accessor } });
+    const byAccessor = await server.api('POST', 'auth/approle/role/web/secret-id-accessor/lookup', {
+      token: rootToken,
+      body: { secret_id_accessor: b.secret_id_accessor },
+    });
     assert.equal(byAccessor.status, 200, byAccessor.text);
     const ok = await login(server, { role_id: roleId, secret_id: a.secret_id });
     assert.deepEqual(ok.body.auth.metadata, { host: 'a', role_name: 'web' });
-    assert.equal((await server.api('POST', 'auth/approle/role/web/secret-id/destroy', { token: rootToken, body: { secret_id: a.secret_id } })).status, 204);
+    assert.equal(
+      (await server.api('POST', 'auth/approle/role/web/secret-id/destroy', { token: rootToken, body: { secret_id: a.secret_id } })).status,
+      204,
+    );
     assert.equal((await login(server, { role_id: roleId, secret_id: a.secret_id })).status, 400);
-    assert.equal((await server.api('POST', 'auth/approle/role/web/secret-id-accessor/destroy', { token: rootToken, body: { secret_id_accessor: b.secret_id_accessor } })).status, 204);
+    assert.equal(
+      (
+        await server.api('POST', 'auth/approle/role/web/secret-id-accessor/destroy', {
+          token: rootToken,
+          body: { secret_id_accessor: b.secret_id_accessor },
+        })
+      ).status,
+      204,
+    );
     assert.equal((await login(server, { role_id: roleId, secret_id: 'my-chosen-secret' })).status, 400);
     assert.equal((await server.api('LIST', 'auth/approle/role/web/secret-id', { token: rootToken })).status, 404);
   });
@@ -62,16 +77,31 @@ describe('AppRole', () => {
   test('CIDR binds: a secret id bound elsewhere cannot log in; a token bound elsewhere cannot be used', async (t) => {
     const { server, rootToken } = await ready(t);
     const roleId = await role(server, rootToken, 'net', { token_policies: 'default' });
-    const elsewhere = (await server.api('POST', 'auth/approle/role/net/secret-id', { token: rootToken, body: { cidr_list: '10.0.0.0/8' } })).body.data;
+    const elsewhere = (await server.api('POST', 'auth/approle/role/net/secret-id', { token: rootToken, body: { cidr_list: '10.0.0.0/8' } })).body
+      .data;
     assert.equal((await login(server, { role_id: roleId, secret_id: elsewhere.secret_id })).status, 400);
-    const local = (await server.api('POST', 'auth/approle/role/net/secret-id', { token: rootToken, body: { cidr_list: '127.0.0.0/8', token_bound_cidrs: '192.168.0.0/16' } })).body.data;
+    const local = (
+      await server.api('POST', 'auth/approle/role/net/secret-id', {
+        token: rootToken,
+        body: { cidr_list: '127.0.0.0/8', token_bound_cidrs: '192.168.0.0/16' },
+      })
+    ).body.data;
     const res = await login(server, { role_id: roleId, secret_id: local.secret_id });
     assert.equal(res.status, 200, res.text);
-    assert.equal((await server.api('GET', 'auth/token/lookup-self', { token: res.body.auth.client_token })).status, 403, 'token bound to another network');
+    assert.equal(
+      (await server.api('GET', 'auth/token/lookup-self', { token: res.body.auth.client_token })).status,
+      403,
+      'token bound to another network',
+    );
     const badCidr = await server.api('POST', 'auth/approle/role/net/secret-id', { token: rootToken, body: { cidr_list: '10.0.0.0/99' } });
     assert.equal(badCidr.status, 400);
-    assert.equal((await role(server, rootToken, 'loop', { bind_secret_id: false, secret_id_bound_cidrs: ['127.0.0.1/32', '::1/128'] })).length > 0, true);
-    const noSecret = await login(server, { role_id: (await server.api('GET', 'auth/approle/role/loop/role-id', { token: rootToken })).body.data.role_id });
+    assert.equal(
+      (await role(server, rootToken, 'loop', { bind_secret_id: false, secret_id_bound_cidrs: ['127.0.0.1/32', '::1/128'] })).length > 0,
+      true,
+    );
+    const noSecret = await login(server, {
+      role_id: (await server.api('GET', 'auth/approle/role/loop/role-id', { token: rootToken })).body.data.role_id,
+    });
     assert.equal(noSecret.status, 200, noSecret.text);
   });
 

@@ -82,11 +82,16 @@ describe('auth methods through node-vault', () => {
     assert.deepEqual(badPassword, { status: 400, errors: ['invalid username or password'] });
     assert.deepEqual(noUser, badPassword, 'no user-exists oracle in the answer');
     await admin.write('auth/userpass/users/alice/password', { password: 'new one' });
-    assert.equal((await failure(nodeVault({ apiVersion: 'v1', endpoint: server.url }).userpassLogin({ username: 'alice', password: 'correct horse' }))).status, 400);
-    assert.ok((await nodeVault({ apiVersion: 'v1', endpoint: server.url }).userpassLogin({ username: 'alice', password: 'new one' })).auth.client_token);
+    assert.equal(
+      (await failure(nodeVault({ apiVersion: 'v1', endpoint: server.url }).userpassLogin({ username: 'alice', password: 'correct horse' }))).status,
+      400,
+    );
+    assert.ok(
+      (await nodeVault({ apiVersion: 'v1', endpoint: server.url }).userpassLogin({ username: 'alice', password: 'new one' })).auth.client_token,
+    );
   });
 
-  test('periodic and role-based tokens renew as Vault\'s do: a period resets the TTL past the max TTL, a role caps policies', async (t) => {
+  test("periodic and role-based tokens renew as Vault's do: a period resets the TTL past the max TTL, a role caps policies", async (t) => {
     const { server, admin, clock, rootToken } = await ready(t);
     // node-vault's tokenRenew adopts the renewed token as its own: renewals go through a client of their own.
     const renewer = () => nodeVault({ apiVersion: 'v1', endpoint: server.url, token: rootToken });
@@ -118,7 +123,11 @@ describe('auth methods through node-vault', () => {
     const ordinary = await admin.write('auth/token/create', { policies: ['app'], lease: '10m', explicit_max_ttl: '15m' });
     assert.equal(ordinary.auth.lease_duration, 600, 'the legacy lease field is the TTL');
     clock.advance(9 * 60_000);
-    assert.equal((await renewer().tokenRenew({ token: ordinary.auth.client_token, increment: '1h' })).auth.lease_duration, 360, 'capped by explicit max TTL');
+    assert.equal(
+      (await renewer().tokenRenew({ token: ordinary.auth.client_token, increment: '1h' })).auth.lease_duration,
+      360,
+      'capped by explicit max TTL',
+    );
   });
 });
 
@@ -133,10 +142,14 @@ describe('token store completions', () => {
   test('create-orphan needs sudo and makes a token revoking its creator does not revoke', async (t) => {
     const { server, rootToken } = await ready(t);
     await server.api('PUT', 'sys/policies/acl/maker', { token: rootToken, body: { policy: 'path "auth/token/*" { capabilities = ["update"] }' } });
-    await server.api('PUT', 'sys/policies/acl/sudo-maker', { token: rootToken, body: { policy: 'path "auth/token/*" { capabilities = ["update", "sudo"] }' } });
+    await server.api('PUT', 'sys/policies/acl/sudo-maker', {
+      token: rootToken,
+      body: { policy: 'path "auth/token/*" { capabilities = ["update", "sudo"] }' },
+    });
     const maker = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['maker'] } })).body.auth.client_token;
     assert.equal((await server.api('POST', 'auth/token/create-orphan', { token: maker, body: {} })).status, 403);
-    const sudoMaker = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['sudo-maker'] } })).body.auth.client_token;
+    const sudoMaker = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['sudo-maker'] } })).body.auth
+      .client_token;
     const orphan = await server.api('POST', 'auth/token/create-orphan', { token: sudoMaker, body: { policies: ['sudo-maker'] } });
     assert.equal(orphan.status, 200, orphan.text);
     assert.equal(orphan.body.auth.orphan, true);
@@ -146,23 +159,35 @@ describe('token store completions', () => {
 
   test('a periodic token needs root or sudo unless a role grants the period', async (t) => {
     const { server, rootToken } = await ready(t);
-    await server.api('PUT', 'sys/policies/acl/maker', { token: rootToken, body: { policy: 'path "auth/token/create*" { capabilities = ["update"] }' } });
+    await server.api('PUT', 'sys/policies/acl/maker', {
+      token: rootToken,
+      body: { policy: 'path "auth/token/create*" { capabilities = ["update"] }' },
+    });
     const maker = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['maker'] } })).body.auth.client_token;
     const res = await server.api('POST', 'auth/token/create', { token: maker, body: { period: '1h' } });
     assert.equal(res.status, 400);
     assert.deepEqual(res.body.errors, ['root or sudo privileges required to create periodic token']);
   });
 
-  test('sys/capabilities and sys/capabilities-accessor report another token\'s capabilities', async (t) => {
+  test("sys/capabilities and sys/capabilities-accessor report another token's capabilities", async (t) => {
     const { server, rootToken } = await ready(t);
     const app = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['app'] } })).body.auth;
-    const byToken = await server.api('POST', 'sys/capabilities', { token: rootToken, body: { token: app.client_token, paths: ['secret/data/app/x', 'secret/data/other'] } });
+    const byToken = await server.api('POST', 'sys/capabilities', {
+      token: rootToken,
+      body: { token: app.client_token, paths: ['secret/data/app/x', 'secret/data/other'] },
+    });
     assert.equal(byToken.status, 200, byToken.text);
     assert.deepEqual(byToken.body.data['secret/data/app/x'], ['create', 'read', 'update']);
     assert.deepEqual(byToken.body.data['secret/data/other'], ['deny']);
-    const byAccessor = await server.api('POST', 'sys/capabilities-accessor', { token: rootToken, body: { accessor: app.accessor, path: 'secret/data/app/y' } });
+    const byAccessor = await server.api('POST', 'sys/capabilities-accessor', {
+      token: rootToken,
+      body: { accessor: app.accessor, path: 'secret/data/app/y' },
+    });
     assert.deepEqual(byAccessor.body.capabilities, ['create', 'read', 'update']);
-    const unknown = await server.api('POST', 'sys/capabilities', { token: rootToken, body: { token: app.client_token, paths: ['x'], verbose: true } });
+    const unknown = await server.api('POST', 'sys/capabilities', {
+      token: rootToken,
+      body: { token: app.client_token, paths: ['x'], verbose: true },
+    });
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.errors[0], /unknown field "verbose"/);
   });
@@ -196,7 +221,10 @@ describe('auth mounts', () => {
     const { server, rootToken } = await ready(t);
     await enable(server, rootToken, 'up', 'userpass');
     await server.api('POST', 'auth/up/users/bob', { token: rootToken, body: { password: 'pw', token_policies: ['maker'] } });
-    await server.api('PUT', 'sys/policies/acl/maker', { token: rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
+    await server.api('PUT', 'sys/policies/acl/maker', {
+      token: rootToken,
+      body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' },
+    });
     const login = await server.api('POST', 'auth/up/login/bob', { body: { password: 'pw' } });
     assert.equal(login.status, 200, login.text);
     const token = login.body.auth.client_token;
@@ -208,17 +236,24 @@ describe('auth mounts', () => {
     assert.equal((await server.api('POST', 'auth/up/login/bob', { body: { password: 'pw' } })).status, 403, 'the login path is gone');
   });
 
-  test('tune sets the method\'s TTLs, which cap the tokens its logins issue; the token store cannot be disabled', async (t) => {
+  test("tune sets the method's TTLs, which cap the tokens its logins issue; the token store cannot be disabled", async (t) => {
     const { server, rootToken } = await ready(t);
     await enable(server, rootToken, 'userpass', 'userpass', { config: { default_lease_ttl: '20m' } });
     await server.api('POST', 'auth/userpass/users/u', { token: rootToken, body: { password: 'pw' } });
     assert.equal((await server.api('POST', 'auth/userpass/login/u', { body: { password: 'pw' } })).body.auth.lease_duration, 1200);
-    assert.equal((await server.api('POST', 'sys/auth/userpass/tune', { token: rootToken, body: { max_lease_ttl: '10m', default_lease_ttl: '5m' } })).status, 204);
+    assert.equal(
+      (await server.api('POST', 'sys/auth/userpass/tune', { token: rootToken, body: { max_lease_ttl: '10m', default_lease_ttl: '5m' } })).status,
+      204,
+    );
     const tune = await server.api('GET', 'sys/mounts/auth/userpass/tune', { token: rootToken });
     assert.equal(tune.body.data.max_lease_ttl, 600);
     assert.equal(tune.body.data.default_lease_ttl, 300);
     await server.api('POST', 'auth/userpass/users/u', { token: rootToken, body: { token_ttl: '1h' } });
-    assert.equal((await server.api('POST', 'auth/userpass/login/u', { body: { password: 'pw' } })).body.auth.lease_duration, 600, 'the mount max caps the user\'s TTL');
+    assert.equal(
+      (await server.api('POST', 'auth/userpass/login/u', { body: { password: 'pw' } })).body.auth.lease_duration,
+      600,
+      "the mount max caps the user's TTL",
+    );
     const bad = await server.api('POST', 'sys/auth/userpass/tune', { token: rootToken, body: { max_lease_ttl: '1000h' } });
     assert.equal(bad.status, 400);
     const unknown = await server.api('POST', 'sys/auth/userpass/tune', { token: rootToken, body: { listing_visibility: 'unauth' } });
@@ -227,7 +262,7 @@ describe('auth mounts', () => {
     assert.equal((await server.api('DELETE', 'sys/auth/token', { token: rootToken })).status, 400);
   });
 
-  test('the token store\'s mount accessor is the same across restarts and table changes, and unsealing writes no auth table', async (t) => {
+  test("the token store's mount accessor is the same across restarts and table changes, and unsealing writes no auth table", async (t) => {
     const server = await startTestServer(t);
     const { keys, rootToken } = await initServer(server, 1, 1);
     await unsealServer(server, keys);

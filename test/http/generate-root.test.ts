@@ -32,7 +32,18 @@ describe('generate-root', () => {
     assert.equal((await server.api('GET', 'auth/token/lookup-self', { token: root })).status, 403, 'the old root token is gone');
 
     const idle = (await server.api('GET', 'sys/generate-root/attempt')).body;
-    assert.deepEqual(idle, { started: false, nonce: '', progress: 0, required: 3, complete: false, encoded_token: '', encoded_root_token: '', pgp_fingerprint: '', otp: '', otp_length: OTP_LENGTH });
+    assert.deepEqual(idle, {
+      started: false,
+      nonce: '',
+      progress: 0,
+      required: 3,
+      complete: false,
+      encoded_token: '',
+      encoded_root_token: '',
+      pgp_fingerprint: '',
+      otp: '',
+      otp_length: OTP_LENGTH,
+    });
     const started = await server.api('PUT', 'sys/generate-root/attempt', { body: {} });
     assert.equal(started.status, 200);
     const otp = started.body.otp as string;
@@ -54,9 +65,11 @@ describe('generate-root', () => {
     assert.equal((await server.api('PUT', 'sys/seal', { token })).status, 204, 'the new root token can seal');
   });
 
-  test('Vault\'s refusals: already running, OTP length, wrong nonce, repeated share, wrong shares', async (t) => {
+  test("Vault's refusals: already running, OTP length, wrong nonce, repeated share, wrong shares", async (t) => {
     const { server, keys } = await unsealed(t);
-    assert.deepEqual((await server.api('PUT', 'sys/generate-root/attempt', { body: { otp: 'short' } })).body, { errors: ['OTP string has incorrect length'] });
+    assert.deepEqual((await server.api('PUT', 'sys/generate-root/attempt', { body: { otp: 'short' } })).body, {
+      errors: ['OTP string has incorrect length'],
+    });
     const otp = 'A'.repeat(OTP_LENGTH);
     const { nonce } = (await server.api('PUT', 'sys/generate-root/attempt', { body: { otp } })).body;
     assert.deepEqual((await server.api('PUT', 'sys/generate-root/attempt', { body: {} })).body, { errors: ['root generation already in progress'] });
@@ -64,7 +77,9 @@ describe('generate-root', () => {
       errors: [`incorrect nonce supplied; nonce for this root generation operation is "${nonce}"`],
     });
     await feed(server, nonce, [keys[0]!]);
-    assert.deepEqual((await feed(server, nonce, [keys[0]!])).body, { errors: ['given key has already been provided during this generation operation'] });
+    assert.deepEqual((await feed(server, nonce, [keys[0]!])).body, {
+      errors: ['given key has already been provided during this generation operation'],
+    });
     const forged = randomBytes(33);
     forged[32] = 9;
     await feed(server, nonce, [keys[1]!]);
@@ -94,7 +109,7 @@ describe('generate-root', () => {
     assert.equal((await locked.server.api('GET', 'sys/generate-root/attempt', { token: locked.root })).status, 200);
   });
 
-  test('the PGP flow: the token is encrypted to the requester\'s key and real gpg decrypts it', async (t) => {
+  test("the PGP flow: the token is encrypted to the requester's key and real gpg decrypts it", async (t) => {
     const gpg = await GpgHome.create(t);
     const requester = await gpg.generateKey('ops@example.com');
     const { server, keys } = await unsealed(t);
@@ -120,7 +135,7 @@ describe('generate-root', () => {
     assert.equal((await server.api('GET', 'auth/token/lookup-self', { token: decodeToken(done.body.encoded_token, otp) })).status, 200);
   });
 
-  test('encoding is Vault\'s: base64 without padding of token XOR OTP', () => {
+  test("encoding is Vault's: base64 without padding of token XOR OTP", () => {
     const token = 'hvs.ABCDEFGHIJKLMNOPQRSTUVWX';
     const otp = '0123456789abcdefghijklmnopqr';
     const x = Buffer.from(token).map((b, i) => b ^ otp.charCodeAt(i));

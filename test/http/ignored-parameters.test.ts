@@ -10,7 +10,7 @@ async function ready(t: TestContext, clock = new ManualClock()) {
 }
 
 describe('no parameter is silently ignored', () => {
-  test('GET ?list= takes every value Go\'s ParseBool does and refuses the others', async (t) => {
+  test("GET ?list= takes every value Go's ParseBool does and refuses the others", async (t) => {
     const { server, rootToken } = await ready(t);
     await server.api('POST', 'sys/mounts/kv', { token: rootToken, body: { type: 'kv' } });
     await server.api('POST', 'kv/a/b', { token: rootToken, body: { v: '1' } });
@@ -31,7 +31,7 @@ describe('no parameter is silently ignored', () => {
     const { server, rootToken } = await ready(t);
     await server.api('POST', 'sys/mounts/kv', { token: rootToken, body: { type: 'kv', config: { max_lease_ttl: '2h' } } });
     await server.api('POST', 'kv/x', { token: rootToken, body: { v: '1' } });
-    assert.equal((await server.api('GET', 'kv/x', { token: rootToken })).body.lease_duration, 7200, 'the mount max caps KV v1\'s 768h');
+    assert.equal((await server.api('GET', 'kv/x', { token: rootToken })).body.lease_duration, 7200, "the mount max caps KV v1's 768h");
     assert.equal((await server.api('POST', 'sys/mounts/kv/tune', { token: rootToken, body: { default_lease_ttl: '30m' } })).status, 204);
     const tune = await server.api('GET', 'sys/mounts/kv/tune', { token: rootToken });
     assert.equal(tune.body.data.default_lease_ttl, 1800);
@@ -44,7 +44,7 @@ describe('no parameter is silently ignored', () => {
     assert.match(unknown.body.errors[0], /audit_non_hmac_request_keys/);
   });
 
-  test('the token store\'s tuned max TTL caps the tokens it creates and their renewals', async (t) => {
+  test("the token store's tuned max TTL caps the tokens it creates and their renewals", async (t) => {
     const { server, rootToken } = await ready(t);
     assert.equal((await server.api('POST', 'sys/auth/token/tune', { token: rootToken, body: { max_lease_ttl: '1h' } })).status, 204);
     const created = await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '5h' } });
@@ -90,7 +90,7 @@ describe('no parameter is silently ignored', () => {
     await server.api('POST', 'kv2/data/b', { token: rootToken, body: { data: { v: '1' } } });
     assert.equal((await server.api('GET', 'kv2/data/a', { token: rootToken })).status, 200);
     clock.advance(11 * 60_000);
-    assert.equal((await server.api('GET', 'kv2/data/b', { token: rootToken })).status, 404, 'the metadata\'s shorter time applies');
+    assert.equal((await server.api('GET', 'kv2/data/b', { token: rootToken })).status, 404, "the metadata's shorter time applies");
     assert.equal((await server.api('GET', 'kv2/data/a', { token: rootToken })).status, 200);
     clock.advance(50 * 60_000);
     assert.equal((await server.api('GET', 'kv2/data/a', { token: rootToken })).status, 404);

@@ -74,7 +74,10 @@ describe('sys/rewrap/jobs', () => {
     await writeSecrets(server, token, 7);
     await writeSecrets(server, token, 2, 'secret/other/s');
     await server.api('PUT', 'sys/rotate', { token });
-    const res = await server.api('POST', 'sys/rewrap/jobs', { token, body: { spec: { rewrap: { apiVersion: 'v1', selection: { prefixes: ['secret/app/'] }, execution: { batchSize: 2 } } } } });
+    const res = await server.api('POST', 'sys/rewrap/jobs', {
+      token,
+      body: { spec: { rewrap: { apiVersion: 'v1', selection: { prefixes: ['secret/app/'] }, execution: { batchSize: 2 } } } },
+    });
     assert.equal(res.status, 202, res.text);
     assert.match(res.body.job_id, /^rw-/);
     assert.equal(res.body.target_term, 2);
@@ -110,10 +113,18 @@ describe('sys/rewrap/jobs', () => {
   test('a YAML spec is accepted; an unknown key or a bad value is a 400 naming the field and its line', async (t) => {
     const { server, token } = await unsealed(t);
     const headers = { 'Content-Type': 'application/yaml' };
-    const ok = await server.api('POST', 'sys/rewrap/jobs', { token, headers, rawBody: 'rewrap:\n  apiVersion: v1\n  execution:\n    batchSize: 50\n  dryRun: true\n' });
+    const ok = await server.api('POST', 'sys/rewrap/jobs', {
+      token,
+      headers,
+      rawBody: 'rewrap:\n  apiVersion: v1\n  execution:\n    batchSize: 50\n  dryRun: true\n',
+    });
     assert.equal(ok.status, 202, ok.text);
     await server.core.rewrap.idle();
-    const unknown = await server.api('POST', 'sys/rewrap/jobs', { token, headers, rawBody: 'rewrap:\n  apiVersion: v1\n  execution:\n    batchSize: 50\n    workerz: 4\n' });
+    const unknown = await server.api('POST', 'sys/rewrap/jobs', {
+      token,
+      headers,
+      rawBody: 'rewrap:\n  apiVersion: v1\n  execution:\n    batchSize: 50\n    workerz: 4\n',
+    });
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.errors[0], /rewrap\.execution\.workerz \(line 5\): unknown field/);
     const bad = await server.api('POST', 'sys/rewrap/jobs', { token, headers, rawBody: 'rewrap:\n  apiVersion: v1\n  retry:\n    attempts: many\n' });
@@ -132,7 +143,10 @@ describe('sys/rewrap/jobs', () => {
       [{ spec: { apiVersion: 'v1', execution: { batchSize: 0 } } }, /execution\.batchSize: must be an integer/],
       [{ spec: { apiVersion: 'v1', target: 'oldest' } }, /target: must be "latest" or "pinned"/],
       [{ spec: { apiVersion: 'v1', retry: { delay: 'soon' } } }, /retry\.delay: must be a duration/],
-      [{ spec: { apiVersion: 'v1', notify: { endpoint: 'http://hooks.example.com/x' } } }, /notify\.endpoint: http:\/\/ is allowed only to a loopback/],
+      [
+        { spec: { apiVersion: 'v1', notify: { endpoint: 'http://hooks.example.com/x' } } },
+        /notify\.endpoint: http:\/\/ is allowed only to a loopback/,
+      ],
       [{ spec: { apiVersion: 'v1', selection: { sourceTerms: [5] } } }, /sourceTerms: term 5/],
       [{ spec: { apiVersion: 'v1' }, extra: 1 }, /unknown field "extra"/],
       [{}, /missing field "spec"/],
@@ -147,7 +161,10 @@ describe('sys/rewrap/jobs', () => {
 
   test('every rewrap and keyring route needs sudo; sealed they answer 503', async (t) => {
     const { server, token } = await unsealed(t);
-    await server.api('PUT', 'sys/policies/acl/nosudo', { token, body: { policy: 'path "sys/*" { capabilities = ["create", "read", "update", "list"] }' } });
+    await server.api('PUT', 'sys/policies/acl/nosudo', {
+      token,
+      body: { policy: 'path "sys/*" { capabilities = ["create", "read", "update", "list"] }' },
+    });
     const weak = (await server.core.tokens.create({ policies: ['nosudo'] })).token;
     const routes: Array<[string, string, unknown]> = [
       ['POST', 'sys/rewrap/jobs', { spec: { apiVersion: 'v1' } }],
@@ -214,10 +231,16 @@ describe('sys/keyring retire and trim over HTTP', () => {
     const preview = await server.api('POST', 'sys/keyring/trim', { token, body: { min_available_term: 2 } });
     assert.equal(preview.status, 200, preview.text);
     assert.deepEqual(preview.body.data.terms_to_destroy, [1]);
-    const trimmed = await server.api('POST', 'sys/keyring/trim', { token, body: { min_available_term: 2, confirm_token: preview.body.data.confirm_token } });
+    const trimmed = await server.api('POST', 'sys/keyring/trim', {
+      token,
+      body: { min_available_term: 2, confirm_token: preview.body.data.confirm_token },
+    });
     assert.equal(trimmed.status, 200, trimmed.text);
     const status = await server.api('GET', 'sys/key-status', { token });
-    assert.deepEqual(status.body.data.terms.map((x: { state: string }) => x.state), ['trimmed', 'active']);
+    assert.deepEqual(
+      status.body.data.terms.map((x: { state: string }) => x.state),
+      ['trimmed', 'active'],
+    );
     for (let i = 0; i < 3; i++) assert.equal((await server.api('GET', `secret/app/s${i}`, { token })).body.data.value, `value-${i}`);
   });
 });

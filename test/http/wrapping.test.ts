@@ -86,12 +86,14 @@ describe('response wrapping', () => {
 });
 
 describe('expiry', () => {
-  test('maintenance revokes expired tokens, deleting their cubbyholes and an expired wrapping token\'s response', async (t) => {
+  test("maintenance revokes expired tokens, deleting their cubbyholes and an expired wrapping token's response", async (t) => {
     const { server, rootToken, clock } = await ready(t);
-    const short = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '60s' } })).body.auth.client_token;
+    const short = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '60s' } })).body.auth
+      .client_token;
     await server.api('POST', 'cubbyhole/note', { token: short, body: { v: 'x' } });
     await server.api('POST', 'sys/wrapping/wrap', { token: rootToken, body: { a: 'b' }, headers: wrapHeader('30s') });
-    const long = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '1h' } })).body.auth.client_token;
+    const long = (await server.api('POST', 'auth/token/create', { token: rootToken, body: { policies: ['default'], ttl: '1h' } })).body.auth
+      .client_token;
     await server.api('POST', 'cubbyhole/kept', { token: long, body: { v: 'y' } });
     const cubbyholes = async () => {
       const out: string[] = [];
@@ -101,7 +103,7 @@ describe('expiry', () => {
     assert.deepEqual(await cubbyholes(), ['kept', 'note', 'response']);
     clock.advance(61_000);
     await server.core.maintenance();
-    assert.deepEqual(await cubbyholes(), ['kept'], 'only the live token\'s cubbyhole remains');
+    assert.deepEqual(await cubbyholes(), ['kept'], "only the live token's cubbyhole remains");
     assert.equal((await server.api('GET', 'cubbyhole/kept', { token: long })).status, 200);
   });
 });
@@ -137,15 +139,31 @@ describe('raw storage', () => {
     await server.api('POST', 'auth/userpass/users/alice', { token: rootToken, body: { password: 'needle-password-4711' } });
     const roleId = (await server.api('GET', 'auth/approle/role/web/role-id', { token: rootToken })).body.data.role_id;
     const secret = (await server.api('POST', 'auth/approle/role/web/secret-id', { token: rootToken, body: {} })).body.data;
-    const custom = await server.api('POST', 'auth/approle/role/web/custom-secret-id', { token: rootToken, body: { secret_id: 'needle-custom-secret-id' } });
+    const custom = await server.api('POST', 'auth/approle/role/web/custom-secret-id', {
+      token: rootToken,
+      body: { secret_id: 'needle-custom-secret-id' },
+    });
     assert.equal(custom.status, 200, custom.text);
-    const wrapped = (await server.api('POST', 'sys/wrapping/wrap', { token: rootToken, body: { v: 'needle-wrapped-value' }, headers: wrapHeader('5m') })).body.wrap_info.token;
-    const wrappedToken = (await server.api('POST', 'auth/token/create', { token: rootToken, body: {}, headers: wrapHeader('5m') })).body.wrap_info.token;
+    const wrapped = (
+      await server.api('POST', 'sys/wrapping/wrap', { token: rootToken, body: { v: 'needle-wrapped-value' }, headers: wrapHeader('5m') })
+    ).body.wrap_info.token;
+    const wrappedToken = (await server.api('POST', 'auth/token/create', { token: rootToken, body: {}, headers: wrapHeader('5m') })).body.wrap_info
+      .token;
     await server.api('POST', 'cubbyhole/x', { token: rootToken, body: { v: 'needle-cubbyhole-value' } });
     const login = await server.api('POST', 'auth/approle/login', { body: { role_id: roleId, secret_id: secret.secret_id } });
     assert.equal(login.status, 200, login.text);
     const all = await dumpStorage(server);
-    const needles = [secret.secret_id, 'needle-custom-secret-id', roleId, 'needle-password-4711', 'needle-wrapped-value', wrapped, wrappedToken, 'needle-cubbyhole-value', login.body.auth.client_token];
+    const needles = [
+      secret.secret_id,
+      'needle-custom-secret-id',
+      roleId,
+      'needle-password-4711',
+      'needle-wrapped-value',
+      wrapped,
+      wrappedToken,
+      'needle-cubbyhole-value',
+      login.body.auth.client_token,
+    ];
     for (const needle of needles) assert.equal(all.indexOf(needle), -1, `${needle.slice(0, 12)}… is readable in storage`);
   });
 });

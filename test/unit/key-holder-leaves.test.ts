@@ -13,7 +13,15 @@ test('a key holder leaves: rekey, rotate, rewrap everything, census at 0, retire
   const storage = new InmemBackend();
   const clock = new ManualClock();
   const core = new CofferCore({ storage, storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   for (let i = 0; i < 12; i++) await core.policies.put(`p${i}`, `path "secret/${i}" { capabilities = ["read"] }`);
   const snapshot = await rawCopy(storage); // the leaver took a copy of the data directory on the way out

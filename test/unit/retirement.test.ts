@@ -139,9 +139,14 @@ describe('trim', () => {
     assert.deepEqual(preview.terms_to_destroy, [1]);
     await assert.rejects(core.retirement.trim(2, 'garbage'), (err) => isCofferError(err, 'invalid_request'));
     const [expiry] = preview.confirm_token.split('.');
-    await assert.rejects(core.retirement.trim(2, `${Number(expiry) + 1000}.${preview.confirm_token.split('.')[1]}`), (err) => isCofferError(err, 'invalid_request'));
+    await assert.rejects(core.retirement.trim(2, `${Number(expiry) + 1000}.${preview.confirm_token.split('.')[1]}`), (err) =>
+      isCofferError(err, 'invalid_request'),
+    );
     clock.advance(61_000);
-    await assert.rejects(core.retirement.trim(2, preview.confirm_token), (err) => isCofferError(err, 'invalid_request') && err.message.includes('expired'));
+    await assert.rejects(
+      core.retirement.trim(2, preview.confirm_token),
+      (err) => isCofferError(err, 'invalid_request') && err.message.includes('expired'),
+    );
     assert.ok(core.barrier.activeKeyring.keyFor(1), 'nothing was trimmed');
   });
 
@@ -166,7 +171,10 @@ describe('trim', () => {
 });
 
 test('a keyring written before retirement existed (no bounds fields) still loads, with nothing retired', () => {
-  const ring = Keyring.create(new Uint8Array(32).fill(7), new Date('2026-01-01T00:00:00Z')).withNewTerm(new Uint8Array(32).fill(8), new Date('2026-02-01T00:00:00Z'));
+  const ring = Keyring.create(new Uint8Array(32).fill(7), new Date('2026-01-01T00:00:00Z')).withNewTerm(
+    new Uint8Array(32).fill(8),
+    new Date('2026-02-01T00:00:00Z'),
+  );
   const bytes = ring.serialize();
   const metaLength = new DataView(bytes.buffer).getUint32(1);
   const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(5, 5 + metaLength)));

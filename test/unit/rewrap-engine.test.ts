@@ -256,7 +256,11 @@ describe('rewrap job engine', () => {
     assert.equal(done.state, 'completed', JSON.stringify(done));
     assert.deepEqual(delays, [100, 200]);
     assert.deepEqual(await termsOf(storage), { 2: 7 });
-    assert.equal(done.counts.skipped_current + done.counts.rewrapped + done.counts.skipped_filtered, done.counts.scanned, 'no page was counted twice');
+    assert.equal(
+      done.counts.skipped_current + done.counts.rewrapped + done.counts.skipped_filtered,
+      done.counts.scanned,
+      'no page was counted twice',
+    );
 
     await core.rotate();
     storage.beforeBatchIf = async () => {

@@ -83,11 +83,23 @@ for (const [name, open] of backends) {
       assert.ok(hasOrderedScan(s));
       for (const key of ['p/b', 'p/a/deep/x', 'p/a', 'p/c', 'p-other', 'q/a', 'o/z', 'p/\u00e9', 'p/~']) await s.put(key, bytes(key));
       const all = await s.scan({ prefix: 'p/', limit: 100 });
-      assert.deepEqual(all.map((e) => e.key), ['p/a', 'p/a/deep/x', 'p/b', 'p/c', 'p/~', 'p/\u00e9']);
+      assert.deepEqual(
+        all.map((e) => e.key),
+        ['p/a', 'p/a/deep/x', 'p/b', 'p/c', 'p/~', 'p/\u00e9'],
+      );
       assert.equal(text(all[1]!.value), 'p/a/deep/x');
-      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/a/deep/x', limit: 2 })).map((e) => e.key), ['p/b', 'p/c']);
-      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'p/~zzz', limit: 9 })).map((e) => e.key), ['p/\u00e9']);
-      assert.deepEqual((await s.scan({ prefix: 'p/', after: 'a', limit: 1 })).map((e) => e.key), ['p/a']);
+      assert.deepEqual(
+        (await s.scan({ prefix: 'p/', after: 'p/a/deep/x', limit: 2 })).map((e) => e.key),
+        ['p/b', 'p/c'],
+      );
+      assert.deepEqual(
+        (await s.scan({ prefix: 'p/', after: 'p/~zzz', limit: 9 })).map((e) => e.key),
+        ['p/\u00e9'],
+      );
+      assert.deepEqual(
+        (await s.scan({ prefix: 'p/', after: 'a', limit: 1 })).map((e) => e.key),
+        ['p/a'],
+      );
       assert.equal((await s.scan({ prefix: '', limit: 1e12 })).length, 9, 'a huge limit is only an upper bound');
     });
 
@@ -124,9 +136,27 @@ for (const [name, open] of backends) {
       const s = await open(t);
       assert.ok(hasConditionalBatch(s));
       await s.put('a', bytes('v1'));
-      assert.equal(await s.batchIf([{ key: 'a', value: bytes('v1') }, { key: 'none', value: undefined }], [{ type: 'put', key: 'a', value: bytes('v2') }]), true);
+      assert.equal(
+        await s.batchIf(
+          [
+            { key: 'a', value: bytes('v1') },
+            { key: 'none', value: undefined },
+          ],
+          [{ type: 'put', key: 'a', value: bytes('v2') }],
+        ),
+        true,
+      );
       assert.equal(text(await s.get('a')), 'v2');
-      assert.equal(await s.batchIf([{ key: 'a', value: bytes('v1') }], [{ type: 'put', key: 'a', value: bytes('stale') }, { type: 'put', key: 'b', value: bytes('x') }]), false);
+      assert.equal(
+        await s.batchIf(
+          [{ key: 'a', value: bytes('v1') }],
+          [
+            { type: 'put', key: 'a', value: bytes('stale') },
+            { type: 'put', key: 'b', value: bytes('x') },
+          ],
+        ),
+        false,
+      );
       assert.equal(text(await s.get('a')), 'v2');
       assert.equal(await s.get('b'), undefined);
       assert.equal(await s.batchIf([{ key: 'missing', value: bytes('x') }], [{ type: 'put', key: 'missing', value: bytes('y') }]), false);

@@ -141,9 +141,17 @@ export class AppRole implements AuthMethod {
         }
         const role: RoleEntry = current
           ? { ...current }
-          : { roleId: this.random.uuid(), bindSecretId: true, secretIdBoundCidrs: [], secretIdNumUses: 0, secretIdTtl: 0, settings: NO_TOKEN_SETTINGS };
+          : {
+              roleId: this.random.uuid(),
+              bindSecretId: true,
+              secretIdBoundCidrs: [],
+              secretIdNumUses: 0,
+              secretIdTtl: 0,
+              settings: NO_TOKEN_SETTINGS,
+            };
         if (body.bind_secret_id !== undefined) role.bindSecretId = parseBool(body.bind_secret_id, 'bind_secret_id');
-        const cidrField = body.secret_id_bound_cidrs !== undefined ? 'secret_id_bound_cidrs' : body.bound_cidr_list !== undefined ? 'bound_cidr_list' : undefined;
+        const cidrField =
+          body.secret_id_bound_cidrs !== undefined ? 'secret_id_bound_cidrs' : body.bound_cidr_list !== undefined ? 'bound_cidr_list' : undefined;
         if (cidrField) role.secretIdBoundCidrs = parseCidrs(body[cidrField], cidrField);
         if (body.secret_id_num_uses !== undefined) role.secretIdNumUses = parseInt0(body.secret_id_num_uses, 'secret_id_num_uses');
         if (body.secret_id_ttl !== undefined) role.secretIdTtl = parseDurationSeconds(body.secret_id_ttl, 'secret_id_ttl');
@@ -240,7 +248,8 @@ export class AppRole implements AuthMethod {
   async #issueSecretId(req: AuthRequest, name: string, role: RoleEntry, custom: boolean): Promise<LogicalResponse> {
     if (!role.bindSecretId) throw new CofferError('invalid_request', 'bind_secret_id is not set on the role');
     const body = req.body<Record<string, unknown>>(APPROLE_SECRET_ID_REQUEST);
-    if (!custom && body.secret_id !== undefined) throw new CofferError('invalid_request', 'unknown field "secret_id": use custom-secret-id to choose a secret id');
+    if (!custom && body.secret_id !== undefined)
+      throw new CofferError('invalid_request', 'unknown field "secret_id": use custom-secret-id to choose a secret id');
     const secretId = custom ? String(body.secret_id ?? '') : this.random.uuid();
     if (secretId === '') throw new CofferError('invalid_request', 'missing secret_id');
     let metadata: Record<string, string> = {};
@@ -261,12 +270,14 @@ export class AppRole implements AuthMethod {
     let numUses = role.secretIdNumUses;
     if (body.num_uses !== undefined) {
       numUses = parseInt0(body.num_uses, 'num_uses');
-      if (role.secretIdNumUses > 0 && (numUses === 0 || numUses > role.secretIdNumUses)) throw new CofferError('invalid_request', 'num_uses cannot be higher than the role\'s secret_id_num_uses');
+      if (role.secretIdNumUses > 0 && (numUses === 0 || numUses > role.secretIdNumUses))
+        throw new CofferError('invalid_request', "num_uses cannot be higher than the role's secret_id_num_uses");
     }
     let ttl = role.secretIdTtl;
     if (body.ttl !== undefined) {
       ttl = parseDurationSeconds(body.ttl, 'ttl');
-      if (role.secretIdTtl > 0 && (ttl === 0 || ttl > role.secretIdTtl)) throw new CofferError('invalid_request', 'ttl cannot be longer than the role\'s secret_id_ttl');
+      if (role.secretIdTtl > 0 && (ttl === 0 || ttl > role.secretIdTtl))
+        throw new CofferError('invalid_request', "ttl cannot be longer than the role's secret_id_ttl");
     }
     const hash = this.hmac('approle-secret-id', secretId);
     const key = `${SECRET_ID}${name}/${hash}`;

@@ -59,7 +59,14 @@ export class AuthTable {
     if (!entries.some((e) => e.type === 'token')) {
       const id = this.#tokens.hmac('auth-token-mount');
       const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20, 32)}`;
-      entries.unshift({ path: 'token/', type: 'token', description: 'token based credentials', uuid, accessor: `auth_token_${id.slice(32, 40)}`, config: { default_lease_ttl: 0, max_lease_ttl: 0 } });
+      entries.unshift({
+        path: 'token/',
+        type: 'token',
+        description: 'token based credentials',
+        uuid,
+        accessor: `auth_token_${id.slice(32, 40)}`,
+        config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+      });
     }
     this.#set(entries);
   }
@@ -101,14 +108,20 @@ export class AuthTable {
    * Enables a method at `path`.
    * @throws CofferError `invalid_request`: unknown type, a second token store, a taken or overlapping path, bad TTLs.
    */
-  async enable(path: string, type: string, description: string, config: { default_lease_ttl?: number; max_lease_ttl?: number }): Promise<AuthMountEntry> {
+  async enable(
+    path: string,
+    type: string,
+    description: string,
+    config: { default_lease_ttl?: number; max_lease_ttl?: number },
+  ): Promise<AuthMountEntry> {
     const mountPath = normalise(path);
     if (type === 'token') throw new CofferError('invalid_request', 'token credential backend cannot be instantiated');
     if (type !== 'approle' && type !== 'userpass') throw new CofferError('invalid_request', `plugin not found in the catalog: ${type}`);
     const ttls = checkTtls(config.default_lease_ttl ?? 0, config.max_lease_ttl ?? 0);
     return this.#lock.runExclusive(async () => {
       for (const entry of this.#entries) {
-        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath)) throw new CofferError('invalid_request', `path is already in use at auth/${entry.path}`);
+        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath))
+          throw new CofferError('invalid_request', `path is already in use at auth/${entry.path}`);
       }
       const entry = { ...this.#newEntry(mountPath, type, description), config: ttls };
       await this.#barrier.put(AUTH_TABLE_PATH, encodeJson([...this.#entries, entry]));
@@ -168,7 +181,8 @@ export class AuthTable {
     this.#methods = new Map();
     for (const e of entries) {
       const view = new BarrierView(this.#barrier, `${DATA_PREFIX}${e.uuid}/`);
-      if (e.type === 'approle') this.#methods.set(e.path, new AppRole(view, this.#clock, this.#random, (purpose, value) => this.#tokens.hmac(`${purpose}\u0000${value}`)));
+      if (e.type === 'approle')
+        this.#methods.set(e.path, new AppRole(view, this.#clock, this.#random, (purpose, value) => this.#tokens.hmac(`${purpose}\u0000${value}`)));
       else if (e.type === 'userpass') this.#methods.set(e.path, new Userpass(view));
     }
   }

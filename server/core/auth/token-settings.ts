@@ -6,7 +6,6 @@ import { parseDurationSeconds } from '../go-duration.js';
 
 type Body = Record<string, unknown>;
 
-
 function list(value: unknown): string[] {
   const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',') : [];
   return items.map((s) => s.trim()).filter((s) => s !== '');
@@ -25,7 +24,16 @@ function int(value: unknown, field: string): number {
   return n;
 }
 
-export const NO_TOKEN_SETTINGS: TokenSettings = { policies: [], ttl: 0, maxTtl: 0, explicitMaxTtl: 0, period: 0, numUses: 0, noDefaultPolicy: false, boundCidrs: [] };
+export const NO_TOKEN_SETTINGS: TokenSettings = {
+  policies: [],
+  ttl: 0,
+  maxTtl: 0,
+  explicitMaxTtl: 0,
+  period: 0,
+  numUses: 0,
+  noDefaultPolicy: false,
+  boundCidrs: [],
+};
 
 /**
  * Applies the `token_*` fields of a role or user body (and their legacy aliases `policies`, `period`, `ttl`,
@@ -34,7 +42,8 @@ export const NO_TOKEN_SETTINGS: TokenSettings = { policies: [], ttl: 0, maxTtl: 
  */
 export function applyTokenSettings(current: TokenSettings, body: Body): TokenSettings {
   const next = { ...current, policies: [...current.policies], boundCidrs: [...current.boundCidrs] };
-  const pick = (name: string, legacy?: string) => (body[name] !== undefined ? [name, body[name]] as const : legacy && body[legacy] !== undefined ? [legacy, body[legacy]] as const : undefined);
+  const pick = (name: string, legacy?: string) =>
+    body[name] !== undefined ? ([name, body[name]] as const) : legacy && body[legacy] !== undefined ? ([legacy, body[legacy]] as const) : undefined;
   const policies = pick('token_policies', 'policies');
   if (policies) next.policies = list(policies[1]).map(normalisePolicyName);
   const ttl = pick('token_ttl', 'ttl');
@@ -55,7 +64,8 @@ export function applyTokenSettings(current: TokenSettings, body: Body): TokenSet
   if (type !== undefined && type !== 'service' && type !== 'default' && type !== 'default-service') {
     throw new CofferError('invalid_request', `invalid value for "token_type": Coffer issues service tokens only`);
   }
-  if (next.maxTtl > 0 && next.ttl > next.maxTtl) throw new CofferError('invalid_request', '"token_ttl" value must be less than "token_max_ttl" value');
+  if (next.maxTtl > 0 && next.ttl > next.maxTtl)
+    throw new CofferError('invalid_request', '"token_ttl" value must be less than "token_max_ttl" value');
   return next;
 }
 

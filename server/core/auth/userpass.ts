@@ -66,14 +66,17 @@ export class Userpass implements AuthMethod {
         const body = req.body<Record<string, unknown>>(USERPASS_USER_REQUEST);
         if (sub === 'password') {
           if (!current) throw new CofferError('invalid_request', 'username does not exist');
-          for (const key of Object.keys(body)) if (key !== 'password') throw new CofferError('invalid_request', `unknown field "${key}": not accepted on users/:name/password`);
+          for (const key of Object.keys(body))
+            if (key !== 'password') throw new CofferError('invalid_request', `unknown field "${key}": not accepted on users/:name/password`);
           if (typeof body.password !== 'string' || body.password === '') throw new CofferError('invalid_request', 'missing password');
           await this.#put(name, { ...current, passwordHash: await hashPassword(body.password) });
           return undefined;
         }
         if (sub === 'policies') {
           if (!current) throw new CofferError('invalid_request', 'username does not exist');
-          for (const key of Object.keys(body)) if (key !== 'policies' && key !== 'token_policies') throw new CofferError('invalid_request', `unknown field "${key}": not accepted on users/:name/policies`);
+          for (const key of Object.keys(body))
+            if (key !== 'policies' && key !== 'token_policies')
+              throw new CofferError('invalid_request', `unknown field "${key}": not accepted on users/:name/policies`);
           await this.#put(name, { ...current, settings: applyTokenSettings(current.settings, body) });
           return undefined;
         }

@@ -88,7 +88,12 @@ export class Keyring {
   /** A keyring holding term 1. `key` is copied. Its counts are exact, so it starts out clean. */
   static create(key: Uint8Array, installTime: Date): Keyring {
     assertKey(key);
-    return new Keyring(new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]), DEFAULT_ROTATION_CONFIG, true, NO_RETIREMENT);
+    return new Keyring(
+      new Map([[1, { info: { term: 1, installTime, encryptions: 0 }, key: key.slice() }]]),
+      DEFAULT_ROTATION_CONFIG,
+      true,
+      NO_RETIREMENT,
+    );
   }
 
   /** The key of `term`, or undefined when the keyring does not hold it. The returned bytes belong to the keyring. */
@@ -134,7 +139,10 @@ export class Keyring {
    */
   withMinDecryptionTerm(term: number, at: Date): Keyring {
     if (!Number.isInteger(term) || term < this.bounds.minAvailableTerm || term > this.activeTerm) {
-      throw new CofferError('invalid_request', `min_decryption_term must be between ${this.bounds.minAvailableTerm} and the active term ${this.activeTerm}`);
+      throw new CofferError(
+        'invalid_request',
+        `min_decryption_term must be between ${this.bounds.minAvailableTerm} and the active term ${this.activeTerm}`,
+      );
     }
     const raised = term > this.bounds.minDecryptionTerm;
     const bounds: KeyringBounds =
@@ -156,7 +164,10 @@ export class Keyring {
    */
   withTrimmedBelow(term: number): Keyring {
     if (!Number.isInteger(term) || term <= this.bounds.minAvailableTerm || term > this.bounds.minDecryptionTerm || term > this.activeTerm) {
-      throw new CofferError('invalid_request', `min_available_term must be above ${this.bounds.minAvailableTerm} and at most min_decryption_term ${this.bounds.minDecryptionTerm}`);
+      throw new CofferError(
+        'invalid_request',
+        `min_available_term must be above ${this.bounds.minAvailableTerm} and at most min_decryption_term ${this.bounds.minDecryptionTerm}`,
+      );
     }
     const terms = this.#copyTerms();
     const trimmed = [...this.bounds.trimmed];
@@ -166,7 +177,11 @@ export class Keyring {
       wipe(entry.key);
       terms.delete(t);
     }
-    return new Keyring(terms, this.rotation, this.clean, { ...this.bounds, minAvailableTerm: term, trimmed: trimmed.sort((a, b) => a.term - b.term) });
+    return new Keyring(terms, this.rotation, this.clean, {
+      ...this.bounds,
+      minAvailableTerm: term,
+      trimmed: trimmed.sort((a, b) => a.term - b.term),
+    });
   }
 
   withEncryptions(term: number, encryptions: number): Keyring {
@@ -257,7 +272,13 @@ export class Keyring {
     };
     const keyring = new Keyring(terms, sanitizeRotation(meta.rotation), meta.clean === true, bounds);
     if (keyring.activeTerm !== meta.active_term) throw bad('active term');
-    if (!Number.isInteger(minAvailableTerm) || !Number.isInteger(minDecryptionTerm) || minAvailableTerm < 1 || minAvailableTerm > minDecryptionTerm || minDecryptionTerm > keyring.activeTerm) {
+    if (
+      !Number.isInteger(minAvailableTerm) ||
+      !Number.isInteger(minDecryptionTerm) ||
+      minAvailableTerm < 1 ||
+      minAvailableTerm > minDecryptionTerm ||
+      minDecryptionTerm > keyring.activeTerm
+    ) {
       throw bad('retirement bounds');
     }
     if ([...terms.keys()].some((t) => t < minAvailableTerm)) throw bad('a trimmed term still has a key');
@@ -282,7 +303,8 @@ function assertKey(key: Uint8Array): void {
 
 function sanitizeRotation(raw: KeyringMetadata['rotation'] | undefined): RotationConfig {
   if (!raw) return DEFAULT_ROTATION_CONFIG;
-  const max = Number.isInteger(raw.max_operations) && raw.max_operations > 0 ? Math.min(raw.max_operations, MAX_OPERATIONS_LIMIT) : MAX_OPERATIONS_LIMIT;
+  const max =
+    Number.isInteger(raw.max_operations) && raw.max_operations > 0 ? Math.min(raw.max_operations, MAX_OPERATIONS_LIMIT) : MAX_OPERATIONS_LIMIT;
   return {
     maxOperations: max,
     intervalSeconds: Number.isInteger(raw.interval_seconds) && raw.interval_seconds > 0 ? raw.interval_seconds : 0,

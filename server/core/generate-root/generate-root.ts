@@ -17,7 +17,8 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** How the new token leaves the server: XORed with a one-time pad the requester holds, or PGP-encrypted. */
 type Delivery = { readonly kind: 'otp'; readonly otp: string } | { readonly kind: 'pgp'; readonly recipient: PgpRecipient };
 
-type Attempt = { readonly kind: 'idle' } | { readonly kind: 'collecting'; readonly startedAt: Date; readonly delivery: Delivery; readonly quorum: Quorum };
+type Attempt =
+  { readonly kind: 'idle' } | { readonly kind: 'collecting'; readonly startedAt: Date; readonly delivery: Delivery; readonly quorum: Quorum };
 
 export interface GenerateRootStatus {
   readonly started: boolean;
@@ -101,9 +102,11 @@ export class GenerateRoot {
    * @throws CofferError `invalid_request` (already running, OTP length, both given), `invalid_seal_config` (PGP key).
    */
   async start(request: { otp?: string; pgpKey?: string }): Promise<{ status: GenerateRootStatus; otp?: string }> {
-    const recipient = request.pgpKey ? await parsePgpKey(request.pgpKey).catch((err: unknown) => {
-      throw new CofferError('invalid_request', `error parsing PGP key: ${err instanceof CofferError ? err.message : 'unreadable key'}`);
-    }) : undefined;
+    const recipient = request.pgpKey
+      ? await parsePgpKey(request.pgpKey).catch((err: unknown) => {
+          throw new CofferError('invalid_request', `error parsing PGP key: ${err instanceof CofferError ? err.message : 'unreadable key'}`);
+        })
+      : undefined;
     return this.#locked(async () => {
       const required = await this.#required();
       if (this.#attempt.kind !== 'idle') throw new CofferError('invalid_request', 'root generation already in progress');
@@ -128,7 +131,8 @@ export class GenerateRoot {
       if (nonce !== attempt.quorum.nonce) {
         throw new CofferError('invalid_request', `incorrect nonce supplied; nonce for this root generation operation is "${attempt.quorum.nonce}"`);
       }
-      if (holdsShare(attempt.quorum, share)) throw new CofferError('invalid_request', 'given key has already been provided during this generation operation');
+      if (holdsShare(attempt.quorum, share))
+        throw new CofferError('invalid_request', 'given key has already been provided during this generation operation');
       const quorum = addShare(attempt.quorum, share);
       if (!reached(quorum, required)) {
         this.#attempt = { ...attempt, quorum };
@@ -140,7 +144,8 @@ export class GenerateRoot {
         combined = await combineQuorum(quorum, required);
         await this.#prove(combined);
       } catch (err) {
-        if (err instanceof CofferError && err.code === 'invalid_key') throw new CofferError('invalid_request', `root generation aborted: ${err.message}`);
+        if (err instanceof CofferError && err.code === 'invalid_key')
+          throw new CofferError('invalid_request', `root generation aborted: ${err.message}`);
         throw err;
       } finally {
         wipe(combined);
@@ -166,7 +171,10 @@ export class GenerateRoot {
       const attempt = this.#attempt;
       if (attempt.kind === 'idle') return;
       if (attempt.quorum.parts.length > 0 && !callerHasSudo) {
-        throw new CofferError('invalid_request', 'this root generation already holds key shares: cancelling it needs a token with sudo (or sealing the server)');
+        throw new CofferError(
+          'invalid_request',
+          'this root generation already holds key shares: cancelling it needs a token with sudo (or sealing the server)',
+        );
       }
       this.#reset();
     });
@@ -187,7 +195,8 @@ export class GenerateRoot {
     if (!config) throw new CofferError('not_initialized', 'server is not yet initialized');
     if (config.type === 'shamir') return config.secretThreshold;
     const recovery = await this.#d.store.recoveryConfig();
-    if (!recovery || recovery.secretShares === 0) throw new CofferError('invalid_request', 'this server has no recovery keys: a root token cannot be generated');
+    if (!recovery || recovery.secretShares === 0)
+      throw new CofferError('invalid_request', 'this server has no recovery keys: a root token cannot be generated');
     return recovery.secretThreshold;
   }
 

@@ -113,7 +113,8 @@ export class MountTable {
     const mountPath = normalise(path);
     const ttls = checkTtls(config.default_lease_ttl ?? 0, config.max_lease_ttl ?? 0);
     for (const key of Object.keys(options)) {
-      if (key !== 'version' || kindOf(type) !== 'kv') throw new CofferError('invalid_request', `unknown field "options.${key}": not supported for ${type} mounts`);
+      if (key !== 'version' || kindOf(type) !== 'kv')
+        throw new CofferError('invalid_request', `unknown field "options.${key}": not supported for ${type} mounts`);
     }
     let kind: MountEntry['type'] = 'kv';
     let entryOptions: MountEntry['options'] = {};
@@ -130,10 +131,12 @@ export class MountTable {
     }
     return this.#lock.runExclusive(async () => {
       for (const reserved of RESERVED) {
-        if (mountPath.startsWith(reserved) || reserved.startsWith(mountPath)) throw new CofferError('invalid_request', `cannot mount at a protected path: ${reserved}`);
+        if (mountPath.startsWith(reserved) || reserved.startsWith(mountPath))
+          throw new CofferError('invalid_request', `cannot mount at a protected path: ${reserved}`);
       }
       for (const entry of this.#entries) {
-        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath)) throw new CofferError('invalid_request', `path is already in use at ${entry.path}`);
+        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath))
+          throw new CofferError('invalid_request', `path is already in use at ${entry.path}`);
       }
       const entry: MountEntry = {
         path: mountPath,
@@ -178,7 +181,10 @@ export class MountTable {
       }
       const config = checkTtls(update.default_lease_ttl ?? entry.config.default_lease_ttl, update.max_lease_ttl ?? entry.config.max_lease_ttl);
       const next = { ...entry, description: update.description ?? entry.description, config };
-      await this.#persist(this.#entries.map((e) => (e === entry ? next : e)), []);
+      await this.#persist(
+        this.#entries.map((e) => (e === entry ? next : e)),
+        [],
+      );
     });
   }
 
@@ -193,12 +199,17 @@ export class MountTable {
       const entry = this.#entries.find((e) => e.path === source);
       if (!entry) throw new CofferError('invalid_request', `no secret engine mounted at ${source}`);
       for (const reserved of RESERVED) {
-        if (target.startsWith(reserved) || reserved.startsWith(target)) throw new CofferError('invalid_request', `cannot remount to a protected path: ${reserved}`);
+        if (target.startsWith(reserved) || reserved.startsWith(target))
+          throw new CofferError('invalid_request', `cannot remount to a protected path: ${reserved}`);
       }
       for (const other of this.#entries) {
-        if (other !== entry && (target.startsWith(other.path) || other.path.startsWith(target))) throw new CofferError('invalid_request', `path already in use at ${other.path}`);
+        if (other !== entry && (target.startsWith(other.path) || other.path.startsWith(target)))
+          throw new CofferError('invalid_request', `path already in use at ${other.path}`);
       }
-      await this.#persist(this.#entries.map((e) => (e === entry ? { ...e, path: target } : e)), []);
+      await this.#persist(
+        this.#entries.map((e) => (e === entry ? { ...e, path: target } : e)),
+        [],
+      );
     });
   }
 

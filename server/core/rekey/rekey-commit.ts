@@ -99,7 +99,10 @@ export async function rotateRootKeyThroughSeal(d: RekeyCommitDeps): Promise<void
 export async function rotateRootKey(d: RekeyCommitDeps): Promise<void> {
   if (isAutoSeal(d.seal)) return rotateRootKeyThroughSeal(d);
   if (await d.store.pending('barrier')) {
-    throw new CofferError('invalid_request', 'a rekey is not yet confirmed delivered: unseal with one set of shares (or finish the rekey) before rotating the root key');
+    throw new CofferError(
+      'invalid_request',
+      'a rekey is not yet confirmed delivered: unseal with one set of shares (or finish the rekey) before rotating the root key',
+    );
   }
   const newRoot = d.random.bytes(32);
   const termKey = d.random.bytes(32);

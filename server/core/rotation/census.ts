@@ -99,7 +99,8 @@ export function keyringTermsView(keyring: Keyring, census: CensusRecord | undefi
   return {
     terms: keyring.allTerms.map((term) => {
       const info = keyring.termInfo(term)!;
-      const state = term === keyring.activeTerm ? 'active' : term < bounds.minAvailableTerm ? 'trimmed' : term < bounds.minDecryptionTerm ? 'retired' : 'enabled';
+      const state =
+        term === keyring.activeTerm ? 'active' : term < bounds.minAvailableTerm ? 'trimmed' : term < bounds.minDecryptionTerm ? 'retired' : 'enabled';
       return {
         term,
         install_time: rfc3339Nano(info.installTime),

@@ -186,7 +186,8 @@ export class RewrapService {
   /** Pauses a running job once its current page is committed (a checkpoint is flushed). @throws `conflict`, `sealed`. */
   async pause(id: string): Promise<JobRecord> {
     const job = await this.get(id);
-    if (job !== this.#job || !['pending', 'counting', 'running'].includes(job.state)) throw new CofferError('conflict', `the job is ${job.state}: only a running job can be paused`);
+    if (job !== this.#job || !['pending', 'counting', 'running'].includes(job.state))
+      throw new CofferError('conflict', `the job is ${job.state}: only a running job can be paused`);
     this.#pauseRequested = true;
     await this.#driving;
     return job;
@@ -412,7 +413,11 @@ export class RewrapService {
       }
     }
     if (ok) {
-      this.#observer.rewrapEntries('rewrapped', work.length, work.reduce((n, w) => n + w.value.length, 0));
+      this.#observer.rewrapEntries(
+        'rewrapped',
+        work.length,
+        work.reduce((n, w) => n + w.value.length, 0),
+      );
       return true;
     }
     for (const w of work) await this.#rewrapOne(job, storage, w);
@@ -426,7 +431,13 @@ export class RewrapService {
     } catch (err) {
       if (isCofferError(err, 'sealed')) throw err;
       const message = (err as Error).message;
-      const cls: ErrorClass = message.includes('retired') ? 'retired_term' : message.includes('verify') ? 'verify_mismatch' : message.includes('no decryption key') ? 'unknown_term' : 'auth_failure';
+      const cls: ErrorClass = message.includes('retired')
+        ? 'retired_term'
+        : message.includes('verify')
+          ? 'verify_mismatch'
+          : message.includes('no decryption key')
+            ? 'unknown_term'
+            : 'auth_failure';
       this.#fail(job, key, term, cls, 1);
       return undefined;
     }
@@ -469,7 +480,8 @@ export class RewrapService {
   #fail(job: JobRecord, path: string, term: number | null, cls: ErrorClass, attempts: number): void {
     job.counts.failed += 1;
     job.failures_total += 1;
-    if (job.failures.length < MAX_RECORDED_FAILURES) job.failures.push({ path, term, error_class: cls, attempts, at: this.#d.clock.now().toISOString() });
+    if (job.failures.length < MAX_RECORDED_FAILURES)
+      job.failures.push({ path, term, error_class: cls, attempts, at: this.#d.clock.now().toISOString() });
     this.#observer.rewrapEntries('failed', 1, 0);
     this.#d.logger.warn({ job_id: job.job_id, term, error_class: cls }, 'rewrap left an entry untouched');
   }
@@ -497,7 +509,9 @@ export class RewrapService {
         const wanted = new Set([...job.source_terms, job.target_term]);
         job.passes += 1;
         job.target_term = keyring.activeTerm;
-        job.source_terms = keyring.allTerms.filter((t) => wanted.has(t) && t < job.target_term && t >= keyring.bounds.minDecryptionTerm && keyring.keyFor(t));
+        job.source_terms = keyring.allTerms.filter(
+          (t) => wanted.has(t) && t < job.target_term && t >= keyring.bounds.minDecryptionTerm && keyring.keyFor(t),
+        );
         job.phase = 'rewrapping';
         job.remaining_by_term = {};
       } else {

@@ -88,7 +88,8 @@ export class RetirementService {
     return this.#d.lifecycle.whileUnsealed(async () => {
       const keyring = this.#d.barrier.activeKeyring;
       checkTerm(term, 'min_decryption_term');
-      if (term > keyring.activeTerm) throw new CofferError('invalid_request', `min_decryption_term ${term} is above the active term ${keyring.activeTerm}`);
+      if (term > keyring.activeTerm)
+        throw new CofferError('invalid_request', `min_decryption_term ${term} is above the active term ${keyring.activeTerm}`);
       if (term <= keyring.bounds.minDecryptionTerm) {
         throw new CofferError('invalid_request', `min_decryption_term is already ${keyring.bounds.minDecryptionTerm}; use unretire to lower it`);
       }
@@ -110,8 +111,10 @@ export class RetirementService {
     return this.#d.lifecycle.whileUnsealed(async () => {
       const keyring = this.#d.barrier.activeKeyring;
       checkTerm(term, 'min_decryption_term');
-      if (term >= keyring.bounds.minDecryptionTerm) throw new CofferError('invalid_request', `min_decryption_term ${term} is not below the current ${keyring.bounds.minDecryptionTerm}`);
-      if (term < keyring.bounds.minAvailableTerm) throw new CofferError('invalid_request', `terms below ${keyring.bounds.minAvailableTerm} were trimmed: they cannot be unretired`);
+      if (term >= keyring.bounds.minDecryptionTerm)
+        throw new CofferError('invalid_request', `min_decryption_term ${term} is not below the current ${keyring.bounds.minDecryptionTerm}`);
+      if (term < keyring.bounds.minAvailableTerm)
+        throw new CofferError('invalid_request', `terms below ${keyring.bounds.minAvailableTerm} were trimmed: they cannot be unretired`);
       const census = await this.#d.lastCensus();
       await this.#d.barrier.put(RETIREMENT_PATH, new TextEncoder().encode(JSON.stringify({ census_floor_seq: (census?.seq ?? 0) + 1 })));
       await this.#d.barrier.changeBounds((k) => k.withMinDecryptionTerm(term, this.#d.clock.now()));
@@ -139,7 +142,8 @@ export class RetirementService {
       if (!retiredAt) throw new GateRefusal('no retire is recorded for these terms');
       const graceEnds = retiredAt.getTime() + this.#d.trimGraceSeconds * 1000;
       if (now.getTime() < graceEnds) throw new GateRefusal(`the grace period after the retire ends at ${new Date(graceEnds).toISOString()}`);
-      if (bounds.deniedReads > 0) throw new GateRefusal(`${bounds.deniedReads} read(s) of retired terms were refused since the retire: something still needs them`);
+      if (bounds.deniedReads > 0)
+        throw new GateRefusal(`${bounds.deniedReads} read(s) of retired terms were refused since the retire: something still needs them`);
       const census = await this.#freshCensus(keyring);
       const blocking = blockingBelow(census, term);
       if (Object.keys(blocking).length > 0) throw new GateRefusal(`the last census still shows entries under terms below ${term}`, blocking);
@@ -147,7 +151,12 @@ export class RetirementService {
       const binding = `${term}|${keyring.activeTerm}|${bounds.minDecryptionTerm}|${bounds.minAvailableTerm}|${retiredAt.toISOString()}|${census.seq}`;
       if (confirmToken === undefined) {
         const expires = now.getTime() + CONFIRM_TOKEN_TTL_MS;
-        return { min_available_term: term, terms_to_destroy: doomed, confirm_token: `${expires}.${this.#sign(binding, expires)}`, expires_at: new Date(expires).toISOString() };
+        return {
+          min_available_term: term,
+          terms_to_destroy: doomed,
+          confirm_token: `${expires}.${this.#sign(binding, expires)}`,
+          expires_at: new Date(expires).toISOString(),
+        };
       }
       const [expiresText, mac] = confirmToken.split('.');
       const expires = Number(expiresText);
@@ -168,5 +177,6 @@ export class RetirementService {
 }
 
 function checkTerm(term: unknown, field: string): asserts term is number {
-  if (typeof term !== 'number' || !Number.isInteger(term) || term < 1) throw new CofferError('invalid_request', `${field} must be a positive integer`);
+  if (typeof term !== 'number' || !Number.isInteger(term) || term < 1)
+    throw new CofferError('invalid_request', `${field} must be a positive integer`);
 }

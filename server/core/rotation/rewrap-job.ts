@@ -5,15 +5,7 @@ import { EXEMPT_PATHS } from './census.js';
 import type { RewrapSpec } from './rewrap-spec.js';
 
 export type JobState =
-  | 'pending'
-  | 'counting'
-  | 'running'
-  | 'paused'
-  | 'paused_sealed'
-  | 'completed'
-  | 'completed_with_failures'
-  | 'failed'
-  | 'canceled';
+  'pending' | 'counting' | 'running' | 'paused' | 'paused_sealed' | 'completed' | 'completed_with_failures' | 'failed' | 'canceled';
 
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'completed_with_failures', 'failed', 'canceled']);
 
@@ -122,7 +114,15 @@ export function resolveSourceTerms(spec: RewrapSpec, keyring: Keyring, target: n
 
 /** `*` and `?` wildcards on a whole path. */
 export function wildcardMatch(pattern: string, path: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+    's',
+  );
   return re.test(path);
 }
 
@@ -154,7 +154,14 @@ export function selectEntry(job: JobRecord, key: string, raw: Uint8Array, keyrin
 export function jobStatus(job: JobRecord, now: Date, redact: (spec: RewrapSpec) => Record<string, unknown>): Record<string, unknown> {
   const done = job.counts.rewrapped + job.counts.failed + job.counts.skipped_concurrent;
   const total = job.totals.entries;
-  const percent = job.state === 'completed' ? 100 : total === 0 ? (TERMINAL_STATES.has(job.state) ? 100 : 0) : Math.min(100, Math.round((done / total) * 1000) / 10);
+  const percent =
+    job.state === 'completed'
+      ? 100
+      : total === 0
+        ? TERMINAL_STATES.has(job.state)
+          ? 100
+          : 0
+        : Math.min(100, Math.round((done / total) * 1000) / 10);
   const started = job.started_at ? Date.parse(job.started_at) : undefined;
   const end = job.finished_at ? Date.parse(job.finished_at) : now.getTime();
   const seconds = started !== undefined ? Math.max(0, (end - started) / 1000) : 0;

@@ -19,7 +19,12 @@ export interface RewrapSpec {
   readonly execution: { readonly batchSize: number; readonly maxEntriesPerSecond: number | undefined };
   readonly retry: { readonly attempts: number; readonly delayMs: number };
   readonly notify:
-    | { readonly endpoint: string; readonly token: string | undefined; readonly hmacSecret: string | undefined; readonly progressEveryPercent: number | undefined }
+    | {
+        readonly endpoint: string;
+        readonly token: string | undefined;
+        readonly hmacSecret: string | undefined;
+        readonly progressEveryPercent: number | undefined;
+      }
     | undefined;
   readonly dryRun: boolean;
 }
@@ -77,20 +82,23 @@ export function parseRewrapSpec(input: unknown, lineOf: LineOf = () => undefined
   const intIn = (v: unknown, path: (string | number)[], min: number, max: number): number =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(path, `must be an integer from ${min} to ${max}`);
   const duration = (v: unknown, path: (string | number)[]): number => {
-    if (typeof v !== 'string' || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(v.trim())) return fail(path, 'must be a duration such as "250ms", "72h" or "30d"');
+    if (typeof v !== 'string' || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(v.trim()))
+      return fail(path, 'must be a duration such as "250ms", "72h" or "30d"');
     let ms = 0;
-    for (const [, n, , unit] of (v).trim().matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
+    for (const [, n, , unit] of v.trim().matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
     return Math.floor(ms);
   };
 
   const description = top.description === undefined ? '' : str(top.description, at('description'));
   if (description.length > 1024) fail(at('description'), 'must be at most 1024 characters');
 
-  const sel = top.selection === undefined ? {} : obj(top.selection, at('selection'), ['prefixes', 'exclude', 'sourceTerms', 'olderThan', 'newerThan']);
+  const sel =
+    top.selection === undefined ? {} : obj(top.selection, at('selection'), ['prefixes', 'exclude', 'sourceTerms', 'olderThan', 'newerThan']);
   const prefixes = sel.prefixes === undefined ? [''] : strList(sel.prefixes, at('selection', 'prefixes'));
   if (prefixes.length === 0) fail(at('selection', 'prefixes'), 'must name at least one prefix (use "" for everything)');
   prefixes.forEach((p, i) => {
-    if (p.startsWith('/') || p.includes('\0') || p.split('/').some((seg) => seg === '..')) fail(at('selection', 'prefixes', i), 'must be a relative API path');
+    if (p.startsWith('/') || p.includes('\0') || p.split('/').some((seg) => seg === '..'))
+      fail(at('selection', 'prefixes', i), 'must be a relative API path');
   });
   const exclude = sel.exclude === undefined ? [] : strList(sel.exclude, at('selection', 'exclude'));
   exclude.forEach((p, i) => {
@@ -135,7 +143,8 @@ export function parseRewrapSpec(input: unknown, lineOf: LineOf = () => undefined
     const token = n.token === undefined ? undefined : str(n.token, at('notify', 'token'));
     const hmacSecret = n.hmacSecret === undefined ? undefined : str(n.hmacSecret, at('notify', 'hmacSecret'));
     if (hmacSecret !== undefined && hmacSecret.length < 16) fail(at('notify', 'hmacSecret'), 'must be at least 16 characters');
-    const progressEveryPercent = n.progressEveryPercent === undefined ? undefined : intIn(n.progressEveryPercent, at('notify', 'progressEveryPercent'), 1, 100);
+    const progressEveryPercent =
+      n.progressEveryPercent === undefined ? undefined : intIn(n.progressEveryPercent, at('notify', 'progressEveryPercent'), 1, 100);
     notify = { endpoint, token, hmacSecret, progressEveryPercent };
   }
 

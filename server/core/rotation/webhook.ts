@@ -68,7 +68,7 @@ export function webhookNotifier(rewrap: RewrapService, deps: WebhookDeps): JobNo
     const body = JSON.stringify(webhookPayload(job, event, eventId));
     let status = 'failed';
     let tried = 0;
-    for (; tried < attempts; ) {
+    for (; tried < attempts;) {
       tried += 1;
       const timestamp = String(Math.floor(deps.clock.now().getTime() / 1000));
       const headers: Record<string, string> = {
@@ -79,7 +79,13 @@ export function webhookNotifier(rewrap: RewrapService, deps: WebhookDeps): JobNo
       if (notify.token) headers.Authorization = notify.token;
       if (notify.hmacSecret) headers['X-Coffer-Signature'] = webhookSignature(notify.hmacSecret, timestamp, body);
       try {
-        const res = await doFetch(notify.endpoint, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+        const res = await doFetch(notify.endpoint, {
+          method: 'POST',
+          headers,
+          body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        });
         await res.body?.cancel();
         if (res.status >= 200 && res.status < 300) {
           status = `delivered (${res.status})`;

@@ -23,7 +23,8 @@ export class UnsealKeyHolder {
 
   /** Runs `fn` with the key (synchronously: it cannot be held across an await). @throws `invalid_request` without one. */
   with<T>(fn: (key: Uint8Array) => T): T {
-    if (!this.#key) throw new CofferError('invalid_request', 'the unseal key is not known to this server since its last unseal (it was unsealed through its seal)');
+    if (!this.#key)
+      throw new CofferError('invalid_request', 'the unseal key is not known to this server since its last unseal (it was unsealed through its seal)');
     return fn(this.#key);
   }
 

@@ -142,7 +142,7 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
       try {
         // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
         // before the end, so it is called until the page is full or the range is exhausted: a short page means "no more".
-        for (let done = false; !done && out.length < limit; ) {
+        for (let done = false; !done && out.length < limit;) {
           const chunk = await it.nextv(Math.min(limit - out.length, SCAN_CHUNK));
           if (chunk.length === 0) break;
           for (const [key, value] of chunk) {
@@ -225,10 +225,7 @@ async function tightenFiles(dir: string): Promise<void> {
 }
 
 function lockedError(dir: string): CofferError {
-  return new CofferError(
-    'storage_locked',
-    `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`,
-  );
+  return new CofferError('storage_locked', `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`);
 }
 
 /** LevelDB's own I/O errors carry only strerror text; these map it back to the errno name operators search for. */

@@ -99,7 +99,8 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
   async function create(ctx: RequestContext, path: string, mode: { orphan?: boolean; roleName?: string }): Promise<Reply> {
     const parent = await ctx.authorize(path, 'update');
     const b = validator.parse<CreateBody>(ctx.rawBody, TOKEN_CREATE_REQUEST);
-    if (b.type !== undefined && b.type !== 'service' && b.type !== 'default') throw new CofferError('invalid_request', `invalid value for "type": Coffer issues service tokens only`);
+    if (b.type !== undefined && b.type !== 'service' && b.type !== 'default')
+      throw new CofferError('invalid_request', `invalid value for "type": Coffer issues service tokens only`);
     if (b.ttl !== undefined && b.lease !== undefined) throw new CofferError('invalid_request', '"ttl" and its legacy alias "lease" are both set');
     let role: TokenRole | undefined;
     if (mode.roleName !== undefined) {
@@ -119,7 +120,8 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
       if (role.allowedPolicies.length > 0) {
         const allowed = new Set([...role.allowedPolicies, 'default']);
         const bad = chosen.filter((p) => !allowed.has(p));
-        if (bad.length > 0) throw new CofferError('invalid_request', `token policies (${bad.join(', ')}) must be subset of the role's allowed policies`);
+        if (bad.length > 0)
+          throw new CofferError('invalid_request', `token policies (${bad.join(', ')}) must be subset of the role's allowed policies`);
       } else if (!parentIsRoot && chosen.some((p) => !new Set([...parent.policies, 'default']).has(p))) {
         throw new CofferError('invalid_request', 'child policies must be subset of parent');
       }
@@ -138,14 +140,16 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
     if (role && chosen.includes('default') && role.disallowedPolicies.includes('default')) chosen = chosen.filter((p) => p !== 'default');
 
     const requestedPeriod = durationField(b.period, 'period');
-    if (requestedPeriod > 0 && !privileged && !role?.period) throw new CofferError('invalid_request', 'root or sudo privileges required to create periodic token');
+    if (requestedPeriod > 0 && !privileged && !role?.period)
+      throw new CofferError('invalid_request', 'root or sudo privileges required to create periodic token');
     const period = role && role.period > 0 ? role.period : requestedPeriod;
     let explicitMaxTtl = durationField(b.explicit_max_ttl, 'explicit_max_ttl');
     if (role && role.explicitMaxTtl > 0 && (explicitMaxTtl === 0 || explicitMaxTtl > role.explicitMaxTtl)) explicitMaxTtl = role.explicitMaxTtl;
     const { defaultTtl, maxTtl } = tokenTtls();
     const ttl = durationField(b.ttl ?? b.lease, b.ttl !== undefined ? 'ttl' : 'lease') || defaultTtl;
     const meta = b.meta ?? {};
-    for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw new CofferError('invalid_request', `invalid value for "meta.${k}": expected a string`);
+    for (const [k, v] of Object.entries(meta))
+      if (typeof v !== 'string') throw new CofferError('invalid_request', `invalid value for "meta.${k}": expected a string`);
     const renewable = boolField(b.renewable, 'renewable', true) && (role ? role.renewable : true);
     const { token, record } = await tokens.create({
       policies: chosen,
@@ -166,10 +170,15 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
   }
 
   /** The body of a token-by-reference request, refusing the reference field the endpoint does not take. */
-  function refBody<T extends { token?: string; accessor?: string }>(ctx: RequestContext, schema: Parameters<BodyValidator['parse']>[1], takes: 'token' | 'accessor' | 'none'): T {
+  function refBody<T extends { token?: string; accessor?: string }>(
+    ctx: RequestContext,
+    schema: Parameters<BodyValidator['parse']>[1],
+    takes: 'token' | 'accessor' | 'none',
+  ): T {
     const b = validator.parse<T>(ctx.rawBody, schema);
     for (const field of ['token', 'accessor'] as const) {
-      if (field !== takes && b[field] !== undefined) throw new CofferError('invalid_request', `unknown field "${field}": not accepted on ${ctx.path}`);
+      if (field !== takes && b[field] !== undefined)
+        throw new CofferError('invalid_request', `unknown field "${field}": not accepted on ${ctx.path}`);
     }
     return b;
   }
@@ -319,7 +328,8 @@ export function authTokenRoutes({ tokens, roles, auth, policies, validator }: Au
         const period = b.token_period ?? b.period;
         if (period !== undefined) role.period = durationField(period, b.token_period !== undefined ? 'token_period' : 'period');
         const explicit = b.token_explicit_max_ttl ?? b.explicit_max_ttl;
-        if (explicit !== undefined) role.explicitMaxTtl = durationField(explicit, b.token_explicit_max_ttl !== undefined ? 'token_explicit_max_ttl' : 'explicit_max_ttl');
+        if (explicit !== undefined)
+          role.explicitMaxTtl = durationField(explicit, b.token_explicit_max_ttl !== undefined ? 'token_explicit_max_ttl' : 'explicit_max_ttl');
         if (b.token_no_default_policy !== undefined) role.noDefaultPolicy = boolField(b.token_no_default_policy, 'token_no_default_policy', false);
         if (b.token_num_uses !== undefined) role.numUses = intField(b.token_num_uses, 'token_num_uses');
         if (b.token_bound_cidrs !== undefined) role.boundCidrs = parseCidrs(b.token_bound_cidrs, 'token_bound_cidrs');

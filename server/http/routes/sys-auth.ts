@@ -11,7 +11,12 @@ function describe(entry: AuthMountEntry): Record<string, unknown> {
     description: entry.description,
     accessor: entry.accessor,
     uuid: entry.uuid,
-    config: { default_lease_ttl: entry.config.default_lease_ttl, max_lease_ttl: entry.config.max_lease_ttl, force_no_cache: false, token_type: 'default-service' },
+    config: {
+      default_lease_ttl: entry.config.default_lease_ttl,
+      max_lease_ttl: entry.config.max_lease_ttl,
+      force_no_cache: false,
+      token_type: 'default-service',
+    },
     options: null,
     local: false,
     seal_wrap: false,
@@ -22,7 +27,11 @@ function describe(entry: AuthMountEntry): Record<string, unknown> {
 }
 
 /** What a tune read shows: the effective TTLs (the system's 768h where the mount sets none). */
-export function tuneView(description: string, config: { default_lease_ttl: number; max_lease_ttl: number }, options: unknown = null): Record<string, unknown> {
+export function tuneView(
+  description: string,
+  config: { default_lease_ttl: number; max_lease_ttl: number },
+  options: unknown = null,
+): Record<string, unknown> {
   return {
     description,
     default_lease_ttl: config.default_lease_ttl || 768 * 3600,
@@ -33,9 +42,13 @@ export function tuneView(description: string, config: { default_lease_ttl: numbe
 }
 
 /** Validates a `config` object or tune body: the TTLs in seconds; anything unsupported is a 400 naming it. */
-export function parseMountConfig(validator: BodyValidator, raw: unknown): { description?: string; default_lease_ttl?: number; max_lease_ttl?: number; options?: Record<string, unknown> } {
+export function parseMountConfig(
+  validator: BodyValidator,
+  raw: unknown,
+): { description?: string; default_lease_ttl?: number; max_lease_ttl?: number; options?: Record<string, unknown> } {
   const c = validator.parse<Record<string, unknown>>(raw, MOUNT_CONFIG);
-  if (c.force_no_cache !== undefined && boolField(c.force_no_cache, 'force_no_cache', false)) throw new CofferError('invalid_request', 'invalid value for "force_no_cache": Coffer has no cache to disable');
+  if (c.force_no_cache !== undefined && boolField(c.force_no_cache, 'force_no_cache', false))
+    throw new CofferError('invalid_request', 'invalid value for "force_no_cache": Coffer has no cache to disable');
   return {
     ...(typeof c.description === 'string' ? { description: c.description } : {}),
     ...(c.default_lease_ttl !== undefined ? { default_lease_ttl: durationField(c.default_lease_ttl, 'default_lease_ttl') } : {}),
@@ -55,7 +68,8 @@ export function refuseUnsupportedMountFlags(b: Record<string, unknown>): void {
 export function checkMountPoint(value: unknown, path: string): void {
   if (value === undefined) return;
   const trim = (p: string) => p.replace(/^\/+|\/+$/g, '');
-  if (typeof value !== 'string' || trim(value) !== trim(path)) throw new CofferError('invalid_request', 'invalid value for "mount_point": it must match the path');
+  if (typeof value !== 'string' || trim(value) !== trim(path))
+    throw new CofferError('invalid_request', 'invalid value for "mount_point": it must match the path');
 }
 
 /** `sys/auth`: list, enable, disable and tune auth methods (and the `sys/mounts/auth/…` spellings of tune). */
@@ -69,7 +83,8 @@ export function sysAuthRoutes({ auth, validator }: { auth: AuthTable; validator:
   async function writeTune(ctx: RequestContext, aclPath: string, mountPath: string): Promise<Reply> {
     await ctx.authorize(aclPath, 'update');
     const update = parseMountConfig(validator, ctx.rawBody);
-    if (update.options !== undefined && Object.keys(update.options).length > 0) throw new CofferError('invalid_request', 'unknown field "options": auth methods take no options');
+    if (update.options !== undefined && Object.keys(update.options).length > 0)
+      throw new CofferError('invalid_request', 'unknown field "options": auth methods take no options');
     await auth.tune(mountPath, update);
     return noContent();
   }
@@ -113,11 +128,15 @@ export function sysAuthRoutes({ auth, validator }: { auth: AuthTable; validator:
         checkMountPoint(b.mount_point, path);
         const type = typeof b.type === 'string' && b.type !== '' ? b.type : undefined;
         if (!type) throw new CofferError('invalid_request', 'backend type must be specified as a string');
-        if (b.plugin_name !== undefined && b.plugin_name !== '' && b.plugin_name !== type) throw new CofferError('invalid_request', 'invalid value for "plugin_name": Coffer has no plugin catalog');
-        if (b.plugin_version !== undefined && b.plugin_version !== '') throw new CofferError('invalid_request', 'invalid value for "plugin_version": Coffer has no plugin catalog');
-        if (b.options !== undefined && Object.keys(b.options as object).length > 0) throw new CofferError('invalid_request', 'unknown field "options": auth methods take no options');
+        if (b.plugin_name !== undefined && b.plugin_name !== '' && b.plugin_name !== type)
+          throw new CofferError('invalid_request', 'invalid value for "plugin_name": Coffer has no plugin catalog');
+        if (b.plugin_version !== undefined && b.plugin_version !== '')
+          throw new CofferError('invalid_request', 'invalid value for "plugin_version": Coffer has no plugin catalog');
+        if (b.options !== undefined && Object.keys(b.options as object).length > 0)
+          throw new CofferError('invalid_request', 'unknown field "options": auth methods take no options');
         const config = b.config === undefined ? {} : parseMountConfig(validator, b.config);
-        if (config.description !== undefined || config.options !== undefined) throw new CofferError('invalid_request', 'unknown field in "config": description and options are not config fields');
+        if (config.description !== undefined || config.options !== undefined)
+          throw new CofferError('invalid_request', 'unknown field in "config": description and options are not config fields');
         await auth.enable(path, type, typeof b.description === 'string' ? b.description : '', config);
         return noContent();
       },

@@ -67,8 +67,12 @@ export function sysGenerateRootRoutes({ generateRoot, lifecycle, validator, disa
       PUT: async (ctx) => {
         await guard(ctx, 'sys/generate-root/attempt');
         const body = validator.parse<{ otp?: string; pgp_key?: string }>(ctx.rawBody, GENERATE_ROOT_INIT_REQUEST);
-        if (body.pgp_key !== undefined && body.pgp_key.length > MAX_PGP_KEY_CHARS) throw new CofferError('invalid_request', `pgp_key: larger than ${MAX_PGP_KEY_CHARS} characters`);
-        const { status, otp } = await generateRoot.start({ ...(body.otp ? { otp: body.otp } : {}), ...(body.pgp_key ? { pgpKey: body.pgp_key } : {}) });
+        if (body.pgp_key !== undefined && body.pgp_key.length > MAX_PGP_KEY_CHARS)
+          throw new CofferError('invalid_request', `pgp_key: larger than ${MAX_PGP_KEY_CHARS} characters`);
+        const { status, otp } = await generateRoot.start({
+          ...(body.otp ? { otp: body.otp } : {}),
+          ...(body.pgp_key ? { pgpKey: body.pgp_key } : {}),
+        });
         return json(200, statusBody(status, otp));
       },
       DELETE: async (ctx) => {

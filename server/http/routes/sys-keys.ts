@@ -34,7 +34,10 @@ export function sysKeyRoutes({ rotation, rekey, validator, terms }: SysKeyDeps):
   };
   const writeConfig: (path: string) => Handler = (path) => async (ctx) => {
     await ctx.authorize(path, 'update');
-    const body = validator.parse<{ max_operations?: number | string; interval?: number | string; enabled?: boolean | string }>(ctx.rawBody, ROTATE_CONFIG_REQUEST);
+    const body = validator.parse<{ max_operations?: number | string; interval?: number | string; enabled?: boolean | string }>(
+      ctx.rawBody,
+      ROTATE_CONFIG_REQUEST,
+    );
     const update: { -readonly [K in keyof RotationConfig]?: RotationConfig[K] } = {};
     if (body.max_operations !== undefined) {
       const n = typeof body.max_operations === 'string' && /^\d+$/.test(body.max_operations) ? Number(body.max_operations) : body.max_operations;
@@ -43,7 +46,8 @@ export function sysKeyRoutes({ rotation, rekey, validator, terms }: SysKeyDeps):
     }
     if (body.interval !== undefined) update.intervalSeconds = parseDurationSeconds(body.interval, 'interval');
     if (body.enabled !== undefined) {
-      if (typeof body.enabled !== 'boolean' && body.enabled !== 'true' && body.enabled !== 'false') throw new CofferError('invalid_request', 'enabled must be a boolean');
+      if (typeof body.enabled !== 'boolean' && body.enabled !== 'true' && body.enabled !== 'false')
+        throw new CofferError('invalid_request', 'enabled must be a boolean');
       update.enabled = body.enabled === true || body.enabled === 'true';
     }
     await rotation.setConfig(update);
@@ -54,7 +58,10 @@ export function sysKeyRoutes({ rotation, rekey, validator, terms }: SysKeyDeps):
       GET: async (ctx) => {
         await ctx.authorize('sys/key-status', 'read');
         const status = rotation.keyStatus();
-        return logical({ term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions, ...(terms?.() ?? {}) }, { inject: true });
+        return logical(
+          { term: status.term, install_time: rfc3339Nano(status.installTime), encryptions: status.encryptions, ...(terms?.() ?? {}) },
+          { inject: true },
+        );
       },
     },
     'sys/rotate': { PUT: rotate('sys/rotate') },

@@ -81,7 +81,14 @@ export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies,
         if (acl.hasAccessUnder('cubbyhole/')) secret['cubbyhole/'] = CUBBYHOLE_MOUNT;
         const authMounts: Record<string, unknown> = {};
         for (const entry of auth.list()) {
-          if (acl.hasAccessUnder(`auth/${entry.path}`)) authMounts[entry.path] = { type: entry.type, description: entry.description, accessor: entry.accessor, options: null, config: { ...entry.config } };
+          if (acl.hasAccessUnder(`auth/${entry.path}`))
+            authMounts[entry.path] = {
+              type: entry.type,
+              description: entry.description,
+              accessor: entry.accessor,
+              options: null,
+              config: { ...entry.config },
+            };
         }
         return logical({ secret, auth: authMounts });
       },
@@ -92,8 +99,17 @@ export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies,
         const { path } = ctx.params;
         await uiToken(ctx);
         const found = mounts.find(path!);
-        if (!found) throw new CofferError('invalid_request', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`);
-        return logical({ path: found.entry.path, type: found.entry.type, options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null, description: found.entry.description });
+        if (!found)
+          throw new CofferError(
+            'invalid_request',
+            `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`,
+          );
+        return logical({
+          path: found.entry.path,
+          type: found.entry.type,
+          options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null,
+          description: found.entry.description,
+        });
       },
     },
     'sys/remount': {
@@ -126,7 +142,8 @@ export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies,
         if (path!.endsWith('/tune')) {
           const update = parseMountConfig(validator, ctx.rawBody);
           const options = update.options ?? {};
-          for (const key of Object.keys(options)) if (key !== 'version') throw new CofferError('invalid_request', `unknown field "options.${key}": not supported by tune`);
+          for (const key of Object.keys(options))
+            if (key !== 'version') throw new CofferError('invalid_request', `unknown field "options.${key}": not supported by tune`);
           await mounts.tune(path!.slice(0, -'/tune'.length), {
             ...(update.description !== undefined ? { description: update.description } : {}),
             ...(options.version !== undefined ? { version: String(options.version) } : {}),
@@ -139,10 +156,13 @@ export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies,
         refuseUnsupportedMountFlags(body);
         checkMountPoint(body.mount_point, path!);
         if (typeof body.type !== 'string' || body.type === '') throw new CofferError('invalid_request', 'backend type must be specified as a string');
-        if (body.plugin_name !== undefined && body.plugin_name !== '' && body.plugin_name !== body.type) throw new CofferError('invalid_request', 'invalid value for "plugin_name": Coffer has no plugin catalog');
-        if (body.plugin_version !== undefined && body.plugin_version !== '') throw new CofferError('invalid_request', 'invalid value for "plugin_version": Coffer has no plugin catalog');
+        if (body.plugin_name !== undefined && body.plugin_name !== '' && body.plugin_name !== body.type)
+          throw new CofferError('invalid_request', 'invalid value for "plugin_name": Coffer has no plugin catalog');
+        if (body.plugin_version !== undefined && body.plugin_version !== '')
+          throw new CofferError('invalid_request', 'invalid value for "plugin_version": Coffer has no plugin catalog');
         const config = body.config === undefined ? {} : parseMountConfig(validator, body.config);
-        if (config.description !== undefined || config.options !== undefined) throw new CofferError('invalid_request', 'unknown field in "config": description and options are not config fields');
+        if (config.description !== undefined || config.options !== undefined)
+          throw new CofferError('invalid_request', 'unknown field in "config": description and options are not config fields');
         const options = (body.options ?? {}) as Record<string, unknown>;
         await mounts.enable(path!, body.type, options, typeof body.description === 'string' ? body.description : '', config);
         return noContent();

@@ -20,12 +20,14 @@ export interface SysRewrapDeps {
  * Statuses never carry values; failures carry paths and error classes only.
  */
 export function sysRewrapRoutes({ rewrap, parseYaml }: SysRewrapDeps): RouteTable {
-  const withJob = (action: 'pause' | 'resume' | 'cancel'): Handler => async (ctx) => {
-    await ctx.authorize(`sys/rewrap/jobs/${ctx.params.id}/${action}`, 'update', true);
-    onlyFields(ctx, []);
-    const job = await rewrap[action](ctx.params.id!);
-    return logical(rewrap.status(job));
-  };
+  const withJob =
+    (action: 'pause' | 'resume' | 'cancel'): Handler =>
+    async (ctx) => {
+      await ctx.authorize(`sys/rewrap/jobs/${ctx.params.id}/${action}`, 'update', true);
+      onlyFields(ctx, []);
+      const job = await rewrap[action](ctx.params.id!);
+      return logical(rewrap.status(job));
+    };
   return {
     'sys/rewrap/jobs': {
       PUT: async (ctx) => {
@@ -40,7 +42,13 @@ export function sysRewrapRoutes({ rewrap, parseYaml }: SysRewrapDeps): RouteTabl
           spec = parseRewrapSpec(ctx.body.spec);
         }
         const job = await rewrap.start(spec);
-        return json(202, { job_id: job.job_id, state: job.state, target_term: job.target_term, source_terms: job.source_terms, dry_run: spec.dryRun });
+        return json(202, {
+          job_id: job.job_id,
+          state: job.state,
+          target_term: job.target_term,
+          source_terms: job.source_terms,
+          dry_run: spec.dryRun,
+        });
       },
       GET: async (ctx) => list(ctx),
       LIST: async (ctx) => list(ctx),
@@ -84,7 +92,13 @@ export function sysRewrapRoutes({ rewrap, parseYaml }: SysRewrapDeps): RouteTabl
       keys: jobs.map((j) => j.job_id),
       jobs: jobs.map((j) => {
         const s = rewrap.status(j);
-        return { job_id: j.job_id, state: j.state, created_at: j.created_at, target_term: j.target_term, percent: (s.progress as { percent: number }).percent };
+        return {
+          job_id: j.job_id,
+          state: j.state,
+          created_at: j.created_at,
+          target_term: j.target_term,
+          percent: (s.progress as { percent: number }).percent,
+        };
       }),
     });
   }

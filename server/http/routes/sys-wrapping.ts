@@ -12,7 +12,15 @@ import { json, logical, type RouteTable } from './route-table.js';
  * token: an application holding only a wrapping token unwraps with it as its token, which must not count as a use
  * of it by the normal authentication (that would revoke it before the response is read).
  */
-export function sysWrappingRoutes({ wrapping, lifecycle, validator }: { wrapping: ResponseWrapping; lifecycle: Lifecycle; validator: BodyValidator }): RouteTable {
+export function sysWrappingRoutes({
+  wrapping,
+  lifecycle,
+  validator,
+}: {
+  wrapping: ResponseWrapping;
+  lifecycle: Lifecycle;
+  validator: BodyValidator;
+}): RouteTable {
   async function wrappingToken(ctx: RequestContext, path: string): Promise<string> {
     if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
     const { token } = validator.parse<{ token?: string }>(ctx.rawBody, WRAPPING_TOKEN_REQUEST);
@@ -54,7 +62,16 @@ export function sysWrappingRoutes({ wrapping, lifecycle, validator }: { wrapping
         if (!token) throw new CofferError('invalid_request', 'missing token');
         await ctx.authorize('sys/wrapping/rewrap', 'update');
         const info = await wrapping.rewrap(token);
-        return json(200, { request_id: crypto.randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: info, warnings: null, auth: null });
+        return json(200, {
+          request_id: crypto.randomUUID(),
+          lease_id: '',
+          renewable: false,
+          lease_duration: 0,
+          data: null,
+          wrap_info: info,
+          warnings: null,
+          auth: null,
+        });
       },
     },
   };

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { rfc3339Nano, type Clock } from '../../clock.js';
 import { CofferError } from '../../errors.js';
 import { formatGoDuration, parseDurationSeconds } from '../../go-duration.js';
-import { type BarrierView, decodeJson, encodeJson, refuseUnknownFields, type LogicalRequest, type LogicalResponse, type SecretEngine } from '../secret-engine.js';
+import {
+  type BarrierView,
+  decodeJson,
+  encodeJson,
+  refuseUnknownFields,
+  type LogicalRequest,
+  type LogicalResponse,
+  type SecretEngine,
+} from '../secret-engine.js';
 
 interface VersionInfo {
   created_time: string;
@@ -93,7 +101,13 @@ export class KvV2 implements SecretEngine {
     }
     const info = meta.versions[String(version)];
     if (!info) return undefined;
-    const metadata = { created_time: info.created_time, custom_metadata: meta.custom_metadata, deletion_time: info.deletion_time, destroyed: info.destroyed, version };
+    const metadata = {
+      created_time: info.created_time,
+      custom_metadata: meta.custom_metadata,
+      deletion_time: info.deletion_time,
+      destroyed: info.destroyed,
+      version,
+    };
     if (isDeleted(info, rfc3339Nano(this.clock.now())) || info.destroyed) return { data: { data: null, metadata }, notFound: true };
     const raw = await this.view.get(versionPath(key, version));
     if (!raw) return undefined;
@@ -153,7 +167,9 @@ export class KvV2 implements SecretEngine {
       { type: 'put', path: versionPath(key, version), value: encodeJson(data) },
     ];
     const max = meta.max_versions || config.max_versions || DEFAULT_MAX_VERSIONS;
-    const kept = Object.keys(meta.versions).map(Number).sort((a, b) => a - b);
+    const kept = Object.keys(meta.versions)
+      .map(Number)
+      .sort((a, b) => a - b);
     while (kept.length > max) {
       const oldest = kept.shift()!;
       delete meta.versions[String(oldest)];
@@ -227,10 +243,12 @@ export class KvV2 implements SecretEngine {
     const meta: Metadata = (await this.#metadata(key)) ?? emptyMetadata(now);
     if (body.max_versions !== undefined) meta.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
-    if (body.delete_version_after !== undefined) meta.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
+    if (body.delete_version_after !== undefined)
+      meta.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     if (body.custom_metadata !== undefined) {
       const custom = body.custom_metadata;
-      if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom))) throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
+      if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom)))
+        throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
       meta.custom_metadata = custom === null ? null : Object.fromEntries(Object.entries(custom).map(([k, v]) => [k, String(v)]));
     }
     meta.updated_time = now;
@@ -243,7 +261,8 @@ export class KvV2 implements SecretEngine {
     const config = await this.#config();
     if (body.max_versions !== undefined) config.max_versions = nonNegativeInt(body.max_versions, 'max_versions');
     if (body.cas_required !== undefined) config.cas_required = body.cas_required === true || body.cas_required === 'true';
-    if (body.delete_version_after !== undefined) config.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
+    if (body.delete_version_after !== undefined)
+      config.delete_version_after = formatGoDuration(parseDurationSeconds(body.delete_version_after, 'delete_version_after'));
     await this.view.put('config', encodeJson(config));
     return undefined;
   }
@@ -313,7 +332,8 @@ function nonNegativeInt(value: unknown, field: string): number {
 /** RFC 7386 JSON merge patch of `target` by `patch`. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
