@@ -173,3 +173,19 @@ test("?help=1 answers the path's description instead of its data, and needs a to
   assert.equal((await server.api('GET', 'secret/data/app?help=1', { token: nobody })).status, 403);
   assert.match((await server.api('GET', 'sys/rekey/init?help=1', { token: root })).body.help, /Rekey/);
 });
+
+test('sys/remount moves a mount with its data, and its migration id reports success (what `secrets move` polls)', async (t) => {
+  const server = await startTestServer(t);
+  const init = await initServer(server, 1, 1);
+  await unsealServer(server, init.keys);
+  const root = init.rootToken;
+  await server.api('POST', 'sys/mounts/old', { token: root, body: { type: 'kv', options: { version: '1' } } });
+  await server.api('PUT', 'old/app', { token: root, body: { v: 'kept' } });
+  const moved = await server.api('POST', 'sys/remount', { token: root, body: { from: 'old', to: 'new' } });
+  assert.equal(moved.status, 200, moved.text);
+  const id = moved.body.data.migration_id as string;
+  const status = await server.api('GET', `sys/remount/status/${id}`, { token: root });
+  assert.deepEqual(status.body.data.migration_info, { source_mount: 'old', target_mount: 'new', status: 'success' });
+  assert.equal((await server.api('GET', 'new/app', { token: root })).body.data.v, 'kept');
+  assert.equal((await server.api('GET', `sys/remount/status/nope`, { token: root })).status, 400);
+});

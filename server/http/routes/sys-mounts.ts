@@ -51,8 +51,12 @@ export interface SysMountDeps {
   auth: AuthTable;
 }
 
+const MAX_REMEMBERED_MIGRATIONS = 100;
+
 /** `sys/mounts`: list, enable, read, disable and tune secret engines; `sys/remount`; the UI's mount listing. */
 export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies, auth }: SysMountDeps): RouteTable {
+  /** Finished moves by migration id, for `sys/remount/status/:id` (a move completes before its answer). */
+  const migrations = new Map<string, { source_mount: string; target_mount: string; status: 'success' }>();
   /** Any valid token may ask the UI endpoints; sealed and tokenless requests are refused first. */
   async function uiToken(ctx: RequestContext) {
     if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
@@ -122,7 +126,18 @@ export function sysMountRoutes({ mounts, tokens, lifecycle, validator, policies,
         }
         await mounts.remount(b.from, b.to);
         // Vault answers with a migration id to poll; Coffer's move is already complete when this returns.
-        return logical({ migration_id: crypto.randomUUID() });
+        const id = crypto.randomUUID();
+        migrations.set(id, { source_mount: b.from, target_mount: b.to, status: 'success' });
+        if (migrations.size > MAX_REMEMBERED_MIGRATIONS) migrations.delete(migrations.keys().next().value!);
+        return logical({ migration_id: id });
+      },
+    },
+    'sys/remount/status/:id': {
+      GET: async (ctx) => {
+        await ctx.authorize(`sys/remount/status/${ctx.params.id}`, 'read');
+        const info = migrations.get(ctx.params.id!);
+        if (!info) throw new CofferError('invalid_request', `no migration info found for ${ctx.params.id}`);
+        return logical({ migration_id: ctx.params.id, migration_info: info });
       },
     },
     'sys/mounts/*path': {
