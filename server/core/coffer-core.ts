@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { AuditBroker, type DeclaredAuditDevice } from './audit/audit-broker.js';
+import type { StdoutWriter } from './audit/file-device.js';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
@@ -32,6 +34,8 @@ export interface CoreOptions {
   observer?: CoreObserver;
   /** Config `cluster_name`: the name given to the cluster at init. */
   clusterName?: string;
+  /** Audit settings from the configuration: `audit` stanzas, `allow_audit_log_prefixing`, and where `stdout` is. */
+  audit?: { declared?: readonly DeclaredAuditDevice[]; allowPrefixing?: boolean; stdout?: StdoutWriter };
 }
 
 export interface SealStatus {
@@ -66,6 +70,7 @@ export class CofferCore {
   readonly policies: PolicyStore;
   readonly mounts: MountTable;
   readonly cluster: ClusterIdentity;
+  readonly audit: AuditBroker;
   readonly clock: Clock;
   readonly #storage: StorageBackend;
   readonly #storageType: string;
@@ -104,9 +109,21 @@ export class CofferCore {
     this.policies = new PolicyStore(this.barrier);
     this.mounts = new MountTable(this.barrier, clock, random);
     this.cluster = new ClusterIdentity(this.barrier);
+    this.audit = new AuditBroker({
+      barrier: this.barrier,
+      clock,
+      random,
+      logger,
+      observer,
+      ...(options.audit?.declared ? { declared: options.audit.declared } : {}),
+      ...(options.audit?.allowPrefixing ? { allowPrefixing: true } : {}),
+      ...(options.audit?.stdout ? { stdout: options.audit.stdout } : {}),
+    });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());
+    this.lifecycle.onUnsealed(() => this.audit.load());
+    this.lifecycle.onSealing(() => this.audit.close());
     this.lifecycle.onSealing(() => {
       this.tokens.unload();
       this.policies.clear();

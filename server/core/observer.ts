@@ -12,6 +12,10 @@ export interface CoreObserver {
   unconfirmedRekey(target: 'barrier' | 'recovery', pending: boolean): void;
   /** The OLD shares of an unconfirmed rekey were used: the rekey was rolled back. */
   rekeyRollback(target: 'barrier' | 'recovery'): void;
+  /** One audit device failed to write a record (others may have succeeded). */
+  auditDeviceFailure(path: string): void;
+  /** No audit device could write a record: the request was refused. */
+  auditLogFailure(kind: 'request' | 'response'): void;
 }
 
 /** An observer that records nothing (cores built without a server, e.g. in unit tests). */
@@ -21,4 +25,6 @@ export const NO_OBSERVER: CoreObserver = {
   decryptFailure: () => {},
   unconfirmedRekey: () => {},
   rekeyRollback: () => {},
+  auditDeviceFailure: () => {},
+  auditLogFailure: () => {},
 };

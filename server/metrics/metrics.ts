@@ -36,6 +36,9 @@ export class CofferMetrics implements CoreObserver {
   readonly #decryptFailures: client.Counter<'reason'>;
   readonly #unconfirmedRekey: client.Gauge<'target'>;
   readonly #rekeyRollbacks: client.Counter<'target'>;
+  readonly #auditRequestFailures: client.Counter;
+  readonly #auditResponseFailures: client.Counter;
+  readonly #auditDeviceFailures: client.Counter<'path'>;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -127,6 +130,22 @@ export class CofferMetrics implements CoreObserver {
       labelNames: ['target'],
       registers,
     });
+    this.#auditRequestFailures = new client.Counter({
+      name: `${p}audit_log_request_failures_total`,
+      help: 'Requests refused because no audit device could record the request',
+      registers,
+    });
+    this.#auditResponseFailures = new client.Counter({
+      name: `${p}audit_log_response_failures_total`,
+      help: 'Requests answered 500 because no audit device could record the response (the operation had happened)',
+      registers,
+    });
+    this.#auditDeviceFailures = new client.Counter({
+      name: `${p}audit_device_failures_total`,
+      help: 'Records one audit device failed to write (the request still succeeds while another device wrote it)',
+      labelNames: ['path'],
+      registers,
+    });
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -170,6 +189,14 @@ export class CofferMetrics implements CoreObserver {
 
   rekeyRollback(target: 'barrier' | 'recovery'): void {
     this.#rekeyRollbacks.inc({ target });
+  }
+
+  auditDeviceFailure(path: string): void {
+    this.#auditDeviceFailures.inc({ path });
+  }
+
+  auditLogFailure(kind: 'request' | 'response'): void {
+    (kind === 'request' ? this.#auditRequestFailures : this.#auditResponseFailures).inc();
   }
 
   get contentType(): string {
