@@ -4,10 +4,12 @@ import type { CofferCore } from '../core/coffer-core.js';
 import type { CofferMetrics } from '../metrics/metrics.js';
 import { Authorizer } from './authorizer.js';
 import { createPipeline } from './pipeline.js';
+import { RequestAuditor } from './request-audit.js';
 import { BodyValidator } from './request-body.js';
 import { authTokenRoutes } from './routes/auth-token.js';
 import { mountedHandler } from './routes/logical.js';
 import type { RouteTable } from './routes/route-table.js';
+import { sysAuditRoutes } from './routes/sys-audit.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyRoutes } from './routes/sys-keys.js';
@@ -31,7 +33,7 @@ export interface AppOptions {
  * composition here, once.
  */
 export function createApp(core: CofferCore, options: AppOptions): express.Express {
-  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock } = core;
+  const { lifecycle, unsealer, rekey, rotation, tokens, policies, mounts, clock, audit } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
@@ -43,6 +45,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysMountRoutes({ mounts, tokens, lifecycle }),
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),
     ...authTokenRoutes({ tokens }),
+    ...sysAuditRoutes({ audit, lifecycle }),
     ...sysMetricsRoutes({ metrics: options.metrics, unauthenticatedMetrics: options.unauthenticatedMetrics }),
   };
   return createPipeline({
@@ -51,5 +54,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,
+    auditor: new RequestAuditor({ broker: audit, tokens, mounts, clock }),
   });
 }

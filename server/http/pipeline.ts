@@ -5,6 +5,7 @@ import type { CofferMetrics } from '../metrics/metrics.js';
 import type { Authorizer } from './authorizer.js';
 import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
+import type { RequestAuditor } from './request-audit.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import { routerMethod } from './router-method.js';
 import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
@@ -24,6 +25,8 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
+  /** Audit devices: a request record before the handler, a response record after it (fail closed). */
+  auditor?: RequestAuditor;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -85,7 +88,18 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     }
     if (!handler || !method) return write(res, errors(405, []));
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
-    write(res, await handler(ctx));
+    const trail = deps.auditor?.begin({ method, path, body: ctx.body, query: ctx.query, token: ctx.token, remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort });
+    if (!trail) return write(res, await handler(ctx));
+    // Audit: nothing runs unless the request was recorded; a reply nobody recorded is replaced by a 500.
+    await trail.request();
+    const reply = await handler(ctx).catch((err: unknown) => replyForError(err, req.path, log));
+    try {
+      await trail.response(reply);
+    } catch (err) {
+      res.locals.auditReplaced = true;
+      throw err;
+    }
+    write(res, reply);
   });
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 
@@ -156,7 +170,8 @@ function contextFor(req: Request, res: Response, method: Method, path: string, p
       return entry;
     },
     hasSudo: (p) => authorizer.hasSudo(token, p),
-    afterDelivery: (fn, what) => afterDelivery(res, fn, what, log),
+    // A reply replaced by the audit failure's 500 was never delivered: its after-delivery work must not run.
+    afterDelivery: (fn, what) => afterDelivery(res, () => (res.locals.auditReplaced === true ? Promise.resolve() : fn()), what, log),
     setRouteLabel: (label) => {
       res.locals.route = label;
     },
