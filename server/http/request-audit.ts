@@ -1,5 +1,5 @@
 import type { AuditBroker } from '../core/audit/audit-broker.js';
-import type { AuditAuth, AuditEntry, AuditRequest, AuditResponse } from '../core/audit/audit-record.js';
+import type { AuditAuth, AuditEntry, AuditRequest } from '../core/audit/audit-record.js';
 import { rfc3339Nano, type Clock } from '../core/clock.js';
 import type { MountTable } from '../core/mounts/mount-table.js';
 import type { TokenRecord, TokenStore } from '../core/token/token-store.js';
@@ -84,7 +84,13 @@ export class RequestAuditor {
         await this.#broker.logRequest({ type: 'request', time: rfc3339Nano(this.#clock.now()), ...(auth ? { auth } : {}), request });
       },
       response: async (reply) => {
-        const entry: AuditEntry = { type: 'response', time: rfc3339Nano(this.#clock.now()), ...(auth ? { auth } : {}), request, response: { status_code: reply.status } };
+        const entry: AuditEntry = {
+          type: 'response',
+          time: rfc3339Nano(this.#clock.now()),
+          ...(auth ? { auth } : {}),
+          request,
+          response: { status_code: reply.status },
+        };
         describeReply(reply, entry, request);
         await this.#broker.logResponse(entry);
       },
@@ -117,7 +123,10 @@ export class RequestAuditor {
 /** Fills the response part of `entry` from `reply`: Vault's envelope fields when it is one, else the whole body as data. */
 function describeReply(reply: Reply, entry: AuditEntry, request: AuditRequest): void {
   const response = entry.response!;
-  Object.assign(response, { ...(request.mount_point ? { mount_point: request.mount_point } : {}), ...(request.mount_type ? { mount_type: request.mount_type } : {}) });
+  Object.assign(response, {
+    ...(request.mount_point ? { mount_point: request.mount_point } : {}),
+    ...(request.mount_type ? { mount_type: request.mount_type } : {}),
+  });
   if (reply.kind === 'empty') return;
   if (reply.kind === 'text') {
     response.data = { text: reply.text };
@@ -137,7 +146,7 @@ function describeReply(reply: Reply, entry: AuditEntry, request: AuditRequest): 
     const auth = body.auth as Record<string, unknown> | null;
     if (auth) response.auth = httpAuthToAudit(auth);
     const wrap = body.wrap_info as Record<string, unknown> | null;
-    if (wrap) response.wrap_info = wrap as AuditResponse['wrap_info'] & object;
+    if (wrap) response.wrap_info = wrap;
     if (Array.isArray(body.warnings) && body.warnings.length > 0) response.warnings = body.warnings.map(String);
     return;
   }

@@ -13,7 +13,7 @@ async function readLog(file: string): Promise<Line[]> {
   return text
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
+    .map((l) => JSON.parse(l));
 }
 
 /** An initialised, unsealed server with KV v2 at `secret/` and (unless `devices` is empty) a file device at `file/`. */
@@ -42,7 +42,10 @@ async function hashOf(server: TestServer, token: string, device: string, input: 
 test('the audit log has one request and one response record per call, with paths, operations and HMACd accessors, and no secret in clear', async (t) => {
   const { server, init, root, log } = await auditedServer(t);
   const secrets: string[] = [root, ...init.keys, ...init.keysBase64];
-  await server.api('PUT', 'sys/policy/writer', { token: root, body: { policy: 'path "secret/data/mine" { capabilities = ["create", "update", "read"] }' } });
+  await server.api('PUT', 'sys/policy/writer', {
+    token: root,
+    body: { policy: 'path "secret/data/mine" { capabilities = ["create", "update", "read"] }' },
+  });
   const created = await server.api('PUT', 'auth/token/create', { token: root, body: { policies: ['writer'], meta: { team: 'ops' } } });
   assert.equal(created.status, 200);
   const child = created.body.auth.client_token as string;
@@ -81,7 +84,11 @@ test('the audit log has one request and one response record per call, with paths
   const rootAccessorHash = expectOne('auth/token/create', 'update').request.auth.accessor as string;
   assert.match(rootAccessorHash, /^hmac-sha256:[0-9a-f]{64}$/);
   const createRecord = expectOne('auth/token/create', 'update');
-  assert.equal(createRecord.response.response.auth.client_token, await hashOf(server, root, 'file', child), 'the new token is HMACd in response.auth');
+  assert.equal(
+    createRecord.response.response.auth.client_token,
+    await hashOf(server, root, 'file', child),
+    'the new token is HMACd in response.auth',
+  );
   assert.equal(createRecord.response.response.auth.accessor, await hashOf(server, root, 'file', childAccessor));
   assert.deepEqual(createRecord.request.auth.policies, ['root']);
   expectOne('auth/token/lookup', 'update');
@@ -240,7 +247,10 @@ test('enable refuses executable modes, prefixes without the config flag, other f
 test('a prefix is written before each JSON line when allow_audit_log_prefixing is set; mode 0600 by default', async (t) => {
   const { server, root, dir } = await auditedServer(t, { extraConfig: 'allow_audit_log_prefixing = true', devices: {} });
   const file = path.join(dir, 'prefixed.log');
-  assert.equal((await server.api('PUT', 'sys/audit/p', { token: root, body: { type: 'file', options: { file_path: file, prefix: 'COFFER ' } } })).status, 204);
+  assert.equal(
+    (await server.api('PUT', 'sys/audit/p', { token: root, body: { type: 'file', options: { file_path: file, prefix: 'COFFER ' } } })).status,
+    204,
+  );
   await server.api('GET', 'sys/audit', { token: root });
   const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
   assert.ok(lines.length >= 3);
@@ -251,12 +261,18 @@ test('a prefix is written before each JSON line when allow_audit_log_prefixing i
 
 test('sys/audit needs sudo: a token with update but not sudo on sys/audit/* is refused', async (t) => {
   const { server, root, dir } = await auditedServer(t, { devices: {} });
-  await server.api('PUT', 'sys/policy/auditor', { token: root, body: { policy: 'path "sys/audit*" { capabilities = ["create", "read", "update", "delete", "list"] }' } });
+  await server.api('PUT', 'sys/policy/auditor', {
+    token: root,
+    body: { policy: 'path "sys/audit*" { capabilities = ["create", "read", "update", "delete", "list"] }' },
+  });
   const token = (await server.api('PUT', 'auth/token/create', { token: root, body: { policies: ['auditor'] } })).body.auth.client_token as string;
   const body = { type: 'file', options: { file_path: path.join(dir, 'x.log') } };
   assert.equal((await server.api('PUT', 'sys/audit/x', { token, body })).status, 403);
   assert.equal((await server.api('GET', 'sys/audit', { token })).status, 403);
-  await server.api('PUT', 'sys/policy/auditor', { token: root, body: { policy: 'path "sys/audit*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }' } });
+  await server.api('PUT', 'sys/policy/auditor', {
+    token: root,
+    body: { policy: 'path "sys/audit*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }' },
+  });
   assert.equal((await server.api('PUT', 'sys/audit/x', { token, body })).status, 204, 'enabling through the API works with sudo, as in Vault');
 });
 
@@ -271,6 +287,9 @@ test('a device declared in the server configuration is created at unseal, logs, 
   const disable = await server.api('DELETE', 'sys/audit/declared', { token: root });
   assert.equal(disable.status, 400);
   assert.match(disable.body.errors[0], /declared in the server configuration/);
-  const replace = await server.api('PUT', 'sys/audit/declared', { token: root, body: { type: 'file', options: { file_path: path.join(dir, 'y.log') } } });
+  const replace = await server.api('PUT', 'sys/audit/declared', {
+    token: root,
+    body: { type: 'file', options: { file_path: path.join(dir, 'y.log') } },
+  });
   assert.deepEqual(replace.body.errors, ['path already in use']);
 });

@@ -150,7 +150,8 @@ export class AuditBroker {
     const options = normaliseOptions(type, rawOptions, this.#deps.allowPrefixing === true);
     return this.#lock.runExclusive(async () => {
       for (const d of this.#devices) {
-        if (d.entry.path.startsWith(devicePath) || devicePath.startsWith(d.entry.path)) throw new CofferError('invalid_request', 'path already in use');
+        if (d.entry.path.startsWith(devicePath) || devicePath.startsWith(d.entry.path))
+          throw new CofferError('invalid_request', 'path already in use');
       }
       const entry: AuditTableEntry = {
         path: devicePath,
@@ -193,7 +194,10 @@ export class AuditBroker {
       const device = this.#devices.find((d) => d.entry.path === devicePath);
       if (!device) throw new CofferError('invalid_request', 'no matching backend');
       if (device.entry.declared) {
-        throw new CofferError('invalid_request', `audit device ${devicePath} is declared in the server configuration: remove its stanza there instead`);
+        throw new CofferError(
+          'invalid_request',
+          `audit device ${devicePath} is declared in the server configuration: remove its stanza there instead`,
+        );
       }
       await this.#remove(device);
     });
@@ -234,7 +238,10 @@ export class AuditBroker {
     });
     if (succeeded > 0) return;
     this.#deps.observer.auditLogFailure(entry.type);
-    this.#deps.logger.error({ kind: entry.type, path: entry.request.path, devices: devices.length }, `no audit backend succeeded in logging the ${entry.type}`);
+    this.#deps.logger.error(
+      { kind: entry.type, path: entry.request.path, devices: devices.length },
+      `no audit backend succeeded in logging the ${entry.type}`,
+    );
     throw new CofferError('internal', `no audit backend succeeded in logging the ${entry.type}`);
   }
 
@@ -284,16 +291,23 @@ export class AuditBroker {
       const options = normaliseOptions(stanza.type, stanza.options, this.#deps.allowPrefixing === true);
       const existing = this.#devices.find((d) => d.entry.path === devicePath);
       if (existing && !existing.entry.declared) {
-        throw new CofferError('config', `audit device in configuration (path: ${devicePath}) was already enabled through the API: disable it there first`);
+        throw new CofferError(
+          'config',
+          `audit device in configuration (path: ${devicePath}) was already enabled through the API: disable it there first`,
+        );
       }
       if (existing) {
-        const same = existing.entry.type === stanza.type && existing.entry.description === stanza.description && sameOptions(existing.entry.options, options);
+        const same =
+          existing.entry.type === stanza.type && existing.entry.description === stanza.description && sameOptions(existing.entry.options, options);
         if (same) continue;
         // A changed stanza keeps its salt (hashes stay comparable) and gets a new sink.
         const entry: AuditTableEntry = { ...existing.entry, type: stanza.type, description: stanza.description, options };
         const device = this.#device(entry, existing.salt);
         await existing.sink.close().catch(() => undefined);
-        await this.#persist(this.#devices.map((d) => (d === existing ? device : d)), []);
+        await this.#persist(
+          this.#devices.map((d) => (d === existing ? device : d)),
+          [],
+        );
         continue;
       }
       const entry: AuditTableEntry = {

@@ -33,7 +33,8 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 5000;
 export function normaliseOptions(type: string, raw: unknown, allowPrefixing: boolean): Record<string, string> {
   const allowed = BY_TYPE[type];
   if (!allowed) throw new CofferError('invalid_request', `unknown backend type: "${type}"`);
-  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) throw new CofferError('invalid_request', 'options must be a map of strings');
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    throw new CofferError('invalid_request', 'options must be a map of strings');
   const out: Record<string, string> = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries((raw ?? {}) as Record<string, unknown>)) {

@@ -36,7 +36,8 @@ export function sysAuditRoutes({ audit, lifecycle }: { audit: AuditBroker; lifec
         const unknown = Object.keys(body).filter((k) => !ENABLE_KEYS.has(k));
         if (unknown.length > 0) throw new CofferError('invalid_request', `unknown field(s): ${unknown.sort().join(', ')}`);
         if (typeof body.type !== 'string' || body.type === '') throw new CofferError('invalid_request', 'backend type must be specified');
-        if (body.description !== undefined && typeof body.description !== 'string') throw new CofferError('invalid_request', 'description must be a string');
+        if (body.description !== undefined && typeof body.description !== 'string')
+          throw new CofferError('invalid_request', 'description must be a string');
         if (body.local !== undefined && body.local !== false && body.local !== 'false') {
           throw new CofferError('invalid_request', 'local audit devices are not supported: Coffer runs one node, every device is local to it');
         }
