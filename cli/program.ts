@@ -1,4 +1,5 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { LocalError, type CommandContext } from './commands/command-context.js';
 import { registerOperatorInit } from './commands/operator-init.js';
 import { registerOperatorRekey } from './commands/operator-rekey.js';
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerTokenExtras(token, ctx);
   registerPolicy(program, ctx);
   registerSecrets(program, ctx);
+  registerAudit(program, ctx);
   registerKv(program, ctx);
   registerRawPaths(program, ctx);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

@@ -54,6 +54,7 @@ export function normaliseOptions(type: string, raw: unknown, allowPrefixing: boo
     throw new CofferError('invalid_request', 'audit log prefixing is not allowed: set allow_audit_log_prefixing = true in the server configuration');
   }
   deviceSettings(out);
+  if (type === 'file') fileMode(out);
   return out;
 }
 
