@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
 import type { DeclaredAuditDevice } from '../core/audit/audit-broker.js';
+import { normaliseOptions } from '../core/audit/audit-options.js';
 import { CofferError } from '../core/errors.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { parseGoDurationMs } from '../core/go-duration.js';
@@ -252,8 +253,13 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
   const audit = auditStanzas(raw.audit, fail);
   const allowAuditLogPrefixing = raw.allow_audit_log_prefixing === undefined ? false : boolValue(raw.allow_audit_log_prefixing, 'allow_audit_log_prefixing', fail);
+  // The same checks as sys/audit makes, so a bad stanza stops the start instead of the first unseal.
   for (const device of audit) {
-    if ((device.options.prefix ?? '') !== '' && !allowAuditLogPrefixing) fail(`audit "${device.type}" "${device.path}": audit log prefixing is not allowed (set allow_audit_log_prefixing = true)`, 'prefix');
+    try {
+      normaliseOptions(device.type, device.options, allowAuditLogPrefixing);
+    } catch (err) {
+      fail(`audit "${device.type}" "${device.path}": ${(err as Error).message}`, 'audit');
+    }
   }
 
   return {

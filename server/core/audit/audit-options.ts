@@ -54,7 +54,10 @@ export function normaliseOptions(type: string, raw: unknown, allowPrefixing: boo
     throw new CofferError('invalid_request', 'audit log prefixing is not allowed: set allow_audit_log_prefixing = true in the server configuration');
   }
   deviceSettings(out);
-  if (type === 'file') fileMode(out);
+  if (type === 'file') {
+    if ((out.file_path ?? out.path ?? '') === '') throw new CofferError('invalid_request', 'file_path is required');
+    fileMode(out);
+  }
   return out;
 }
 
