@@ -85,10 +85,15 @@ test('a response nobody could record becomes an opaque 500 after the operation r
   const app = createPipeline({
     routes,
     fallback: () => Promise.resolve(json(404, {})),
-    authorizer: {} as Authorizer,
+    authorizer: undefined as unknown as Authorizer,
     logger: createLogger('silent'),
     metrics: new CofferMetrics(),
-    auditor: new RequestAuditor({ broker, tokens: {} as TokenStore, mounts: {} as MountTable, clock: systemClock }),
+    auditor: new RequestAuditor({
+      broker,
+      tokens: undefined as unknown as TokenStore,
+      mounts: undefined as unknown as MountTable,
+      clock: systemClock,
+    }),
   });
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
