@@ -33,6 +33,8 @@ export class FileSink implements AuditSink {
   #handle: { fh: FileHandle; dev: number; ino: number } | undefined;
   #queue: Pending[] = [];
   #writing = false;
+  /** Once closed (the device was disabled or the server sealed), a late write must not re-open the file. */
+  #closed = false;
 
   constructor(filePath: string, mode: number) {
     this.#path = filePath;
@@ -40,6 +42,7 @@ export class FileSink implements AuditSink {
   }
 
   write(line: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new CofferError('internal', 'the audit device is closed'));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ text: line, resolve, reject });
       if (!this.#writing) void this.#drain();
@@ -47,6 +50,11 @@ export class FileSink implements AuditSink {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
     await handle?.fh.close().catch(() => undefined);
@@ -71,7 +79,7 @@ export class FileSink implements AuditSink {
     try {
       await this.#writeAll(await this.#current(), bytes);
     } catch {
-      await this.close();
+      await this.#release();
       await this.#writeAll(await this.#current(), bytes);
     }
   }
@@ -83,16 +91,18 @@ export class FileSink implements AuditSink {
 
   /** The open handle, re-opened when the path no longer names the file it has open. */
   async #current(): Promise<FileHandle> {
+    if (this.#closed) throw new CofferError('internal', 'the audit device is closed');
     if (this.#handle) {
       const now = await stat(this.#path).catch(() => undefined);
       if (now?.dev === this.#handle.dev && now.ino === this.#handle.ino) return this.#handle.fh;
-      await this.close();
+      await this.#release();
     }
     await mkdir(path.dirname(this.#path), { recursive: true, mode: 0o700 });
     const fh = await open(this.#path, 'a', this.#mode === 0 ? 0o600 : this.#mode);
     try {
       if (this.#mode !== 0) await fh.chmod(this.#mode);
       const st = await fh.stat();
+      if (this.#closed) throw new CofferError('internal', 'the audit device is closed');
       this.#handle = { fh, dev: st.dev, ino: st.ino };
       return fh;
     } catch (err) {
