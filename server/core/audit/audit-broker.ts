@@ -11,6 +11,7 @@ import { hashStructure, identifiedHmac } from './audit-hash.js';
 import { deviceSettings, normaliseOptions, type DeviceSettings } from './audit-options.js';
 import type { AuditAuth, AuditEntry, AuditWrapInfo } from './audit-record.js';
 import { fileSinkFor, type AuditSink, type StdoutWriter } from './file-device.js';
+import { socketSinkFor } from './socket-device.js';
 
 /** One enabled device, as persisted in `core/audit`. */
 export interface AuditTableEntry {
@@ -75,6 +76,7 @@ const timerDelay: Delay = (ms) => {
 
 const defaultSinkFor = (entry: AuditTableEntry, stdout: StdoutWriter): AuditSink => {
   if (entry.type === 'file') return fileSinkFor(entry.options, stdout);
+  if (entry.type === 'socket') return socketSinkFor(entry.options);
   throw new CofferError('invalid_request', `unknown backend type: "${entry.type}"`);
 };
 

@@ -1,10 +1,12 @@
 import { CofferError } from '../errors.js';
 import { parseGoDurationMs } from '../go-duration.js';
+import { socketTarget } from './socket-device.js';
 
 /** The options every device type takes. */
 const COMMON = ['format', 'prefix', 'log_raw', 'hmac_accessor', 'elide_list_responses', 'skip_test', 'write_timeout'];
 const BY_TYPE: Record<string, string[]> = {
   file: [...COMMON, 'file_path', 'path', 'mode'],
+  socket: [...COMMON, 'address', 'socket_type'],
 };
 
 /** The types `sys/audit` accepts. */
@@ -58,6 +60,7 @@ export function normaliseOptions(type: string, raw: unknown, allowPrefixing: boo
     if ((out.file_path ?? out.path ?? '') === '') throw new CofferError('invalid_request', 'file_path is required');
     fileMode(out);
   }
+  if (type === 'socket') socketTarget(out);
   return out;
 }
 
