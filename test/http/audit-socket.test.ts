@@ -66,7 +66,7 @@ test('the socket device sends each record as a JSON line over TCP, UDP and a Uni
     server.api('PUT', `sys/audit/${p}`, { token: root, body: { type: 'socket', options } });
   assert.equal((await enable('tcp', { address: `127.0.0.1:${(tcp.server.address() as AddressInfo).port}` })).status, 204);
   assert.equal((await enable('unix', { address: unixPath, socket_type: 'unix' })).status, 204);
-  assert.equal((await enable('udp', { address: `127.0.0.1:${(udp.address() as AddressInfo).port}`, socket_type: 'udp' })).status, 204);
+  assert.equal((await enable('udp', { address: `127.0.0.1:${udp.address().port}`, socket_type: 'udp' })).status, 204);
   assert.equal((await server.api('GET', 'sys/audit', { token: root })).status, 200);
   const listed = /"type":"response"[^\n]*"path":"sys\/audit"/;
   await Promise.all([tcp.got.until(listed), unix.got.until(listed), udpGot.until(listed)]);
