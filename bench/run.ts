@@ -4,7 +4,8 @@
  *
  * 1. HTTP load (autocannon) of KV v2 reads and writes with a policy token against a real server on LevelDB, next
  *    to a bare express handler returning the same JSON (framework + network floor) and next to the same server
- *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs).
+ *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs), and the same server
+ *    again with one file audit device (ratio = what auditing every request costs).
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
  * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
  * 4. Rewrap throughput (entries/s at 1 KiB) beside a raw LevelDB rewrite of the same entries in the same pages, and
@@ -121,6 +122,9 @@ async function httpLoad(dir: string): Promise<void> {
   const readBody = JSON.stringify(await call(real.server.url, 'GET', 'secret/data/app/k1', undefined, real.token));
   const writeBody = JSON.stringify(await call(real.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, real.token));
   const coffer = await load(real.server.url, real.token);
+  // The same server again with one file audit device: what auditing every request and response costs.
+  await call(real.server.url, 'PUT', 'sys/audit/file', { type: 'file', options: { file_path: path.join(dir, 'audit.log') } }, real.root);
+  const audited = await load(real.server.url, real.token);
   await real.server.close();
 
   const bare = await bareExpress(readBody, writeBody);
@@ -137,6 +141,8 @@ async function httpLoad(dir: string): Promise<void> {
   const aeadMicros = Number(process.hrtime.bigint() - started) / 1e3 / rounds;
 
   loadRows('Coffer (LevelDB, AES-GCM barrier, policy token)', coffer);
+  loadRows('Coffer with one file audit device', audited);
+  row('read throughput ratio, no audit / one file audit device', coffer.read.requests.average / audited.read.requests.average, '×');
   loadRows('bare express, same JSON', floor);
   row('read throughput ratio, bare express / Coffer', floor.read.requests.average / coffer.read.requests.average, '×');
   row('write throughput ratio, bare express / Coffer', floor.write.requests.average / coffer.write.requests.average, '×');

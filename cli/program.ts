@@ -1,4 +1,5 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { LocalError, type CommandContext } from './commands/command-context.js';
 import { registerOperatorInit } from './commands/operator-init.js';
 import { registerOperatorGenerateRoot } from './commands/operator-generate-root.js';
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerOperatorRetire(operator, ctx);
   registerPolicy(program, ctx);
   registerSecrets(program, ctx);
+  registerAudit(program, ctx);
   registerKv(program, ctx);
   registerRawPaths(program, ctx);
   registerAuth(program, ctx);

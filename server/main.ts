@@ -49,7 +49,11 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   };
   let server: RunningCoffer;
   try {
-    server = await startCoffer(config, { logger, env: process.env });
+    server = await startCoffer(config, {
+      logger,
+      env: process.env,
+      stdout: (text) => new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve()))),
+    });
   } catch (err) {
     removePidFile();
     const message = err instanceof CofferError ? err.message : (err as Error).message;

@@ -31,6 +31,8 @@ export interface StartOptions {
   schedule?: Scheduler;
   /** Schedules the transit seal token's renewals (default: a real timer); tests inject one they drive by hand. */
   sealTokenSchedule?: Scheduler;
+  /** Where an audit device with `file_path = "stdout"` writes (main passes the process's standard output). */
+  stdout?: (text: string) => Promise<void>;
 }
 
 /** Runs `fn` after `ms`; returns a cancel function. */
@@ -79,6 +81,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     logger: options.logger,
     seal,
     ...(config.clusterName ? { clusterName: config.clusterName } : {}),
+    audit: { declared: config.audit, allowPrefixing: config.allowAuditLogPrefixing, ...(options.stdout ? { stdout: options.stdout } : {}) },
   });
   // The gauges read the barrier at scrape time.
   metrics.watch({

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import HCL from 'js-hcl-parser';
+import type { DeclaredAuditDevice } from '../core/audit/audit-broker.js';
+import { normaliseOptions } from '../core/audit/audit-options.js';
 import { CofferError } from '../core/errors.js';
 import { parseDurationSeconds } from '../core/duration.js';
 import { parseGoDurationMs } from '../core/go-duration.js';
@@ -102,6 +104,10 @@ export interface ServerConfig {
   /** `cluster_name`: the name given to the cluster when it is initialised. */
   clusterName?: string;
   telemetry: TelemetryConfig;
+  /** `audit "<type>" "<path>" { description, options { … } }` stanzas, applied at every unseal. */
+  audit: DeclaredAuditDevice[];
+  /** `allow_audit_log_prefixing`: audit devices may set `prefix` (off by default: CVE-2025-6000). */
+  allowAuditLogPrefixing: boolean;
   /** Accepted keys without an effect here (in the parser's key order). */
   notes: ConfigNote[];
   /** `keyring_trim_grace`: how long a term stays retired before its key may be trimmed (seconds; default 72h). */
@@ -141,6 +147,8 @@ const TOP_LEVEL_KEYS = new Set([
   'telemetry',
   'disable_unauthed_rekey_endpoints',
   'disable_unauthed_generate_root_endpoints',
+  'audit',
+  'allow_audit_log_prefixing',
 ]);
 
 /**
@@ -252,6 +260,17 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
+  const audit = auditStanzas(raw.audit, fail);
+  const allowAuditLogPrefixing =
+    raw.allow_audit_log_prefixing === undefined ? false : boolValue(raw.allow_audit_log_prefixing, 'allow_audit_log_prefixing', fail);
+  // The same checks as sys/audit makes, so a bad stanza stops the start instead of the first unseal.
+  for (const device of audit) {
+    try {
+      normaliseOptions(device.type, device.options, allowAuditLogPrefixing);
+    } catch (err) {
+      fail(`audit "${device.type}" "${device.path}": ${(err as Error).message}`, 'audit');
+    }
+  }
 
   let keyringTrimGraceSeconds = 72 * 3600;
   if (raw.keyring_trim_grace !== undefined) {
@@ -276,6 +295,8 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds,
     telemetry,
+    audit,
+    allowAuditLogPrefixing,
     notes,
     keyringTrimGraceSeconds,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
@@ -288,6 +309,53 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
         ? false
         : boolValue(raw.disable_unauthed_generate_root_endpoints, 'disable_unauthed_generate_root_endpoints', fail),
   };
+}
+
+/**
+ * `audit "<type>" "<path>" { description = "…", options { k = "v" } }` (OpenBao's declarative form). The HCL parser
+ * gives nested labels as `{type: {path: [body]}}`; option values must be strings (or numbers/booleans, turned into
+ * text as the API does). Checking the options themselves is the audit broker's job, at unseal.
+ */
+function auditStanzas(value: unknown, fail: Fail): DeclaredAuditDevice[] {
+  if (value === undefined) return [];
+  const out: DeclaredAuditDevice[] = [];
+  const shape = 'audit stanzas look like audit "file" "to-file" { options { file_path = "/var/log/coffer-audit.log" } }';
+  for (const item of (Array.isArray(value) ? value : [value]) as unknown[]) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) fail(shape, 'audit');
+    for (const [type, byPath] of Object.entries(item as Record<string, unknown>)) {
+      for (const inner of (Array.isArray(byPath) ? byPath : [byPath]) as unknown[]) {
+        if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) fail(shape, 'audit');
+        for (const [devicePath, bodies] of Object.entries(inner as Record<string, unknown>)) {
+          for (const body of (Array.isArray(bodies) ? bodies : [bodies]) as unknown[]) {
+            if (typeof body !== 'object' || body === null || Array.isArray(body)) fail(shape, 'audit');
+            const b = body as Record<string, unknown>;
+            const unknown = Object.keys(b).filter((k) => k !== 'description' && k !== 'options' && k !== 'local');
+            if (unknown.length > 0) fail(`unknown key "${unknown[0]}" in audit "${type}" "${devicePath}"`, unknown[0]);
+            if (b.local !== undefined && boolValue(b.local, 'local', fail))
+              fail('local audit devices are not supported: Coffer runs one node', 'local');
+            const description =
+              b.description === undefined
+                ? ''
+                : typeof b.description === 'string'
+                  ? b.description
+                  : fail('description must be a string', 'description');
+            const options: Record<string, string> = {};
+            for (const block of (b.options === undefined ? [] : Array.isArray(b.options) ? b.options : [b.options]) as unknown[]) {
+              if (typeof block !== 'object' || block === null || Array.isArray(block)) fail('options must be a block', 'options');
+              for (const [k, v] of Object.entries(block as Record<string, unknown>)) {
+                if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`audit option ${k} must be a string`, k);
+                options[k] = String(v);
+              }
+            }
+            if (out.some((d) => d.path.replace(/\/+$/, '') === devicePath.replace(/\/+$/, '')))
+              fail(`two audit stanzas for the path "${devicePath}"`, 'audit');
+            out.push({ type, path: devicePath, description, options });
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Telemetry keys of Vault's push sinks: Coffer only serves Prometheus metrics at sys/metrics. */

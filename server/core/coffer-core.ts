@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { AuthTable } from './auth/auth-table.js';
+import { AuditBroker, type DeclaredAuditDevice } from './audit/audit-broker.js';
+import type { StdoutWriter } from './audit/file-device.js';
 import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
 import type { Clock, Random } from './clock.js';
@@ -50,6 +52,8 @@ export interface CoreOptions {
   notifier?: (rewrap: RewrapService) => JobNotifier;
   /** Waits for rewrap rate limits and retry backoff (tests inject one). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Audit settings from the configuration: `audit` stanzas, `allow_audit_log_prefixing`, and where `stdout` is. */
+  audit?: { declared?: readonly DeclaredAuditDevice[]; allowPrefixing?: boolean; stdout?: StdoutWriter };
 }
 
 export interface SealStatus {
@@ -91,6 +95,7 @@ export class CofferCore {
   readonly cubbyhole: Cubbyhole;
   readonly wrapping: ResponseWrapping;
   readonly cluster: ClusterIdentity;
+  readonly audit: AuditBroker;
   readonly clock: Clock;
   readonly #storage: StorageBackend;
   readonly #storageType: string;
@@ -178,10 +183,22 @@ export class CofferCore {
       lastCensus: () => this.rewrap.lastCompletedCensus(),
       trimGraceSeconds: options.keyringTrimGraceSeconds ?? DEFAULT_TRIM_GRACE_SECONDS,
     });
+    this.audit = new AuditBroker({
+      barrier: this.barrier,
+      clock,
+      random,
+      logger,
+      observer,
+      ...(options.audit?.declared ? { declared: options.audit.declared } : {}),
+      ...(options.audit?.allowPrefixing ? { allowPrefixing: true } : {}),
+      ...(options.audit?.stdout ? { stdout: options.audit.stdout } : {}),
+    });
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.auth.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());
+    this.lifecycle.onUnsealed(() => this.audit.load());
+    this.lifecycle.onSealing(() => this.audit.close());
     this.lifecycle.onSealing(() => {
       this.tokens.unload();
       this.policies.clear();

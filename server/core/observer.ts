@@ -14,6 +14,10 @@ export interface CoreObserver {
   rekeyRollback(target: 'barrier' | 'recovery'): void;
   /** A read of an entry under a retired term was refused. */
   retiredRead?(term: number): void;
+  /** One audit device failed to write a record (others may have succeeded). */
+  auditDeviceFailure(path: string): void;
+  /** No audit device could write a record: the request was refused. */
+  auditLogFailure(kind: 'request' | 'response'): void;
 }
 
 /** An observer that records nothing (cores built without a server, e.g. in unit tests). */
@@ -23,4 +27,6 @@ export const NO_OBSERVER: CoreObserver = {
   decryptFailure: () => {},
   unconfirmedRekey: () => {},
   rekeyRollback: () => {},
+  auditDeviceFailure: () => {},
+  auditLogFailure: () => {},
 };

@@ -5,6 +5,7 @@ import type { CofferMetrics } from '../metrics/metrics.js';
 import { Authorizer } from './authorizer.js';
 import { helpFor } from './path-help.js';
 import { createPipeline } from './pipeline.js';
+import { RequestAuditor } from './request-audit.js';
 import { BodyValidator } from './request-body.js';
 import { WrapStep } from './response-wrapping-step.js';
 import { authMethodHandler } from './routes/auth-methods.js';
@@ -14,6 +15,7 @@ import { mountedHandler } from './routes/logical.js';
 import type { RouteTable } from './routes/route-table.js';
 import { sysGenerateRootRoutes } from './routes/sys-generate-root.js';
 import { sysAuthRoutes } from './routes/sys-auth.js';
+import { sysAuditRoutes } from './routes/sys-audit.js';
 import { sysHealthRoutes } from './routes/sys-health.js';
 import { sysInitRoutes } from './routes/sys-init.js';
 import { sysKeyringRoutes } from './routes/sys-keyring.js';
@@ -60,6 +62,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     wrapping,
     clock,
     generateRoot,
+    audit,
   } = core;
   const validator = new BodyValidator();
   const sealStatus = () => core.sealStatus();
@@ -83,6 +86,7 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     ...sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRekeyEndpoints: options.disableUnauthedRekeyEndpoints }),
     ...authTokenRoutes({ tokens, roles: tokenRoles, auth, policies, validator }),
     ...sysWrappingRoutes({ wrapping, lifecycle, validator }),
+    ...sysAuditRoutes({ audit, lifecycle }),
     ...sysMetricsRoutes({ metrics: options.metrics, unauthenticatedMetrics: options.unauthenticatedMetrics }),
   };
   const mounted = mountedHandler({ mounts, lifecycle });
@@ -101,5 +105,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,
+    auditor: new RequestAuditor({ broker: audit, tokens, mounts, clock }),
   });
 }

@@ -5,6 +5,7 @@ import type { CofferMetrics } from '../metrics/metrics.js';
 import type { Authorizer } from './authorizer.js';
 import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
+import type { RequestAuditor } from './request-audit.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import type { WrapStep } from './response-wrapping-step.js';
 import { badListParameter, routerMethod } from './router-method.js';
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   metrics: CofferMetrics;
   /** Response wrapping (`X-Vault-Wrap-TTL`): checked before the handler, applied to its reply. */
   wrap?: WrapStep;
+  /** Audit devices: a request record before the handler, a response record after it (fail closed). */
+  auditor?: RequestAuditor;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -100,8 +103,31 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     const wrapTtl = deps.wrap?.requestedTtl(req.headers, path);
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
     if (method === 'GET' && (req.query.help === '1' || req.query.help === 'true')) return write(res, await helpReply(ctx, deps.help));
-    const reply = await handler(ctx);
-    write(res, wrapTtl === undefined ? reply : await deps.wrap!.wrap(reply, wrapTtl, path));
+    const trail = deps.auditor?.begin({
+      method,
+      path,
+      body: ctx.body,
+      query: ctx.query,
+      token: ctx.token,
+      remoteAddress: req.socket.remoteAddress,
+      remotePort: req.socket.remotePort,
+    });
+    // Wrapping comes first, so the audit trail records the wrapped answer, never the secret in clear.
+    const answer = async () => {
+      const reply = await handler(ctx);
+      return wrapTtl === undefined ? reply : deps.wrap!.wrap(reply, wrapTtl, path);
+    };
+    if (!trail) return write(res, await answer());
+    // Audit: nothing runs unless the request was recorded; a reply nobody recorded is replaced by a 500.
+    await trail.request();
+    const reply = await answer().catch((err: unknown) => replyForError(err, req.path, log));
+    try {
+      await trail.response(reply);
+    } catch (err) {
+      res.locals.auditReplaced = true;
+      throw err;
+    }
+    write(res, reply);
   });
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 
@@ -207,7 +233,8 @@ function contextFor(
       return entry;
     },
     hasSudo: (p) => authorizer.hasSudo(token, p),
-    afterDelivery: (fn, what) => afterDelivery(res, fn, what, log),
+    // A reply replaced by the audit failure's 500 was never delivered: its after-delivery work must not run.
+    afterDelivery: (fn, what) => afterDelivery(res, () => (res.locals.auditReplaced === true ? Promise.resolve() : fn()), what, log),
     setRouteLabel: (label) => {
       res.locals.route = label;
     },

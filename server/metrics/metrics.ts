@@ -62,6 +62,9 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
   readonly #deniedReads: client.Counter<'term'>;
   /** The running job's last checkpoint, for the checkpoint-age gauge (undefined when no job runs). */
   #checkpointAt: Date | undefined;
+  readonly #auditRequestFailures: client.Counter;
+  readonly #auditResponseFailures: client.Counter;
+  readonly #auditDeviceFailures: client.Counter<'path'>;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -217,6 +220,22 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
       registers,
     });
     for (const result of ['rewrapped', 'skipped_concurrent', 'failed', 'retried']) this.#rewrapEntries.inc({ result }, 0);
+    this.#auditRequestFailures = new client.Counter({
+      name: `${p}audit_log_request_failures_total`,
+      help: 'Requests refused because no audit device could record the request',
+      registers,
+    });
+    this.#auditResponseFailures = new client.Counter({
+      name: `${p}audit_log_response_failures_total`,
+      help: 'Requests answered 500 because no audit device could record the response (the operation had happened)',
+      registers,
+    });
+    this.#auditDeviceFailures = new client.Counter({
+      name: `${p}audit_device_failures_total`,
+      help: 'Records one audit device failed to write (the request still succeeds while another device wrote it)',
+      labelNames: ['path'],
+      registers,
+    });
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -291,6 +310,14 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
 
   retiredRead(term: number): void {
     this.#deniedReads.inc({ term: String(term) });
+  }
+
+  auditDeviceFailure(path: string): void {
+    this.#auditDeviceFailures.inc({ path });
+  }
+
+  auditLogFailure(kind: 'request' | 'response'): void {
+    (kind === 'request' ? this.#auditRequestFailures : this.#auditResponseFailures).inc();
   }
 
   get contentType(): string {
