@@ -62,9 +62,6 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.use((req, res, next) => {
     const refusal = crossSiteRefusal(req);
     if (refusal) return write(res, errors(403, [refusal]));
-    // A wrapped answer cannot be given yet: refuse rather than answer in clear what the client asked to be wrapped.
-    if (req.headers['x-vault-wrap-ttl'] !== undefined)
-      return write(res, errors(400, ['X-Vault-Wrap-TTL: response wrapping is not supported by this server']));
     next();
   });
   // Vault clients often send no Content-Type (or curl's form type), and Vault ignores it: every body is parsed as

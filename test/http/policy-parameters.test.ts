@@ -45,11 +45,15 @@ test('a policy with parameter constraints is stored, read back as written, and n
   ]);
 });
 
-test('a request asking for response wrapping is refused with a 400 rather than answered in clear', async (t) => {
+test('a wrap TTL that cannot be honoured is a 400, never an answer in clear; a valid one wraps', async (t) => {
   const server = await startTestServer(t);
   const init = await initServer(server, 1, 1);
   await unsealServer(server, init.keys);
-  const res = await server.api('GET', 'auth/token/lookup-self', { token: init.rootToken, headers: { 'X-Vault-Wrap-TTL': '60s' } });
-  assert.equal(res.status, 400);
-  assert.match(res.body.errors[0], /X-Vault-Wrap-TTL/);
+  const bad = await server.api('GET', 'auth/token/lookup-self', { token: init.rootToken, headers: { 'X-Vault-Wrap-TTL': 'soon' } });
+  assert.equal(bad.status, 400);
+  assert.ok(!bad.text.includes(init.rootToken));
+  const wrapped = await server.api('GET', 'auth/token/lookup-self', { token: init.rootToken, headers: { 'X-Vault-Wrap-TTL': '60s' } });
+  assert.equal(wrapped.status, 200);
+  assert.equal(wrapped.body.data, null);
+  assert.match(wrapped.body.wrap_info.token, /^hvs\./);
 });
