@@ -293,3 +293,24 @@ test('a device declared in the server configuration is created at unseal, logs, 
   });
   assert.deepEqual(replace.body.errors, ['path already in use']);
 });
+
+test('generate-root leaves a trail: one request and one response record per call, with no share, OTP, nonce or token in clear', async (t) => {
+  const { server, init, log } = await auditedServer(t);
+  const otp = 'Q'.repeat(28);
+  const started = await server.api('PUT', 'sys/generate-root/attempt', { body: { otp } });
+  assert.equal(started.status, 200, started.text);
+  const nonce = started.body.nonce as string;
+  let last;
+  for (const key of init.keys.slice(0, 3)) last = await server.api('PUT', 'sys/generate-root/update', { body: { key, nonce } });
+  assert.equal(last?.body.complete, true);
+  const encoded = last?.body.encoded_token as string;
+  const lines = await readLog(log);
+  const of = (p: string, type: string) => lines.filter((l: Line) => l.type === type && l.request?.path === p);
+  assert.equal(of('sys/generate-root/attempt', 'request').length, 1);
+  assert.equal(of('sys/generate-root/attempt', 'response').length, 1);
+  assert.equal(of('sys/generate-root/update', 'request').length, 3);
+  assert.equal(of('sys/generate-root/update', 'response').length, 3);
+  const text = await readFile(log, 'utf8');
+  for (const secret of [otp, nonce, encoded, ...init.keys.slice(0, 3)])
+    assert.ok(!text.includes(secret), 'a secret of the ceremony reached the log in clear');
+});
