@@ -294,8 +294,13 @@ test('a device declared in the server configuration is created at unseal, logs, 
   assert.deepEqual(replace.body.errors, ['path already in use']);
 });
 
-test('generate-root leaves a trail: one request and one response record per call, with no share, OTP, nonce or token in clear', async (t) => {
-  const { server, init, log } = await auditedServer(t);
+test('a userpass login and a generate-root ceremony leave one request and one response record per call, with no password, share, OTP, nonce or token in clear', async (t) => {
+  const { server, init, root, log } = await auditedServer(t);
+  // A login through an auth method is audited too, the password never in clear.
+  assert.equal((await server.api('POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' } })).status, 204);
+  await server.api('POST', 'auth/userpass/users/ada', { token: root, body: { password: 'lovelace-engine-1843' } });
+  const login = await server.api('POST', 'auth/userpass/login/ada', { body: { password: 'lovelace-engine-1843' } });
+  assert.equal(login.status, 200, login.text);
   const otp = 'Q'.repeat(28);
   const started = await server.api('PUT', 'sys/generate-root/attempt', { body: { otp } });
   assert.equal(started.status, 200, started.text);
@@ -310,7 +315,9 @@ test('generate-root leaves a trail: one request and one response record per call
   assert.equal(of('sys/generate-root/attempt', 'response').length, 1);
   assert.equal(of('sys/generate-root/update', 'request').length, 3);
   assert.equal(of('sys/generate-root/update', 'response').length, 3);
+  assert.equal(of('auth/userpass/login/ada', 'request').length, 1);
+  assert.equal(of('auth/userpass/login/ada', 'response').length, 1);
   const text = await readFile(log, 'utf8');
-  for (const secret of [otp, nonce, encoded, ...init.keys.slice(0, 3)])
+  for (const secret of [otp, nonce, encoded, ...init.keys.slice(0, 3), 'lovelace-engine-1843', login.body.auth.client_token as string])
     assert.ok(!text.includes(secret), 'a secret of the ceremony reached the log in clear');
 });
