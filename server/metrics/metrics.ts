@@ -157,31 +157,31 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
       registers,
     });
     this.#logins = new client.Counter({
-      name: 'coffer_auth_login_attempts_total',
+      name: `${p}auth_login_attempts_total`,
       help: 'Logins through auth methods by method type and outcome (failure: bad credentials or refused)',
       labelNames: ['method', 'outcome'],
       registers,
     });
     for (const method of ['approle', 'userpass']) for (const outcome of ['success', 'failure']) this.#logins.inc({ method, outcome }, 0);
     this.#rewrapEntries = new client.Counter({
-      name: 'coffer_rewrap_entries_total',
+      name: `${p}rewrap_entries_total`,
       help: 'Entries handled by rewrap jobs, by result: rewrapped, skipped_concurrent (a client wrote first), failed, retried',
       labelNames: ['result'],
       registers,
     });
     this.#rewrapBytes = new client.Counter({
-      name: 'coffer_rewrap_bytes_total',
+      name: `${p}rewrap_bytes_total`,
       help: 'Bytes rewritten by rewrap jobs, by result',
       labelNames: ['result'],
       registers,
     });
     this.#jobProgress = new client.Gauge({
-      name: 'coffer_rewrap_job_progress_ratio',
+      name: `${p}rewrap_job_progress_ratio`,
       help: 'Progress of the current (or last) rewrap job, 0 to 1',
       registers,
     });
     this.#jobState = new client.Gauge({
-      name: 'coffer_rewrap_job_state',
+      name: `${p}rewrap_job_state`,
       help: '1 for the state of the current (or last) rewrap job',
       labelNames: ['state'],
       registers,
@@ -189,7 +189,7 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client's collect() gets the gauge as `this`
     const self = this;
     new client.Gauge({
-      name: 'coffer_rewrap_checkpoint_age_seconds',
+      name: `${p}rewrap_checkpoint_age_seconds`,
       help: 'Seconds since the running rewrap job last persisted its checkpoint (0 when no job runs): alert when it grows',
       registers,
       collect() {
@@ -197,24 +197,24 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
       },
     });
     this.#termEntries = new client.Gauge({
-      name: 'coffer_keyring_term_entries',
+      name: `${p}keyring_term_entries`,
       help: 'Entries per key term in the last completed census',
       labelNames: ['term'],
       registers,
     });
     this.#termBytes = new client.Gauge({
-      name: 'coffer_keyring_term_bytes',
+      name: `${p}keyring_term_bytes`,
       help: 'Bytes per key term in the last completed census',
       labelNames: ['term'],
       registers,
     });
     this.#censusTime = new client.Gauge({
-      name: 'coffer_keyring_census_timestamp_seconds',
+      name: `${p}keyring_census_timestamp_seconds`,
       help: 'When the last census completed (Unix seconds; 0: none yet)',
       registers,
     });
     this.#deniedReads = new client.Counter({
-      name: 'coffer_barrier_retired_reads_denied_total',
+      name: `${p}barrier_retired_reads_denied_total`,
       help: 'Reads refused because the entry is under a retired term: the canary of a soft retire (and a trim blocker)',
       labelNames: ['term'],
       registers,

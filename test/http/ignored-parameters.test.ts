@@ -132,20 +132,3 @@ describe('unknown fields are refused where Coffer would not apply them', () => {
     assert.equal((await server.api('GET', 'kv2/data/a', { token: rootToken })).status, 404, 'nothing was written');
   });
 });
-
-describe('transit fields Coffer cannot honour', () => {
-  test('associated_data, context and nonce are refused on encrypt (single and batch) rather than silently not bound', async (t) => {
-    const { server, rootToken } = await ready(t);
-    await server.api('POST', 'sys/mounts/transit', { token: rootToken, body: { type: 'transit' } });
-    await server.api('POST', 'transit/keys/k', { token: rootToken, body: {} });
-    const plaintext = Buffer.from('hello').toString('base64');
-    for (const extra of [{ associated_data: 'YWFk' }, { context: 'Y3R4' }, { nonce: 'bm9uY2U=' }]) {
-      const res = await server.api('POST', 'transit/encrypt/k', { token: rootToken, body: { plaintext, ...extra } });
-      assert.equal(res.status, 400, JSON.stringify(extra));
-      assert.match(res.body.errors[0], new RegExp(Object.keys(extra)[0]!));
-      const batch = await server.api('POST', 'transit/encrypt/k', { token: rootToken, body: { batch_input: [{ plaintext, ...extra }] } });
-      assert.equal(batch.status, 400);
-    }
-    assert.equal((await server.api('POST', 'transit/encrypt/k', { token: rootToken, body: { plaintext } })).status, 200);
-  });
-});

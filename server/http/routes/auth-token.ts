@@ -1,6 +1,6 @@
 import { CAPABILITIES_REQUEST, TOKEN_CREATE_REQUEST, TOKEN_REF_REQUEST, TOKEN_RENEW_REQUEST, TOKEN_ROLE_REQUEST } from '../../../shared/schemas.js';
 import { parseCidrs } from '../../core/auth/cidr.js';
-import { SYSTEM_MAX_TTL, type AuthTable } from '../../core/auth/auth-table.js';
+import type { AuthTable } from '../../core/auth/auth-table.js';
 import { rfc3339Nano } from '../../core/clock.js';
 import { CofferError } from '../../core/errors.js';
 import { normalisePolicyName } from '../../core/policy/policy.js';
@@ -93,7 +93,8 @@ export interface AuthTokenDeps {
 export function authTokenRoutes({ tokens, roles, auth, policies, validator }: AuthTokenDeps): RouteTable {
   const tokenTtls = () => {
     const config = auth.tokenMount?.config ?? { default_lease_ttl: 0, max_lease_ttl: 0 };
-    return { defaultTtl: config.default_lease_ttl || SYSTEM_MAX_TTL, maxTtl: config.max_lease_ttl || SYSTEM_MAX_TTL };
+    const limits = tokens.leaseLimits;
+    return { defaultTtl: config.default_lease_ttl || limits.defaultTtl, maxTtl: config.max_lease_ttl || limits.maxTtl };
   };
 
   async function create(ctx: RequestContext, path: string, mode: { orphan?: boolean; roleName?: string }): Promise<Reply> {
