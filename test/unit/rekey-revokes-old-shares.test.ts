@@ -8,7 +8,8 @@ import { createLogger } from '../../server/log/logger.js';
 import { attackerReads, rawCopy } from '../helpers/attacker.js';
 import { ManualClock } from '../helpers/test-server.js';
 
-test('attack: old shares plus an old storage snapshot and the current storage decrypt nothing written after a rekey', async () => {
+/** A Shamir core (3 shares, threshold 2) over in-memory storage, unsealed. */
+async function unsealedCore() {
   const storage = new InmemBackend();
   const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
   const init = await core.initialize({
@@ -21,6 +22,11 @@ test('attack: old shares plus an old storage snapshot and the current storage de
     recoveryPgpKeys: [],
   });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
+  return { storage, core, init };
+}
+
+test('attack: old shares plus an old storage snapshot and the current storage decrypt nothing written after a rekey', async () => {
+  const { storage, core, init } = await unsealedCore();
   await core.policies.put('before', 'path "before" { capabilities = ["read"] }');
   const snapshot = await rawCopy(storage); // a backup taken before the key holder left
 
@@ -47,18 +53,7 @@ test('attack: old shares plus an old storage snapshot and the current storage de
 });
 
 test('while a rekey is unconfirmed the old shares still open the server, and once delivered they stop', async () => {
-  const storage = new InmemBackend();
-  const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({
-    secretShares: 3,
-    secretThreshold: 2,
-    pgpKeys: [],
-    rootTokenPgpKey: '',
-    recoveryShares: 0,
-    recoveryThreshold: 0,
-    recoveryPgpKeys: [],
-  });
-  for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
+  const { storage, core, init } = await unsealedCore();
   const { nonce } = await core.rekey.init('barrier', { shares: 2, threshold: 2, pgpKeys: [], backup: false, requireVerification: false });
   let finalise: (() => Promise<void>) | undefined;
   await core.rekey.update('barrier', init.keys[0]!, nonce, () => {});
