@@ -9,6 +9,7 @@ import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-se
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
+import { openPostgresql } from './ha-setup.js';
 import { createApp } from './http/app.js';
 import { CofferMetrics } from './metrics/metrics.js';
 import { listen, type RunningListener } from './http/http-server.js';
@@ -59,6 +60,7 @@ export interface RunningCoffer {
 }
 
 export async function openStorage(config: ServerConfig['storage']): Promise<StorageBackend> {
+  if (config.type === 'postgresql') return openPostgresql(config);
   return config.type === 'inmem' ? new InmemBackend() : LeveldbBackend.open(config.path);
 }
 
