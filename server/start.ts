@@ -9,7 +9,9 @@ import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-se
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
-import { openPostgresql } from './ha-setup.js';
+import { openPostgresql, startHa, type RunningHa } from './ha-setup.js';
+import { PostgresqlBackend } from './core/storage/postgresql/postgresql-backend.js';
+import type { HaTimings } from './core/ha/ha-coordinator.js';
 import { createApp } from './http/app.js';
 import { CofferMetrics } from './metrics/metrics.js';
 import { listen, type RunningListener } from './http/http-server.js';
@@ -32,6 +34,8 @@ export interface StartOptions {
   schedule?: Scheduler;
   /** Schedules the transit seal token's renewals (default: a real timer); tests inject one they drive by hand. */
   sealTokenSchedule?: Scheduler;
+  /** HA retry/poll/step-down timings (tests shorten them). */
+  haTimings?: Partial<HaTimings>;
 }
 
 /** Runs `fn` after `ms`; returns a cancel function. */
@@ -55,6 +59,8 @@ export interface RunningCoffer {
   /** Base URL of the first listener. */
   readonly url: string;
   readonly listeners: RunningListener[];
+  /** HA on PostgreSQL (`ha_enabled`), else undefined. */
+  readonly ha: RunningHa | undefined;
   /** Stops listening, seals and closes storage. */
   close(): Promise<void>;
 }
@@ -85,12 +91,22 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     sealed: () => core.barrier.sealed,
     keyStatus: () => (core.barrier.sealed ? undefined : core.barrier.keyStatus()),
   });
+  const ha =
+    config.storage.type === 'postgresql' && config.storage.haEnabled && storage instanceof PostgresqlBackend
+      ? startHa(core, storage, config.storage, { apiAddr: config.apiAddr, logger: options.logger, ...(options.haTimings ? { timings: options.haTimings } : {}) })
+      : undefined;
+  // A failed start stops the HA machinery too (its connections would keep the process alive).
+  const closeStorage = async () => {
+    await ha?.stop();
+    await ha?.closeLock();
+    await storage.close();
+  };
   core.tokens.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   core.mounts.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   try {
     await core.checkSealSetup();
   } catch (err) {
-    await storage.close();
+    await closeStorage();
     throw err;
   }
   // An auto seal unseals at start. A key service that refuses (wrong key, permission) stops the start with its
@@ -99,13 +115,14 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   try {
     await autoUnseal.first();
   } catch (err) {
-    await storage.close();
+    await closeStorage();
     throw err;
   }
   const app = createApp(core, {
     logger: options.logger,
     disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
     metrics,
+    ...(ha ? { ha: ha.coordinator } : {}),
     unauthenticatedMetrics: config.unauthenticatedMetrics,
   });
   const listeners: RunningListener[] = [];
@@ -116,7 +133,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
-    await storage.close();
+    await closeStorage();
     throw err instanceof CofferError ? err : new CofferError('config', `cannot listen: ${(err as Error).message}`);
   }
   options.logger.info({ addresses: listeners.map((l) => l.url), storage: config.storage.type }, 'listening');
@@ -135,13 +152,16 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     storage,
     url: listeners[0]!.url,
     listeners,
+    ha,
     close: async () => {
       if (timer) clearInterval(timer);
       await autoUnseal.stop();
       await renewals.stop();
       await running;
       await Promise.all(listeners.map((l) => l.close()));
+      await ha?.stop();
       await core.seal();
+      await ha?.closeLock();
       await storage.close();
     },
   };

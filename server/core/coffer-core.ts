@@ -107,12 +107,15 @@ export class CofferCore {
     this.lifecycle.onUnsealed(() => this.tokens.load());
     this.lifecycle.onUnsealed(() => this.mounts.load());
     this.lifecycle.onUnsealed(() => this.cluster.load());
-    this.lifecycle.onSealing(() => {
+    const clearCaches = () => {
       this.tokens.unload();
       this.policies.clear();
       this.mounts.clear();
       this.cluster.clear();
-    });
+    };
+    this.lifecycle.onSealing(clearCaches);
+    // HA: a standby drops them when the active node changes storage, and reloads.
+    this.lifecycle.onInvalidate(clearCaches);
   }
 
   /** Whether the server unseals itself through a key service (after start; not after `sys/seal`). */

@@ -16,6 +16,7 @@ import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
+import type { HaView } from './standby.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -24,6 +25,8 @@ export interface AppOptions {
   disableUnauthedRekeyEndpoints: boolean;
   /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
+  /** HA on PostgreSQL: standby redirects, sys/leader, sys/ha-status, sys/step-down. */
+  ha?: HaView;
 }
 
 /**
@@ -36,8 +39,8 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
     ...sysInitRoutes({ validator, initialized: () => core.initialized(), initialize: (request) => core.initialize(request) }),
-    ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
-    ...sysHealthRoutes({ sealStatus, clock }),
+    ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal(), ...(options.ha ? { ha: options.ha } : {}) }),
+    ...sysHealthRoutes({ sealStatus, clock, ...(options.ha ? { ha: options.ha } : {}) }),
     ...sysKeyRoutes({ rotation, validator }),
     ...sysPolicyRoutes({ policies, validator }),
     ...sysMountRoutes({ mounts, tokens, lifecycle }),
@@ -51,5 +54,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,
+    ...(options.ha ? { ha: options.ha } : {}),
   });
 }

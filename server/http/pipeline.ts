@@ -7,6 +7,7 @@ import { httpErrorFor } from './error-table.js';
 import { LIST_MARKER_HEADER } from './list-method.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import { routerMethod } from './router-method.js';
+import { standbyAnswer, type HaView } from './standby.js';
 import { errors, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
 /** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
@@ -24,6 +25,8 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
+  /** HA: a standby redirects client requests to the active node. */
+  ha?: HaView;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -73,6 +76,12 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
+    const standby = deps.ha ? await standbyAnswer(deps.ha, path, req.originalUrl) : undefined;
+    if (standby && 'redirect' in standby) {
+      res.setHeader('Location', standby.redirect);
+      return write(res, { kind: 'empty', status: 307 });
+    }
+    if (standby) return write(res, errors(standby.status, [standby.error]));
     const method = routerMethod(req);
     const route = matchRoute(routes, path);
     let handler: Handler | undefined;

@@ -44,11 +44,13 @@ export class PostgresqlBackend implements StorageBackend {
   readonly table: string;
   readonly haTable: string;
   readonly #notify: readonly string[];
+  readonly #connectionUrl: string;
   #fence: WriteFence | undefined;
   #closed = false;
 
-  private constructor(pool: pg.Pool, table: string, haTable: string, notify: readonly string[]) {
+  private constructor(pool: pg.Pool, connectionUrl: string, table: string, haTable: string, notify: readonly string[]) {
     this.pool = pool;
+    this.#connectionUrl = connectionUrl;
     this.table = table;
     this.haTable = haTable;
     this.#notify = notify;
@@ -69,7 +71,7 @@ export class PostgresqlBackend implements StorageBackend {
     });
     // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
     pool.on('error', () => {});
-    const backend = new PostgresqlBackend(pool, table, haTable, options.notifyPrefixes ?? []);
+    const backend = new PostgresqlBackend(pool, options.connectionUrl, table, haTable, options.notifyPrefixes ?? []);
     try {
       await backend.#createTables();
     } catch (err) {
@@ -185,6 +187,44 @@ export class PostgresqlBackend implements StorageBackend {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Follows other nodes' writes: `onChange(key)` for each key announced on `INVALIDATE_CHANNEL`, and
+   * `onChange(undefined)` after a (re)connection, when notifications may have been missed. Reconnects every
+   * `retryMs` while the database is away. @returns a function that stops listening.
+   */
+  listen(onChange: (key: string | undefined) => void, retryMs = 1000): () => Promise<void> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      const c = new pg.Client({ connectionString: this.#connectionUrl, application_name: 'coffer-listen' });
+      const retry = () => {
+        if (client === c) client = undefined;
+        void c.end().catch(() => {});
+        if (!stopped && !timer) timer = setTimeout(() => ((timer = undefined), void connect()), retryMs).unref();
+      };
+      c.on('error', retry);
+      c.on('end', retry);
+      c.on('notification', (n) => onChange(n.payload));
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${INVALIDATE_CHANNEL}`);
+        client = c;
+        if (stopped) await c.end();
+        else onChange(undefined);
+      } catch {
+        retry();
+      }
+    };
+    void connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end().catch(() => {});
+    };
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import type { WriteFence } from './postgresql-backend.js';
 
 /** The one lock row, as in Vault (`CoreLockPath`). */
 export const HA_LOCK_KEY = 'core/lock';
+const MEMBER_PREFIX = 'coffer/member/';
 
 export interface HaLockOptions {
   connectionUrl: string;
@@ -101,6 +102,27 @@ export class PostgresqlHaLock {
     const row = result.rows[0];
     if (!row) return undefined;
     return { value: row.ha_value ?? '', self: this.#held && row.ha_identity === this.#identity };
+  }
+
+  /**
+   * Registers `member` (a row `coffer/member/<id>` beside the lock row; Vault ignores other keys) until
+   * `expiresInMs` from now on the database clock.
+   */
+  async heartbeat(member: string, value: string, expiresInMs: number): Promise<void> {
+    await this.#query(
+      `INSERT INTO ${this.#table} (ha_key, ha_identity, ha_value, valid_until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond') ` +
+        `ON CONFLICT (ha_key) DO UPDATE SET ha_identity = $2, ha_value = $3, valid_until = now() + $4 * interval '1 millisecond'`,
+      [MEMBER_PREFIX + member, member, value, expiresInMs],
+    );
+  }
+
+  /** Members whose registration has not expired. */
+  async members(): Promise<Array<{ id: string; value: string }>> {
+    const result = await this.#query<{ ha_identity: string; ha_value: string | null }>(
+      `SELECT ha_identity, ha_value FROM ${this.#table} WHERE ha_key LIKE 'coffer/member/%' AND valid_until > now() ORDER BY ha_identity`,
+      [],
+    );
+    return result.rows.map((r) => ({ id: r.ha_identity, value: r.ha_value ?? '' }));
   }
 
   /** Gives the lock up (deletes the row if it is still ours). Does not call `onLost`. */
