@@ -5,7 +5,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { freePort, haStorageStanza, until } from '../helpers/ha.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startServerProcess, type ServerProcess } from '../helpers/processes.js';
-import { apiCall, tempDir } from '../helpers/test-server.js';
+import { rekey, unsealsWith } from '../helpers/rekey.js';
+import { apiCall, tempDir, type TestServer } from '../helpers/test-server.js';
 
 /**
  * Failovers to run: 5 in `npm test` (each restarts a server process, which costs several seconds on a loaded CI
@@ -156,8 +157,18 @@ describe('HA failover with real processes on one PostgreSQL', { skip: postgresSk
     assert.equal((await apiCall(other.url, 'PUT', 'kv/x', { token, body: { v: 'new-active' } })).status, 204);
 
     // A write reaches the frozen node while it still believes it is active; it runs when the process resumes.
-    const stale = fetch(`${frozen.url}/v1/kv/x`, { method: 'PUT', redirect: 'manual', headers: { 'X-Vault-Token': token }, body: JSON.stringify({ v: 'stale' }) });
-    const staleNew = fetch(`${frozen.url}/v1/kv/stale-new`, { method: 'PUT', redirect: 'manual', headers: { 'X-Vault-Token': token }, body: JSON.stringify({ v: 'stale' }) });
+    const stale = fetch(`${frozen.url}/v1/kv/x`, {
+      method: 'PUT',
+      redirect: 'manual',
+      headers: { 'X-Vault-Token': token },
+      body: JSON.stringify({ v: 'stale' }),
+    });
+    const staleNew = fetch(`${frozen.url}/v1/kv/stale-new`, {
+      method: 'PUT',
+      redirect: 'manual',
+      headers: { 'X-Vault-Token': token },
+      body: JSON.stringify({ v: 'stale' }),
+    });
     frozen.process!.child.kill('SIGCONT');
     for (const res of await Promise.all([stale, staleNew])) {
       assert.ok(res.status === 503 || res.status === 307, `the resumed node's write is refused or redirected, not applied (got ${res.status})`);
@@ -167,5 +178,46 @@ describe('HA failover with real processes on one PostgreSQL', { skip: postgresSk
     await until(async () => (await apiCall(frozen.url, 'GET', 'sys/leader')).body.leader_address === other.url);
     assert.equal((await apiCall(frozen.url, 'GET', 'sys/leader')).body.is_self, false);
     assert.equal((await apiCall(frozen.url, 'GET', 'sys/health')).status, 429, 'it came back as a standby');
+  });
+
+  test('rotate and rekey on the active, then kill -9: the new active serves data of every term, and only the new shares unseal the restarted node', async (t) => {
+    const nodes = await makeNodes(t, cluster.url, 'rekey_kill_kv', 2);
+    for (const node of nodes) await start(t, node, undefined);
+    const init = await apiCall(nodes[0]!.url, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    const keys: string[] = init.body.keys;
+    const token: string = init.body.root_token;
+    for (const node of nodes) for (const key of keys) await apiCall(node.url, 'PUT', 'sys/unseal', { body: { key } });
+    let active: Node | undefined;
+    await until(async () => (active = await leaderOf(nodes)) !== undefined);
+    const first = active!;
+    const other = nodes.find((n) => n !== first)!;
+    const api = (node: Node, method: string, p: string, body?: unknown) => apiCall(node.url, method, p, { token, ...(body ? { body } : {}) });
+    await api(first, 'POST', 'sys/mounts/kv', { type: 'kv' });
+    await api(first, 'PUT', 'kv/t1', { v: 'term1' });
+    assert.equal((await api(first, 'PUT', 'sys/rotate')).status, 204);
+    await api(first, 'PUT', 'kv/t2', { v: 'term2' });
+    const asServer = { api: (m: string, p: string, o?: { body?: unknown }) => apiCall(first.url, m, p, o ?? {}) } as unknown as TestServer;
+    const newKeys = (await rekey(asServer, keys, { shares: 1, threshold: 1 })).keys;
+    await api(first, 'PUT', 'kv/t3', { v: 'term3' });
+
+    first.process!.child.kill('SIGKILL');
+    await first.process!.stop();
+    await until(async () => (await apiCall(other.url, 'GET', 'sys/leader')).body.is_self === true);
+    for (const [key, value] of [
+      ['t1', 'term1'],
+      ['t2', 'term2'],
+      ['t3', 'term3'],
+    ] as const) {
+      const res = await api(other, 'GET', `kv/${key}`);
+      assert.equal(res.status, 200, `${key} reads on the new active (${res.text})`);
+      assert.equal(res.body.data.v, value);
+    }
+    assert.equal((await api(other, 'PUT', 'kv/after', { v: 'x' })).status, 204);
+
+    await start(t, first, undefined);
+    const restarted = { api: (m: string, p: string, o?: { body?: unknown }) => apiCall(first.url, m, p, o ?? {}) } as unknown as TestServer;
+    assert.equal(await unsealsWith(restarted, keys), false, 'the old shares no longer unseal');
+    assert.equal(await unsealsWith(restarted, newKeys), true, 'the new shares do');
+    await until(async () => (await apiCall(first.url, 'GET', 'sys/leader')).body.leader_address === other.url);
   });
 });

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { startHaNode, until } from '../helpers/ha.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { runCliProcess } from '../helpers/processes.js';
-import { initServer, unsealServer, type TestServer } from '../helpers/test-server.js';
+import { initServer, unsealServer } from '../helpers/test-server.js';
 
 const run = promisify(execFile);
 
@@ -63,7 +63,9 @@ describe('Vault clients pointed at a standby work through its redirect', { skip:
     const python = await hvacPython();
     if (!python) return t.skip('python3 with hvac is not installed (Debian python3-hvac)');
     const { a, b, keys, rootToken } = await pair(t);
-    const { stdout } = await run(python, ['-c', SCRIPT], { env: { ...process.env, VAULT_ADDR: b.url, VAULT_TOKEN: rootToken, UNSEAL_KEY: keys[0]! } });
+    const { stdout } = await run(python, ['-c', SCRIPT], {
+      env: { ...process.env, VAULT_ADDR: b.url, VAULT_TOKEN: rootToken, UNSEAL_KEY: keys[0]! },
+    });
     const out = JSON.parse(stdout) as { read: Record<string, string>; term: number; rekey_complete: boolean; new_keys: string[] };
     assert.deepEqual(out.read, { user: 'hvac' });
     assert.equal(out.term, 2);
@@ -73,7 +75,6 @@ describe('Vault clients pointed at a standby work through its redirect', { skip:
     // The new share opens the (rekeyed) active node's data after a seal.
     assert.equal((await a.api('PUT', 'sys/seal', { token: rootToken })).status, 204);
     assert.equal((await unsealServer(a, out.new_keys)).body.sealed, false);
-    void b;
   });
 
   test('the coffer CLI: kv put/get, operator rotate, key-status and members, sent to the standby', async (t) => {
@@ -94,6 +95,5 @@ describe('Vault clients pointed at a standby work through its redirect', { skip:
     const stepDown = await runCliProcess(['operator', 'step-down'], env);
     assert.equal(stepDown.code, 0, stepDown.stderr);
     await until(async () => (await b.api('GET', 'sys/leader')).body.is_self === true);
-    void a;
   });
 });
