@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PostgresqlStorageConfig } from './config/load-config.js';
 import type { CofferCore } from './core/coffer-core.js';
-import { HaCoordinator, type HaTimings } from './core/ha/ha-coordinator.js';
+import { HaCoordinator, type HaEvents, type HaTimings } from './core/ha/ha-coordinator.js';
 import { PostgresqlBackend } from './core/storage/postgresql/postgresql-backend.js';
 import { PostgresqlHaLock } from './core/storage/postgresql/postgresql-ha-lock.js';
 
@@ -39,7 +39,7 @@ export function startHa(
   core: CofferCore,
   storage: PostgresqlBackend,
   config: PostgresqlStorageConfig,
-  options: { apiAddr: string; logger: Logger; timings?: Partial<HaTimings> },
+  options: { apiAddr: string; logger: Logger; timings?: Partial<HaTimings>; events?: HaEvents },
 ): RunningHa {
   const nodeId = randomUUID();
   const lock = new PostgresqlHaLock({
@@ -61,6 +61,7 @@ export function startHa(
     apiAddr: options.apiAddr,
     nodeId,
     ...(options.timings ? { timings: options.timings } : {}),
+    ...(options.events ? { events: options.events } : {}),
   });
   // Notifications arrive per key; one refresh covers a burst of them.
   let pending: Promise<void> | undefined;

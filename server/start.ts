@@ -93,7 +93,12 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   });
   const ha =
     config.storage.type === 'postgresql' && config.storage.haEnabled && storage instanceof PostgresqlBackend
-      ? startHa(core, storage, config.storage, { apiAddr: config.apiAddr, logger: options.logger, ...(options.haTimings ? { timings: options.haTimings } : {}) })
+      ? startHa(core, storage, config.storage, {
+          apiAddr: config.apiAddr,
+          logger: options.logger,
+          ...(options.haTimings ? { timings: options.haTimings } : {}),
+          events: { active: (a) => metrics.haActive(a), leadershipLost: () => metrics.haLeadershipLost(), stepDown: () => metrics.haStepDown() },
+        })
       : undefined;
   // A failed start stops the HA machinery too (its connections would keep the process alive).
   const closeStorage = async () => {

@@ -36,6 +36,9 @@ export class CofferMetrics implements CoreObserver {
   readonly #decryptFailures: client.Counter<'reason'>;
   readonly #unconfirmedRekey: client.Gauge<'target'>;
   readonly #rekeyRollbacks: client.Counter<'target'>;
+  readonly #haActive: client.Gauge;
+  readonly #haLeadershipLost: client.Counter;
+  readonly #haStepDowns: client.Counter;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -127,6 +130,13 @@ export class CofferMetrics implements CoreObserver {
       labelNames: ['target'],
       registers,
     });
+    this.#haActive = new client.Gauge({ name: `${p}ha_active`, help: 'HA: 1 while this node holds the lock and serves, else 0', registers });
+    this.#haLeadershipLost = new client.Counter({
+      name: `${p}ha_leadership_lost_total`,
+      help: 'HA: times this node lost the lock while active (renewal refused or local deadline passed)',
+      registers,
+    });
+    this.#haStepDowns = new client.Counter({ name: `${p}ha_step_down_total`, help: 'HA: manual step-downs (sys/step-down) of this node', registers });
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -170,6 +180,19 @@ export class CofferMetrics implements CoreObserver {
 
   rekeyRollback(target: 'barrier' | 'recovery'): void {
     this.#rekeyRollbacks.inc({ target });
+  }
+
+  /** HA: this node became active (true) or standby/sealed (false). */
+  haActive(active: boolean): void {
+    this.#haActive.set(active ? 1 : 0);
+  }
+
+  haLeadershipLost(): void {
+    this.#haLeadershipLost.inc();
+  }
+
+  haStepDown(): void {
+    this.#haStepDowns.inc();
   }
 
   get contentType(): string {

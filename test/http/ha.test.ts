@@ -81,8 +81,14 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     // The standby follows the rotation (notification or poll) without being unsealed again.
     await until(() => !b.core.barrier.sealed && b.core.barrier.keyStatus().term === 2);
 
+    const gauge = async (s: TestServer, name: string) =>
+      Number(new RegExp(`^coffer_${name} (\\S+)$`, 'm').exec((await api(s, 'GET', 'sys/metrics?format=prometheus')).text)?.[1]);
+    assert.equal(await gauge(a, 'ha_active'), 1);
     assert.equal((await api(a, 'PUT', 'sys/step-down')).status, 204);
     await until(() => isActive(b));
+    assert.equal(await gauge(a, 'ha_active'), 0);
+    assert.equal(await gauge(a, 'ha_step_down_total'), 1);
+    assert.equal(await gauge(b, 'ha_active'), 1);
     assert.equal((await api(b, 'GET', 'secret/data/one')).body.data.data.v, 'term1');
     assert.equal((await api(b, 'GET', 'secret/data/two')).body.data.data.v, 'term2');
 

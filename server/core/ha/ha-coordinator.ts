@@ -55,10 +55,16 @@ export interface HaCoordinatorDeps {
   nodeId: string;
   timings?: Partial<HaTimings>;
   /** Reports HA events (metrics). */
-  events?: { active?(active: boolean): void; leadershipLost?(): void; stepDown?(): void };
+  events?: HaEvents;
 }
 
 export type HaRole = 'sealed' | 'standby' | 'active';
+
+export interface HaEvents {
+  active?(active: boolean): void;
+  leadershipLost?(): void;
+  stepDown?(): void;
+}
 
 /**
  * One active node: every unsealed node competes for the lock; the holder loads keyring, seal configuration and
@@ -89,7 +95,10 @@ export class HaCoordinator {
       this.#startCompeting();
     });
     deps.lifecycle.onSealing(async () => {
-      await this.#stopCompeting();
+      // Not awaiting the loop: it may be waiting for the write side this seal holds (a takeover in progress),
+      // and it gives up by itself once it sees the node sealed.
+      this.#competing = false;
+      this.#wake?.();
       if (this.#activeSince) {
         this.#activeSince = undefined;
         this.#d.events?.active?.(false);
