@@ -188,7 +188,7 @@ export class HaCoordinator {
   }
 
   #startCompeting(): void {
-    if (this.#competing || this.#closed) return;
+    if (this.#competing || this.#closed || this.#d.lifecycle.sealed) return;
     this.#competing = true;
     this.#loop = this.#compete();
     if (!this.#pollTimer) {
@@ -213,7 +213,8 @@ export class HaCoordinator {
     const { lock, logger } = this.#d;
     await lock.heartbeat(this.#d.nodeId, this.#advert(), this.#t.pollMs * 3).catch(() => {});
     logger.info('entering standby mode');
-    while (this.#competing && !this.#activeSince) {
+    // A sealed node never competes: it could take the lock but not serve.
+    while (this.#competing && !this.#activeSince && !this.#d.lifecycle.sealed) {
       const wait = Math.max(this.#t.retryMs, this.#notBefore - Date.now());
       if (Date.now() >= this.#notBefore) {
         try {
@@ -284,7 +285,7 @@ export class HaCoordinator {
     await this.refresh();
     this.#competing = false;
     await this.#loop;
-    this.#startCompeting();
+    if (!lifecycle.sealed) this.#startCompeting();
   }
 
   /** Deletes root key upgrade entries once every standby had time to follow them. */
