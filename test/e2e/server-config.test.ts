@@ -68,7 +68,7 @@ test('storage "raft" in a Vault config stops the start with a message naming lev
   await writeFile(file, vaultStyleConfig(dir, 'storage "raft" {\n  path    = "/opt/vault/data"\n  node_id = "node1"\n}'));
   const result = await runCliProcess(['server', `-config=${file}`], {});
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*postgresql is planned/);
+  assert.match(result.stderr, /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*storage "postgresql" for a shared, highly available database/);
   assert.equal(existsSync(path.join(dir, 'coffer.pid')), false, 'nothing was written');
 });
 
