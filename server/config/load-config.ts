@@ -167,7 +167,7 @@ const TOP_LEVEL_KEYS = new Set([
  * each at start with the reason.
  */
 const NO_EFFECT_KEYS: Record<string, string> = {
-  cluster_addr: 'Coffer standbys redirect clients (307) to the active node\'s api_addr: there is no cluster port or request forwarding',
+  cluster_addr: "Coffer standbys redirect clients (307) to the active node's api_addr: there is no cluster port or request forwarding",
   disable_clustering: 'Coffer has no cluster listener to disable (standbys redirect to the active node)',
   disable_performance_standby: 'Coffer has no performance standbys: a standby serves no reads',
   disable_mlock: 'Node.js cannot lock memory (mlock); disable swap or encrypt it on the host instead',
@@ -179,7 +179,8 @@ const NO_EFFECT_KEYS: Record<string, string> = {
 
 /** Vault keys Coffer refuses: accepting them would promise a behaviour Coffer does not have. */
 const REFUSED_KEYS: Record<string, string> = {
-  ha_storage: 'Coffer takes its HA lock from the storage itself: use storage "postgresql" with ha_enabled = "true" (a separate ha_storage is not supported)',
+  ha_storage:
+    'Coffer takes its HA lock from the storage itself: use storage "postgresql" with ha_enabled = "true" (a separate ha_storage is not supported)',
   service_registration: 'Coffer does not register itself with Consul or Kubernetes (service_registration is not supported)',
   raw_storage_endpoint: 'Coffer has no sys/raw endpoint (raw_storage_endpoint is not supported)',
 };
@@ -239,9 +240,11 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
       : [{ address: '127.0.0.1:8200', host: '127.0.0.1', port: 8200 }];
 
   const seals = blocks(raw, 'seal', fail).map((b) => sealConfig(b, text, fail, env));
-  if (seals.filter((x) => !x.disabled).length > 1) fail('only one seal stanza may be enabled; during a migration mark the old one disabled = "true"', 'seal');
+  if (seals.filter((x) => !x.disabled).length > 1)
+    fail('only one seal stanza may be enabled; during a migration mark the old one disabled = "true"', 'seal');
   if (seals.filter((x) => x.disabled).length > 1) fail('only one seal stanza may be disabled', 'seal');
-  if (seals.length === 2 && seals[0]!.type === seals[1]!.type) fail(`two seal "${seals[0]!.type}" stanzas: a migration needs two different seals`, 'seal');
+  if (seals.length === 2 && seals[0]!.type === seals[1]!.type)
+    fail(`two seal "${seals[0]!.type}" stanzas: a migration needs two different seals`, 'seal');
 
   const logLevelRaw = raw.log_level === undefined ? 'info' : String(raw.log_level).toLowerCase();
   const logLevel = LOG_LEVELS[logLevelRaw] ?? fail(`invalid log_level "${logLevelRaw}"`, 'log_level');
@@ -253,7 +256,8 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
 
   const defaultLeaseTtlSeconds =
     raw.default_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.default_lease_ttl, 'default_lease_ttl', fail);
-  const maxLeaseTtlSeconds = raw.max_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.max_lease_ttl, 'max_lease_ttl', fail);
+  const maxLeaseTtlSeconds =
+    raw.max_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.max_lease_ttl, 'max_lease_ttl', fail);
   if (defaultLeaseTtlSeconds === 0) fail('default_lease_ttl must be more than 0', 'default_lease_ttl');
   if (maxLeaseTtlSeconds === 0) fail('max_lease_ttl must be more than 0', 'max_lease_ttl');
   // Vault refuses this combination too: a default the maximum would cut anyway is a configuration mistake.
@@ -317,7 +321,10 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
       if (key === 'prometheus_retention_time') {
         out.prometheusEnabled = durationValue(v, key, fail) > 0;
         if (out.prometheusEnabled) {
-          notes.push({ key: `telemetry.${key}`, reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything' });
+          notes.push({
+            key: `telemetry.${key}`,
+            reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything',
+          });
         }
       } else if (key === 'metrics_prefix') {
         const prefix = stringValue(v, key, fail);
@@ -327,7 +334,10 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
         out.hostnameLabel = boolValue(v, key, fail);
       } else if (key === 'disable_hostname') {
         if (!boolValue(v, key, fail)) {
-          notes.push({ key: `telemetry.${key}`, reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)' });
+          notes.push({
+            key: `telemetry.${key}`,
+            reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)',
+          });
         }
       } else if (TELEMETRY_NO_EFFECT[key]) {
         notes.push({ key: `telemetry.${key}`, reason: TELEMETRY_NO_EFFECT[key] });
@@ -398,7 +408,10 @@ function storageConfig(block: Block, text: string, fail: Fail, env: NodeJS.Proce
 function postgresqlConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): PostgresqlStorageConfig {
   checkKeys(block, ['connection_url', 'table', 'max_parallel', 'ha_enabled', 'ha_table', 'ha_lock_ttl', 'ha_renew_interval'], text, fail);
   const str = (key: string): string | undefined => (block.body[key] === undefined ? undefined : stringValue(block.body[key], key, fail));
-  const connectionUrl = env.VAULT_PG_CONNECTION_URL || str('connection_url') || fail('storage "postgresql" needs a connection_url (or VAULT_PG_CONNECTION_URL)', 'storage');
+  const connectionUrl =
+    env.VAULT_PG_CONNECTION_URL ||
+    str('connection_url') ||
+    fail('storage "postgresql" needs a connection_url (or VAULT_PG_CONNECTION_URL)', 'storage');
   const table = str('table');
   const haTable = str('ha_table');
   let maxParallel: number | undefined;
@@ -413,7 +426,8 @@ function postgresqlConfig(block: Block, text: string, fail: Fail, env: NodeJS.Pr
   const haRenewIntervalMs =
     block.body.ha_renew_interval === undefined ? DEFAULT_HA_RENEW_INTERVAL_MS : durationMs(block.body.ha_renew_interval, 'ha_renew_interval', fail);
   if (haLockTtlMs < 1000) fail('ha_lock_ttl must be at least 1s', 'ha_lock_ttl');
-  if (haRenewIntervalMs <= 0 || haRenewIntervalMs * 2 > haLockTtlMs) fail('ha_renew_interval must be more than 0 and at most half of ha_lock_ttl', 'ha_renew_interval');
+  if (haRenewIntervalMs <= 0 || haRenewIntervalMs * 2 > haLockTtlMs)
+    fail('ha_renew_interval must be more than 0 and at most half of ha_lock_ttl', 'ha_renew_interval');
   if (!haEnabled && (block.body.ha_lock_ttl !== undefined || block.body.ha_renew_interval !== undefined || haTable !== undefined)) {
     fail('ha_lock_ttl, ha_renew_interval and ha_table need ha_enabled = "true"', block.body.ha_table !== undefined ? 'ha_table' : 'ha_lock_ttl');
   }
@@ -456,7 +470,20 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
   if (block.label === 'transit') {
     checkKeys(
       block,
-      ['disabled', 'address', 'token', 'key_name', 'mount_path', 'tls_ca_cert', 'tls_client_cert', 'tls_client_key', 'tls_server_name', 'tls_skip_verify', 'disable_renewal', 'namespace'],
+      [
+        'disabled',
+        'address',
+        'token',
+        'key_name',
+        'mount_path',
+        'tls_ca_cert',
+        'tls_client_cert',
+        'tls_client_key',
+        'tls_server_name',
+        'tls_skip_verify',
+        'disable_renewal',
+        'namespace',
+      ],
       text,
       fail,
     );
@@ -487,7 +514,12 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
   if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
-  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'], text, fail);
+  checkKeys(
+    block,
+    ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'],
+    text,
+    fail,
+  );
   const telemetry = telemetryConfig(block.body.telemetry, text, fail);
   const limits: Partial<ListenerLimitsConfig> = {};
   for (const [key, field] of Object.entries(LISTENER_TIMEOUT_KEYS)) {

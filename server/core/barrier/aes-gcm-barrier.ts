@@ -272,7 +272,8 @@ export class AesGcmBarrier implements Barrier {
       const blob = await this.#storage.get(path);
       const next = blob === undefined ? undefined : openVersioned(ROOT_UPGRADE_VERSION, key, blob, encoder.encode(path), 'root key upgrade');
       if (key !== rootKey) key.fill(0);
-      if (!next) throw new CofferError('invalid_key', 'the root key changed and no upgrade entry leads to it: unseal this node with the current shares');
+      if (!next)
+        throw new CofferError('invalid_key', 'the root key changed and no upgrade entry leads to it: unseal this node with the current shares');
       key = next;
     }
   }
@@ -331,7 +332,13 @@ export class AesGcmBarrier implements Barrier {
       if (next !== counts) counts.destroy();
       try {
         const upgrade: StorageOp[] = this.#rootUpgrades
-          ? [{ type: 'put', key: rootUpgradePath(this.#rootKey!), value: sealVersioned(ROOT_UPGRADE_VERSION, this.#rootKey!, newRootKey, encoder.encode(rootUpgradePath(this.#rootKey!))) }]
+          ? [
+              {
+                type: 'put',
+                key: rootUpgradePath(this.#rootKey!),
+                value: sealVersioned(ROOT_UPGRADE_VERSION, this.#rootKey!, newRootKey, encoder.encode(rootUpgradePath(this.#rootKey!))),
+              },
+            ]
           : [];
         await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra, ...upgrade]);
       } catch (err) {
