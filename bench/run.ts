@@ -5,7 +5,8 @@
  * 1. HTTP load (autocannon) of KV v2 reads and writes with a policy token against a real server on LevelDB, next
  *    to a bare express handler returning the same JSON (framework + network floor) and next to the same server
  *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs), and the same server
- *    again with one file audit device (ratio = what auditing every request costs).
+ *    again with one file audit device (ratio = what auditing every request costs), and the same on PostgreSQL (a
+ *    throwaway local cluster, HA enabled: one active node, every write fenced) when PostgreSQL is installed.
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
  * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
  * 4. Rewrap throughput (entries/s at 1 KiB) beside a raw LevelDB rewrite of the same entries in the same pages, and
@@ -27,6 +28,7 @@ import { parseRewrapSpec } from '../server/core/rotation/rewrap-spec.js';
 import { LeveldbBackend } from '../server/core/storage/leveldb-backend.js';
 import { createLogger } from '../server/log/logger.js';
 import { startCoffer, type RunningCoffer } from '../server/start.js';
+import { postgresSkipReason, startPostgres } from '../test/helpers/postgres.js';
 
 interface Row {
   name: string;
@@ -57,10 +59,12 @@ async function call(base: string, method: string, p: string, body?: unknown, tok
 }
 
 /** An unsealed server with a KV v2 mount, KEYS secrets, and a token whose policy allows only that mount. */
-async function kvServer(dir: string): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
-  const server = await startCoffer(serverConfig(dir), { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
+async function kvServer(dir: string, config = serverConfig(dir)): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
+  const server = await startCoffer(config, { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
   const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
   for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
+  // An HA node serves once it holds the lock.
+  while (server.ha && server.ha.coordinator.role !== 'active') await new Promise((resolve) => setTimeout(resolve, 20));
   const root = init.root_token as string;
   await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
   await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
@@ -127,6 +131,25 @@ async function httpLoad(dir: string): Promise<void> {
   const audited = await load(real.server.url, real.token);
   await real.server.close();
 
+  // The same load on PostgreSQL, measured in the same run (skipped, with a row saying why, without PostgreSQL).
+  let postgres: { read: Result; write: Result } | undefined;
+  const pgSkip = postgresSkipReason();
+  if (pgSkip === undefined) {
+    const cluster = await startPostgres();
+    try {
+      const pgConfig = parseConfig(
+        `storage "postgresql" {\n connection_url = "${cluster.url}"\n ha_enabled = "true"\n}\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`,
+      );
+      const pgServer = await kvServer(dir, pgConfig);
+      postgres = await load(pgServer.server.url, pgServer.token);
+      await pgServer.server.close();
+    } finally {
+      await cluster.stop();
+    }
+  } else {
+    process.stderr.write(`PostgreSQL rows skipped: ${pgSkip}\n`);
+  }
+
   const bare = await bareExpress(readBody, writeBody);
   const floor = await load(bare.url, real.token);
   await bare.close();
@@ -143,6 +166,11 @@ async function httpLoad(dir: string): Promise<void> {
   loadRows('Coffer (LevelDB, AES-GCM barrier, policy token)', coffer);
   loadRows('Coffer with one file audit device', audited);
   row('read throughput ratio, no audit / one file audit device', coffer.read.requests.average / audited.read.requests.average, '×');
+  if (postgres) {
+    loadRows('Coffer (PostgreSQL, HA enabled, fenced writes, policy token)', postgres);
+    row('read throughput ratio, LevelDB / PostgreSQL', coffer.read.requests.average / postgres.read.requests.average, '×');
+    row('write throughput ratio, LevelDB / PostgreSQL', coffer.write.requests.average / postgres.write.requests.average, '×');
+  }
   loadRows('bare express, same JSON', floor);
   row('read throughput ratio, bare express / Coffer', floor.read.requests.average / coffer.read.requests.average, '×');
   row('write throughput ratio, bare express / Coffer', floor.write.requests.average / coffer.write.requests.average, '×');

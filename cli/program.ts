@@ -10,6 +10,7 @@ import { registerOperatorRewrap } from './commands/operator-rewrap.js';
 import { registerOperatorRotate } from './commands/operator-rotate.js';
 import { registerOperatorSeal } from './commands/operator-seal.js';
 import { registerOperatorStepDown } from './commands/operator-step-down.js';
+import { registerOperatorMembers } from './commands/operator-members.js';
 import { registerOperatorUnseal } from './commands/operator-unseal.js';
 import { registerAuth, registerUnwrap } from './commands/auth.js';
 import { registerKv } from './commands/kv.js';
@@ -42,7 +43,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerServer(program);
   registerStatus(program, ctx);
   registerVersion(program, ctx);
-  const operator = program.command('operator').description('Operator commands: init, unseal, seal, rekey, rotate, key-status, step-down');
+  const operator = program.command('operator').description('Operator commands: init, unseal, seal, rekey, rotate, key-status, step-down, members');
   registerOperatorInit(operator, ctx);
   registerOperatorUnseal(operator, ctx);
   registerOperatorSeal(operator, ctx);
@@ -50,6 +51,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerOperatorRekey(operator, ctx);
   registerOperatorGenerateRoot(operator, ctx);
   registerOperatorStepDown(operator, ctx);
+  registerOperatorMembers(operator, ctx);
   const token = registerToken(program, ctx);
   registerTokenExtras(token, ctx);
   registerOperatorRewrap(operator, ctx);

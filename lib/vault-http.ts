@@ -16,6 +16,8 @@ export interface RawResponse {
   text: string;
   /** The body as JSON, when it is JSON. */
   json: unknown;
+  /** The `Location` header (a standby's redirect). */
+  location?: string;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function vaultRequest(
   const tls = options.tls ?? {};
   const secure = url.protocol === 'https:';
   const transport = secure ? https : http;
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+  const { status, text, location } = await new Promise<{ status: number; text: string; location: string | undefined }>((resolve, reject) => {
     const req = transport.request(
       url,
       {
@@ -59,7 +61,7 @@ export async function vaultRequest(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), location: res.headers.location }));
         res.on('error', reject);
       },
     );
@@ -73,7 +75,7 @@ export async function vaultRequest(
   } catch {
     json = undefined;
   }
-  return { status, text, json };
+  return { status, text, json, ...(location ? { location } : {}) };
 }
 
 /** The `errors` list of a Vault error body, if it has one. */

@@ -9,6 +9,9 @@ import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-se
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
+import { openPostgresql, startHa, type RunningHa } from './ha-setup.js';
+import { PostgresqlBackend } from './core/storage/postgresql/postgresql-backend.js';
+import type { HaTimings } from './core/ha/ha-coordinator.js';
 import { createApp } from './http/app.js';
 import { CofferMetrics } from './metrics/metrics.js';
 import { listen, type RunningListener } from './http/http-server.js';
@@ -33,6 +36,8 @@ export interface StartOptions {
   sealTokenSchedule?: Scheduler;
   /** Where an audit device with `file_path = "stdout"` writes (main passes the process's standard output). */
   stdout?: (text: string) => Promise<void>;
+  /** HA retry/poll/step-down timings (tests shorten them). */
+  haTimings?: Partial<HaTimings>;
 }
 
 /** Runs `fn` after `ms`; returns a cancel function. */
@@ -56,11 +61,14 @@ export interface RunningCoffer {
   /** Base URL of the first listener. */
   readonly url: string;
   readonly listeners: RunningListener[];
+  /** HA on PostgreSQL (`ha_enabled`), else undefined. */
+  readonly ha: RunningHa | undefined;
   /** Stops listening, seals and closes storage. */
   close(): Promise<void>;
 }
 
 export async function openStorage(config: ServerConfig['storage']): Promise<StorageBackend> {
+  if (config.type === 'postgresql') return openPostgresql(config);
   return config.type === 'inmem' ? new InmemBackend() : LeveldbBackend.open(config.path);
 }
 
@@ -88,12 +96,27 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     sealed: () => core.barrier.sealed,
     keyStatus: () => (core.barrier.sealed ? undefined : core.barrier.keyStatus()),
   });
+  const ha =
+    config.storage.type === 'postgresql' && config.storage.haEnabled && storage instanceof PostgresqlBackend
+      ? startHa(core, storage, config.storage, {
+          apiAddr: config.apiAddr,
+          logger: options.logger,
+          ...(options.haTimings ? { timings: options.haTimings } : {}),
+          events: { active: (a) => metrics.haActive(a), leadershipLost: () => metrics.haLeadershipLost(), stepDown: () => metrics.haStepDown() },
+        })
+      : undefined;
+  // A failed start stops the HA machinery too (its connections would keep the process alive).
+  const closeStorage = async () => {
+    await ha?.stop();
+    await ha?.closeLock();
+    await storage.close();
+  };
   core.tokens.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   core.mounts.setLeaseLimits(config.defaultLeaseTtlSeconds, config.maxLeaseTtlSeconds);
   try {
     await core.checkSealSetup();
   } catch (err) {
-    await storage.close();
+    await closeStorage();
     throw err;
   }
   // An auto seal unseals at start. A key service that refuses (wrong key, permission) stops the start with its
@@ -107,7 +130,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   try {
     await autoUnseal.first();
   } catch (err) {
-    await storage.close();
+    await closeStorage();
     throw err;
   }
   const app = createApp(core, {
@@ -115,6 +138,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
     disableUnauthedGenerateRootEndpoints: config.disableUnauthedGenerateRootEndpoints,
     metrics,
+    ...(ha ? { ha: ha.coordinator } : {}),
     unauthenticatedMetrics: config.unauthenticatedMetrics,
   });
   const listeners: RunningListener[] = [];
@@ -125,7 +149,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
-    await storage.close();
+    await closeStorage();
     throw err instanceof CofferError ? err : new CofferError('config', `cannot listen: ${(err as Error).message}`);
   }
   options.logger.info({ addresses: listeners.map((l) => l.url), storage: config.storage.type }, 'listening');
@@ -144,13 +168,16 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     storage,
     url: listeners[0]!.url,
     listeners,
+    ha,
     close: async () => {
       if (timer) clearInterval(timer);
       await autoUnseal.stop();
       await renewals.stop();
       await running;
       await Promise.all(listeners.map((l) => l.close()));
+      await ha?.stop();
       await core.seal();
+      await ha?.closeLock();
       await storage.close();
     },
   };

@@ -128,15 +128,24 @@ export class VaultClient {
       );
     }
     let response;
-    try {
-      response = await vaultRequest(this.#settings.address, method, path, {
-        ...(this.#settings.token ? { token: this.#settings.token } : {}),
-        ...(this.#settings.wrapTtl ? { wrapTtl: this.#settings.wrapTtl } : {}),
-        body,
-        tls: { ...(this.#ca ? { ca: this.#ca } : {}), skipVerify: this.#settings.skipVerify ?? false },
-      });
-    } catch (err) {
-      throw connectionError(method, url, this.#settings.address, err as NodeJS.ErrnoException);
+    let address = this.#settings.address;
+    let target = path;
+    // An HA standby answers 307 with the active node's address; Vault's client re-sends the request there (same
+    // method, body and token), a few hops at most.
+    for (let hops = 0; ; hops++) {
+      try {
+        response = await vaultRequest(address, method, target, {
+          ...(this.#settings.token ? { token: this.#settings.token } : {}),
+          ...(this.#settings.wrapTtl ? { wrapTtl: this.#settings.wrapTtl } : {}),
+          body,
+          tls: { ...(this.#ca ? { ca: this.#ca } : {}), skipVerify: this.#settings.skipVerify ?? false },
+        });
+      } catch (err) {
+        throw connectionError(method, url, address, err as NodeJS.ErrnoException);
+      }
+      const next = response.status === 307 && hops < 3 ? redirectTarget(response.location) : undefined;
+      if (!next) break;
+      ({ address, target } = next);
     }
     if (response.status >= 400 && !options.acceptAnyStatus) {
       throw new ApiError(method, url, response.status, errorsOf(response.json), response.text);
@@ -186,4 +195,17 @@ function connectionError(method: string, url: string, address: string, err: Node
   }
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return new ConnectionError(`${op}: EOF`, hint);
   return new ConnectionError(`${op}: ${err.message}`, undefined);
+}
+
+/** A standby's `Location` (`<scheme>://<host>/v1/<path>?<query>`) as an address and a request path. */
+function redirectTarget(location: string | undefined): { address: string; target: string } | undefined {
+  if (!location) return undefined;
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.pathname.startsWith('/v1/')) return undefined;
+  return { address: url.origin, target: url.pathname.slice('/v1/'.length) + url.search };
 }

@@ -9,7 +9,32 @@ import { parseGoDurationMs } from '../core/go-duration.js';
 import { isLoopback, parseAddress } from '../core/net-address.js';
 import { checkTransitAddress } from '../core/seal/transit-seal.js';
 
-export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' };
+export type StorageConfig = { type: 'leveldb'; path: string } | { type: 'inmem' } | PostgresqlStorageConfig;
+
+/** `storage "postgresql"`: Vault's keys, plus the HA lock timings (Go durations in the file). */
+export interface PostgresqlStorageConfig {
+  type: 'postgresql';
+  /** From `connection_url`, or `VAULT_PG_CONNECTION_URL` which wins as in Vault. Holds a password: never log it. */
+  connectionUrl: string;
+  table?: string;
+  haTable?: string;
+  maxParallel?: number;
+  haEnabled: boolean;
+  /** Lifetime of the lock row on the database clock. */
+  haLockTtlMs: number;
+  /** How often the active renews the lock row. */
+  haRenewIntervalMs: number;
+}
+
+/**
+ * Default HA timings. A crashed active's row expires at most `ttl` after its last renewal, and a standby retries
+ * every second, so a standby takes over within about 6 s (Vault: 15 s + 1 s). Renewing every second leaves four
+ * renewals' worth of slack before a slow database costs the active its lock, and the active's local deadline
+ * (ttl − renew interval after the start of its last successful renewal) keeps it from acting on a lock the
+ * database may already have given away.
+ */
+export const DEFAULT_HA_LOCK_TTL_MS = 5000;
+export const DEFAULT_HA_RENEW_INTERVAL_MS = 1000;
 
 export interface ListenerConfig {
   address: string;
@@ -156,9 +181,9 @@ const TOP_LEVEL_KEYS = new Set([
  * each at start with the reason.
  */
 const NO_EFFECT_KEYS: Record<string, string> = {
-  cluster_addr: 'Coffer runs as a single node: there is no cluster port or request forwarding',
-  disable_clustering: 'Coffer runs as a single node: there is no cluster listener to disable',
-  disable_performance_standby: 'Coffer has no standby nodes',
+  cluster_addr: "Coffer standbys redirect clients (307) to the active node's api_addr: there is no cluster port or request forwarding",
+  disable_clustering: 'Coffer has no cluster listener to disable (standbys redirect to the active node)',
+  disable_performance_standby: 'Coffer has no performance standbys: a standby serves no reads',
   disable_mlock: 'Node.js cannot lock memory (mlock); disable swap or encrypt it on the host instead',
   disable_cache: 'Coffer has no physical read cache to disable',
   plugin_directory: 'Coffer has no external plugins; its engines are built in',
@@ -168,7 +193,8 @@ const NO_EFFECT_KEYS: Record<string, string> = {
 
 /** Vault keys Coffer refuses: accepting them would promise a behaviour Coffer does not have. */
 const REFUSED_KEYS: Record<string, string> = {
-  ha_storage: 'Coffer has no high availability: run one node (ha_storage is not supported)',
+  ha_storage:
+    'Coffer takes its HA lock from the storage itself: use storage "postgresql" with ha_enabled = "true" (a separate ha_storage is not supported)',
   service_registration: 'Coffer does not register itself with Consul or Kubernetes (service_registration is not supported)',
   raw_storage_endpoint: 'Coffer has no sys/raw endpoint (raw_storage_endpoint is not supported)',
 };
@@ -219,7 +245,7 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const storageKind = raw.storage === undefined && raw.backend !== undefined ? 'backend' : 'storage';
   const storageBlocks = blocks(raw, storageKind, fail);
   if (storageBlocks.length > 1) fail('only one storage block is allowed', storageKind);
-  const storage = storageBlocks[0] ? storageConfig(storageBlocks[0], text, fail) : ({ type: 'leveldb', path: './data' } as const);
+  const storage = storageBlocks[0] ? storageConfig(storageBlocks[0], text, fail, env) : ({ type: 'leveldb', path: './data' } as const);
 
   const listenerBlocks = blocks(raw, 'listener', fail);
   const listeners =
@@ -446,7 +472,8 @@ function checkKeys(block: Block, allowed: string[], text: string, fail: Fail): v
   }
 }
 
-function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
+function storageConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): StorageConfig {
+  if (block.label === 'postgresql') return postgresqlConfig(block, text, fail, env);
   if (block.label === 'inmem') {
     checkKeys(block, [], text, fail);
     return { type: 'inmem' };
@@ -459,11 +486,49 @@ function storageConfig(block: Block, text: string, fail: Fail): StorageConfig {
   if (block.label === 'file' || block.label === 'raft') {
     return fail(
       `storage "${block.label}" is not available in Coffer: use storage "leveldb" { path = "..." } (or "inmem" for tests); ` +
-        'postgresql is planned but not available yet',
+        'or storage "postgresql" for a shared, highly available database',
       block.kind,
     );
   }
-  return fail(`unknown storage type "${block.label}" (supported: leveldb, inmem)`, block.kind);
+  return fail(`unknown storage type "${block.label}" (supported: leveldb, postgresql, inmem)`, block.kind);
+}
+
+function postgresqlConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessEnv): PostgresqlStorageConfig {
+  checkKeys(block, ['connection_url', 'table', 'max_parallel', 'ha_enabled', 'ha_table', 'ha_lock_ttl', 'ha_renew_interval'], text, fail);
+  const str = (key: string): string | undefined => (block.body[key] === undefined ? undefined : stringValue(block.body[key], key, fail));
+  const connectionUrl =
+    env.VAULT_PG_CONNECTION_URL ||
+    str('connection_url') ||
+    fail('storage "postgresql" needs a connection_url (or VAULT_PG_CONNECTION_URL)', 'storage');
+  const table = str('table');
+  const haTable = str('ha_table');
+  let maxParallel: number | undefined;
+  if (block.body.max_parallel !== undefined) {
+    const raw = block.body.max_parallel;
+    const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) fail('max_parallel must be a whole number of at least 1', 'max_parallel');
+    maxParallel = n;
+  }
+  const haEnabled = block.body.ha_enabled === undefined ? false : boolValue(block.body.ha_enabled, 'ha_enabled', fail);
+  const haLockTtlMs = block.body.ha_lock_ttl === undefined ? DEFAULT_HA_LOCK_TTL_MS : durationMs(block.body.ha_lock_ttl, 'ha_lock_ttl', fail);
+  const haRenewIntervalMs =
+    block.body.ha_renew_interval === undefined ? DEFAULT_HA_RENEW_INTERVAL_MS : durationMs(block.body.ha_renew_interval, 'ha_renew_interval', fail);
+  if (haLockTtlMs < 1000) fail('ha_lock_ttl must be at least 1s', 'ha_lock_ttl');
+  if (haRenewIntervalMs <= 0 || haRenewIntervalMs * 2 > haLockTtlMs)
+    fail('ha_renew_interval must be more than 0 and at most half of ha_lock_ttl', 'ha_renew_interval');
+  if (!haEnabled && (block.body.ha_lock_ttl !== undefined || block.body.ha_renew_interval !== undefined || haTable !== undefined)) {
+    fail('ha_lock_ttl, ha_renew_interval and ha_table need ha_enabled = "true"', block.body.ha_table !== undefined ? 'ha_table' : 'ha_lock_ttl');
+  }
+  return {
+    type: 'postgresql',
+    connectionUrl,
+    ...(table ? { table } : {}),
+    ...(haTable ? { haTable } : {}),
+    ...(maxParallel ? { maxParallel } : {}),
+    haEnabled,
+    haLockTtlMs,
+    haRenewIntervalMs,
+  };
 }
 
 /**

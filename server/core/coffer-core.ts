@@ -189,6 +189,7 @@ export class CofferCore {
       random,
       logger,
       observer,
+      standby: () => this.lifecycle.standby,
       ...(options.audit?.declared ? { declared: options.audit.declared } : {}),
       ...(options.audit?.allowPrefixing ? { allowPrefixing: true } : {}),
       ...(options.audit?.stdout ? { stdout: options.audit.stdout } : {}),
@@ -199,13 +200,16 @@ export class CofferCore {
     this.lifecycle.onUnsealed(() => this.cluster.load());
     this.lifecycle.onUnsealed(() => this.audit.load());
     this.lifecycle.onSealing(() => this.audit.close());
-    this.lifecycle.onSealing(() => {
+    const clearCaches = () => {
       this.tokens.unload();
       this.policies.clear();
       this.mounts.clear();
       this.auth.clear();
       this.cluster.clear();
-    });
+    };
+    this.lifecycle.onSealing(clearCaches);
+    // HA: a standby drops them when the active node changes storage, and reloads.
+    this.lifecycle.onInvalidate(clearCaches);
   }
 
   /** Whether the server unseals itself through a key service (after start; not after `sys/seal`). */

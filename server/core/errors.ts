@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'conflict' // the request clashes with the current state (a job already runs, a gate is closed)
   // server state (503)
   | 'sealed'
+  | 'standby' // this node does not hold the HA lock: the active node serves the request (message: Vault's text)
   // the auto seal's key service (500; the message names the service and the cause, never key material)
   | 'seal_unavailable' // unreachable, sealed or failing: trying again later may work
   | 'seal_failed' // refused (wrong key, permission denied): needs a configuration change

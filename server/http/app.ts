@@ -29,6 +29,7 @@ import { keyringTermsView } from '../core/rotation/census.js';
 import { parseYamlSpec } from '../core/rotation/rewrap-spec-yaml.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 import { sysWrappingRoutes } from './routes/sys-wrapping.js';
+import type { HaView } from './standby.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -39,6 +40,8 @@ export interface AppOptions {
   disableUnauthedGenerateRootEndpoints: boolean;
   /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
+  /** HA on PostgreSQL: standby redirects, sys/leader, sys/ha-status, sys/step-down. */
+  ha?: HaView;
 }
 
 /**
@@ -68,8 +71,8 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
   const sealStatus = () => core.sealStatus();
   const routes: RouteTable = {
     ...sysInitRoutes({ validator, initialized: () => core.initialized(), initialize: (request) => core.initialize(request) }),
-    ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal() }),
-    ...sysHealthRoutes({ sealStatus, clock }),
+    ...sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal: () => core.seal(), ...(options.ha ? { ha: options.ha } : {}) }),
+    ...sysHealthRoutes({ sealStatus, clock, ...(options.ha ? { ha: options.ha } : {}) }),
     ...sysKeyRoutes({ rotation, rekey, validator, terms: () => keyringTermsView(core.barrier.activeKeyring, rewrap.census) }),
     ...sysGenerateRootRoutes({
       generateRoot,
@@ -106,5 +109,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     logger: options.logger,
     metrics: options.metrics,
     auditor: new RequestAuditor({ broker: audit, tokens, mounts, clock }),
+    ...(options.ha ? { ha: options.ha } : {}),
   });
 }

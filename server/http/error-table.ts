@@ -20,6 +20,7 @@ const TABLE: Record<ErrorCode, { status: number; message: 'own' | string | null 
   unsupported_operation: { status: 405, message: null },
   conflict: { status: 409, message: 'own' },
   sealed: { status: 503, message: 'Vault is sealed' },
+  standby: { status: 503, message: 'own' },
   // Opaque on the wire (no seal address, key name or upstream error text); the detail is in the server log.
   seal_unavailable: { status: 500, message: "the seal's key service is unavailable; see the server log" },
   seal_failed: { status: 500, message: 'the seal refused the operation; see the server log' },

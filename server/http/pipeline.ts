@@ -9,6 +9,7 @@ import type { RequestAuditor } from './request-audit.js';
 import { tokenOf, type RequestContext } from './request-context.js';
 import type { WrapStep } from './response-wrapping-step.js';
 import { badListParameter, routerMethod } from './router-method.js';
+import { standbyAnswer, type HaView } from './standby.js';
 import { errors, json, matchRoute, type Handler, type Method, type Reply, type RouteTable } from './routes/route-table.js';
 
 /** Vault's limit on request bodies: authenticated writes to secret engines and auth methods. */
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   wrap?: WrapStep;
   /** Audit devices: a request record before the handler, a response record after it (fail closed). */
   auditor?: RequestAuditor;
+  /** HA: a standby redirects client requests to the active node. */
+  ha?: HaView;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -85,6 +88,12 @@ export function createPipeline(deps: PipelineDeps): express.Express {
   app.all('/v1/*path', async (req: Request, res: Response) => {
     // req.path keeps %2F encoded, so a logical path is exactly what the client sent.
     const path = req.path.slice('/v1/'.length);
+    const standby = deps.ha ? await standbyAnswer(deps.ha, path, req.originalUrl) : undefined;
+    if (standby && 'redirect' in standby) {
+      res.setHeader('Location', standby.redirect);
+      return write(res, { kind: 'empty', status: 307 });
+    }
+    if (standby) return write(res, errors(standby.status, [standby.error]));
     if (badListParameter(req)) return write(res, errors(400, ['invalid value for "list": expected a boolean such as true, 1 or t']));
     const method = routerMethod(req);
     const route = matchRoute(routes, path);

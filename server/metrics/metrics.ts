@@ -65,6 +65,9 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
   readonly #auditRequestFailures: client.Counter;
   readonly #auditResponseFailures: client.Counter;
   readonly #auditDeviceFailures: client.Counter<'path'>;
+  readonly #haActive: client.Gauge;
+  readonly #haLeadershipLost: client.Counter;
+  readonly #haStepDowns: client.Counter;
 
   readonly #prometheusEnabled: boolean;
   /** Until `watch` names the server's barrier, the server counts as sealed. */
@@ -236,6 +239,13 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
       labelNames: ['path'],
       registers,
     });
+    this.#haActive = new client.Gauge({ name: `${p}ha_active`, help: 'HA: 1 while this node holds the lock and serves, else 0', registers });
+    this.#haLeadershipLost = new client.Counter({
+      name: `${p}ha_leadership_lost_total`,
+      help: 'HA: times this node lost the lock while active (renewal refused or local deadline passed)',
+      registers,
+    });
+    this.#haStepDowns = new client.Counter({ name: `${p}ha_step_down_total`, help: 'HA: manual step-downs (sys/step-down) of this node', registers });
     // Zero-valued series exist from the start, so alerts on increase() work from the first scrape.
     for (const method of ['shares', 'seal']) this.#unsealAttempts.inc({ method }, 0);
     for (const target of ['barrier', 'recovery']) {
@@ -318,6 +328,19 @@ export class CofferMetrics implements CoreObserver, RewrapObserver {
 
   auditLogFailure(kind: 'request' | 'response'): void {
     (kind === 'request' ? this.#auditRequestFailures : this.#auditResponseFailures).inc();
+  }
+
+  /** HA: this node became active (true) or standby/sealed (false). */
+  haActive(active: boolean): void {
+    this.#haActive.set(active ? 1 : 0);
+  }
+
+  haLeadershipLost(): void {
+    this.#haLeadershipLost.inc();
+  }
+
+  haStepDown(): void {
+    this.#haStepDowns.inc();
   }
 
   get contentType(): string {

@@ -74,7 +74,7 @@ test('storage "raft" in a Vault config stops the start with a message naming lev
   assert.equal(result.code, 1);
   assert.match(
     result.stderr,
-    /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*postgresql is planned/,
+    /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*storage "postgresql" for a shared, highly available database/,
   );
   assert.equal(existsSync(path.join(dir, 'coffer.pid')), false, 'nothing was written');
 });

@@ -206,10 +206,10 @@ describe("Vault's common top-level keys", () => {
       'cluster_addr = "https://10.0.0.1:8201"\ndisable_mlock = true\nplugin_directory = "/p"\ndisable_clustering = true',
     ).notes;
     const byKey = new Map(notes.map((n) => [n.key, n.reason]));
-    assert.match(byKey.get('cluster_addr')!, /single node/);
+    assert.match(byKey.get('cluster_addr')!, /redirect clients \(307\).*no cluster port/);
     assert.match(byKey.get('disable_mlock')!, /cannot lock memory/);
     assert.match(byKey.get('plugin_directory')!, /no external plugins/);
-    assert.match(byKey.get('disable_clustering')!, /single node/);
+    assert.match(byKey.get('disable_clustering')!, /no cluster listener/);
     assert.deepEqual(parseConfig('storage "inmem" {}').notes, []);
   });
 
@@ -248,11 +248,11 @@ describe("Vault's common top-level keys", () => {
     }
   });
 
-  test('storage "file" and "raft" name the backends Coffer has, and say postgresql is planned', () => {
+  test('storage "file" and "raft" name the backends Coffer has, postgresql among them', () => {
     for (const type of ['file', 'raft']) {
       assert.throws(
         () => parseConfig(`ui = true\nstorage "${type}" {\n  path = "/opt/vault/data"\n}`, 'vault.hcl'),
-        configError(new RegExp(`^vault\\.hcl:2: storage "${type}" is not available in Coffer: use storage "leveldb".*inmem.*postgresql is planned`)),
+        configError(new RegExp(`^vault\\.hcl:2: storage "${type}" is not available in Coffer: use storage "leveldb".*inmem.*storage "postgresql"`)),
       );
     }
   });
@@ -265,7 +265,7 @@ describe("Vault's common top-level keys", () => {
   test('keys that would promise missing features are refused by name and line', () => {
     assert.throws(
       () => parseConfig('storage "inmem" {}\nha_storage "consul" {}', 'c.hcl'),
-      configError(/^c\.hcl:2: Coffer has no high availability/),
+      configError(/^c\.hcl:2: Coffer takes its HA lock from the storage itself: use storage "postgresql"/),
     );
     assert.throws(() => parseConfig('raw_storage_endpoint = true'), configError(/no sys\/raw endpoint/));
   });

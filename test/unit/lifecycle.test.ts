@@ -35,6 +35,42 @@ describe('Lifecycle', () => {
     assert.equal(ran, false);
   });
 
+  test('an HA standby refuses operations that need the active node, and becoming standby aborts in-flight work', async () => {
+    const lifecycle = new Lifecycle(new FakeBarrier());
+    let signal: AbortSignal | undefined;
+    let release!: () => void;
+    const running = lifecycle.whileUnsealed(async (s) => {
+      signal = s;
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    lifecycle.abortInFlight();
+    assert.equal(signal?.aborted, true);
+    release();
+    await running;
+    await lifecycle.exclusive(async () => lifecycle.setStandbyHeld(true));
+    assert.equal(lifecycle.state, 'standby');
+    let ran = false;
+    await assert.rejects(
+      lifecycle.whileUnsealed(async () => {
+        ran = true;
+      }),
+      (err) => err instanceof CofferError && err.code === 'standby',
+    );
+    assert.equal(ran, false);
+  });
+
+  test('reloading on a standby drops the caches, then runs the load hooks again', async () => {
+    const lifecycle = new Lifecycle(new FakeBarrier());
+    const calls: string[] = [];
+    lifecycle.onInvalidate(() => calls.push('clear'));
+    lifecycle.onUnsealed(async () => {
+      calls.push('load');
+    });
+    await lifecycle.exclusive(() => lifecycle.reloadHeld());
+    assert.deepEqual(calls, ['clear', 'load']);
+  });
+
   test('a seal waits for an in-flight operation, fires its abort signal at once, and runs the sealing hooks before the keys go', async () => {
     const barrier = new FakeBarrier();
     const lifecycle = new Lifecycle(barrier);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
 import { hasConditionalBatch, hasOrderedScan, type StorageBackend, type StorageOp } from '../../server/core/storage/storage-backend.js';
+import { PostgresqlBackend } from '../../server/core/storage/postgresql/postgresql-backend.js';
+import { postgresSkipReason, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/test-server.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -19,10 +21,30 @@ const backends: Array<[string, (t: TestContext) => Promise<StorageBackend>]> = [
       return backend;
     },
   ],
+  [
+    'postgresql',
+    async (t) => {
+      // One throwaway cluster for the file; each test gets its own tables.
+      const backend = await PostgresqlBackend.open({ connectionUrl: cluster!.url, table: `kv_${++tables}`, haTable: `ha_${tables}`, maxParallel: 4 });
+      t.after(() => backend.close());
+      return backend;
+    },
+  ],
 ];
 
+const pgSkip = postgresSkipReason();
+let cluster: TestPostgres | undefined;
+let tables = 0;
+
 for (const [name, open] of backends) {
-  describe(`storage conformance: ${name}`, () => {
+  describe(`storage conformance: ${name}`, { skip: name === 'postgresql' ? pgSkip : undefined }, () => {
+    if (name === 'postgresql') {
+      before(async () => {
+        cluster = await startPostgres();
+      });
+      after(() => cluster?.stop());
+    }
+
     test('a missing key reads as undefined', async (t) => {
       const s = await open(t);
       assert.equal(await s.get('nope'), undefined);

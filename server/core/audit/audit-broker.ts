@@ -49,8 +49,10 @@ export interface AuditBrokerDeps {
   observer: CoreObserver;
   /** Config `allow_audit_log_prefixing`. */
   allowPrefixing?: boolean;
-  /** Devices declared in the server configuration, applied at every unseal. */
+  /** Devices declared in the server configuration, applied at every unseal (by the active node only, under HA). */
   declared?: readonly DeclaredAuditDevice[];
+  /** HA: whether this node is a standby, which only follows the table the active node writes. */
+  standby?: () => boolean;
   /** Where `file_path = "stdout"` writes. */
   stdout?: StdoutWriter;
   delay?: Delay;
@@ -128,8 +130,12 @@ export class AuditBroker {
         if (!salt || salt.length !== 32) throw new CofferError('integrity', `the HMAC salt of audit device ${entry.path} is missing`);
         devices.push(this.#device(entry, salt));
       }
+      // A reload (HA: a standby following the active node) replaces the open devices: close the old sinks.
+      const previous = this.#devices;
       this.#devices = devices;
-      await this.#applyDeclared();
+      for (const d of previous) wipe(d.salt);
+      await Promise.all(previous.map((d) => d.sink.close().catch(() => undefined)));
+      if (!this.#deps.standby?.()) await this.#applyDeclared();
     });
   }
 

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
-import { aeadOpen, aeadSeal } from './aead.js';
+import { aeadOpen, aeadSeal, openVersioned, sealVersioned } from './aead.js';
 import { ENTRY_VERSION, entryTerm, HEADER_BYTES, ROOT_KEY_TERM } from './entry-header.js';
 
 export { entryTerm };
@@ -12,6 +13,20 @@ import type { DecryptFailureReason } from '../observer.js';
 export const KEYRING_PATH = 'core/keyring';
 
 const encoder = new TextEncoder();
+
+/**
+ * HA: where an active node that replaced the root key leaves the NEW root key encrypted under the OLD one, in the
+ * same batch as the new keyring, so a standby holding the old root key can follow (Vault's `core/upgrade/`). The
+ * name is a one-way fingerprint of the old key. Deleted after a grace period (the HA coordinator does it): until
+ * then, whoever can combine the OLD shares and read storage can follow the chain, as with Vault's upgrade keys.
+ */
+export const ROOT_UPGRADE_PREFIX = 'core/upgrade/root/';
+const ROOT_UPGRADE_VERSION = 1;
+
+export function rootUpgradePath(oldRootKey: Uint8Array): string {
+  const fingerprint = createHash('sha256').update('coffer root key upgrade\0').update(oldRootKey).digest('hex').slice(0, 32);
+  return ROOT_UPGRADE_PREFIX + fingerprint;
+}
 
 /** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
 export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
@@ -117,6 +132,10 @@ export class AesGcmBarrier implements Barrier {
   readonly #otherEncryptions = new Map<number, number>();
   /** Refused reads of retired terms not yet persisted in the keyring. */
   #unpersistedDenied = 0;
+  /** HA standby: the keyring is loaded but never written (the active node owns storage). */
+  #readOnly = false;
+  /** HA: a root key replacement also leaves an upgrade entry for standbys. */
+  #rootUpgrades = false;
   readonly #events: BarrierEvents;
 
   constructor(storage: StorageBackend, events: BarrierEvents = {}) {
@@ -140,6 +159,14 @@ export class AesGcmBarrier implements Barrier {
       return { uncleanStop: false, marginAdded: 0, term: info.term, encryptions: info.encryptions };
     }
     let keyring = decryptKeyring(rootKey, await this.#storage.get(KEYRING_PATH));
+    if (this.#readOnly) {
+      // An HA standby: serve nothing, write nothing; the unclean-stop check happens when it takes over.
+      this.#keyring = keyring;
+      this.#rootKey = rootKey.slice();
+      this.#unpersistedEncryptions = 0;
+      const current = keyring.termInfo(keyring.activeTerm)!;
+      return { uncleanStop: false, marginAdded: 0, term: current.term, encryptions: current.encryptions };
+    }
     // Mark the keyring "running" before serving. If it was not left clean, counts since the last flush are lost:
     // assume the worst and add the margin, so automatic rotation errs early.
     const info = keyring.termInfo(keyring.activeTerm)!;
@@ -155,6 +182,95 @@ export class AesGcmBarrier implements Barrier {
     const outcome: UnsealOutcome = { uncleanStop, marginAdded, term: info.term, encryptions: info.encryptions + marginAdded };
     if (uncleanStop) this.#events.uncleanStop?.(outcome);
     return outcome;
+  }
+
+  /**
+   * HA: a standby's barrier loads the keyring without writing it (`true`), until `takeOver`. Also makes every root
+   * key replacement leave an upgrade entry for standbys.
+   */
+  setStandby(readOnly: boolean): void {
+    this.#readOnly = readOnly;
+    this.#rootUpgrades = true;
+  }
+
+  /**
+   * HA standby: reloads the keyring another node changed (rotation, count flush, rekey). When the root key was
+   * replaced, follows the upgrade entries from the root key held here to the current one.
+   * @throws CofferError `invalid_key` when the stored keyring cannot be opened from the key held (the upgrade
+   *   entries are gone: the node must be unsealed with the current shares), `sealed` when sealed.
+   */
+  async reload(): Promise<void> {
+    await this.#keyringLock.runExclusive(async () => {
+      this.#requireKeyring();
+      const { keyring, rootKey } = await this.#loadFollowingUpgrades(this.#rootKey!);
+      this.#keyring?.destroy();
+      this.#keyring = keyring;
+      if (rootKey !== this.#rootKey) {
+        this.#rootKey?.fill(0);
+        this.#rootKey = rootKey;
+      }
+      this.#unpersistedEncryptions = 0;
+    });
+  }
+
+  /**
+   * HA: the node now holds the lock: reloads the keyring (following upgrades), adds the unclean-stop margin when the
+   * previous active did not stop cleanly, marks the keyring running and starts writing. @returns the outcome.
+   * @throws as `reload`, and CofferError `storage`/`standby` when the write fails (the barrier stays read-only).
+   */
+  async takeOver(): Promise<UnsealOutcome> {
+    return this.#keyringLock.runExclusive(async () => {
+      this.#requireKeyring();
+      const { keyring, rootKey } = await this.#loadFollowingUpgrades(this.#rootKey!);
+      const info = keyring.termInfo(keyring.activeTerm)!;
+      const uncleanStop = !keyring.clean;
+      const marginAdded = uncleanStop ? UNCLEAN_STOP_MARGIN : 0;
+      const next = (uncleanStop ? keyring.withEncryptions(info.term, info.encryptions + marginAdded) : keyring).withClean(false);
+      if (next !== keyring) keyring.destroy();
+      try {
+        await this.#storage.put(KEYRING_PATH, encryptKeyring(rootKey, next).value);
+      } catch (err) {
+        next.destroy();
+        if (rootKey !== this.#rootKey) rootKey.fill(0);
+        throw err;
+      }
+      this.#keyring?.destroy();
+      this.#keyring = next;
+      if (rootKey !== this.#rootKey) {
+        this.#rootKey?.fill(0);
+        this.#rootKey = rootKey;
+      }
+      this.#unpersistedEncryptions = 0;
+      this.#readOnly = false;
+      const outcome: UnsealOutcome = { uncleanStop, marginAdded, term: info.term, encryptions: info.encryptions + marginAdded };
+      if (uncleanStop) this.#events.uncleanStop?.(outcome);
+      return outcome;
+    });
+  }
+
+  /** HA: the node lost the lock: stop writing (unflushed counts are covered by the next active's margin). */
+  stepDown(): void {
+    this.#readOnly = true;
+  }
+
+  /** The stored keyring, opened with `rootKey` or, after a rekey elsewhere, with the key its upgrade chain leads to. */
+  async #loadFollowingUpgrades(rootKey: Uint8Array): Promise<{ keyring: Keyring; rootKey: Uint8Array }> {
+    const entry = await this.#storage.get(KEYRING_PATH);
+    let key = rootKey;
+    for (let hops = 0; ; hops++) {
+      try {
+        return { keyring: decryptKeyring(key, entry), rootKey: key };
+      } catch (err) {
+        if (!(err instanceof CofferError && err.code === 'invalid_key') || hops >= 64) throw err;
+      }
+      const path = rootUpgradePath(key);
+      const blob = await this.#storage.get(path);
+      const next = blob === undefined ? undefined : openVersioned(ROOT_UPGRADE_VERSION, key, blob, encoder.encode(path), 'root key upgrade');
+      if (key !== rootKey) key.fill(0);
+      if (!next)
+        throw new CofferError('invalid_key', 'the root key changed and no upgrade entry leads to it: unseal this node with the current shares');
+      key = next;
+    }
   }
 
   /** Runs `fn` with the root key (synchronously, so it cannot be held across a seal). @throws `sealed`. */
@@ -181,6 +297,7 @@ export class AesGcmBarrier implements Barrier {
 
   /** Persists the encryptions counted since the last flush. `clean` marks a clean seal or shutdown. */
   async persistEncryptions(clean = false): Promise<void> {
+    if (this.#readOnly) return; // an HA standby encrypts nothing and owns no storage
     await this.#updateKeyring((keyring, counted) => {
       const info = keyring.termInfo(keyring.activeTerm)!;
       return keyring.withEncryptions(info.term, info.encryptions + counted).withClean(clean);
@@ -211,7 +328,16 @@ export class AesGcmBarrier implements Barrier {
       const next = newTerm ? counts.withNewTerm(newTerm.key, newTerm.installTime) : counts;
       if (next !== counts) counts.destroy();
       try {
-        await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra]);
+        const upgrade: StorageOp[] = this.#rootUpgrades
+          ? [
+              {
+                type: 'put',
+                key: rootUpgradePath(this.#rootKey!),
+                value: sealVersioned(ROOT_UPGRADE_VERSION, this.#rootKey!, newRootKey, encoder.encode(rootUpgradePath(this.#rootKey!))),
+              },
+            ]
+          : [];
+        await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra, ...upgrade]);
       } catch (err) {
         next.destroy();
         throw err;

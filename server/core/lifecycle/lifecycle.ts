@@ -8,7 +8,8 @@ export interface SealableBarrier {
   seal(): void;
 }
 
-export type LifecycleState = 'sealed' | 'unsealed';
+/** `standby`: unsealed, but another node holds the HA lock (HA only): client requests go to the active node. */
+export type LifecycleState = 'sealed' | 'standby' | 'unsealed';
 
 /** More concurrent operations than a server runs at once (async-mutex's release loops over the weight, so keep it small); a state change takes all of them. */
 const READERS = 256;
@@ -32,14 +33,21 @@ export class Lifecycle {
   readonly #lock = new Semaphore(READERS);
   readonly #unsealedHooks: Array<() => Promise<void>> = [];
   readonly #sealingHooks: Array<() => Promise<void> | void> = [];
+  readonly #invalidateHooks: Array<() => void> = [];
   #abort = new AbortController();
+  #standby = false;
 
   constructor(barrier: SealableBarrier) {
     this.#barrier = barrier;
   }
 
   get state(): LifecycleState {
-    return this.#barrier.sealed ? 'sealed' : 'unsealed';
+    return this.#barrier.sealed ? 'sealed' : this.#standby ? 'standby' : 'unsealed';
+  }
+
+  /** HA: this node does not hold the lock (true from the start on an HA node until it takes over). */
+  get standby(): boolean {
+    return this.#standby;
   }
 
   get sealed(): boolean {
@@ -56,15 +64,53 @@ export class Lifecycle {
     this.#sealingHooks.push(hook);
   }
 
+  /** HA: drops every in-memory cache of stored state (tokens, policies, mounts) when another node may change it. */
+  onInvalidate(hook: () => void): void {
+    this.#invalidateHooks.push(hook);
+  }
+
   /**
-   * Runs `fn` under the read side, with the barrier unsealed for its whole duration.
-   * @throws CofferError `sealed` when the barrier is sealed once the lock is held.
+   * Runs `fn` under the read side, with the barrier unsealed (and this node active) for its whole duration.
+   * @throws CofferError `sealed` when the barrier is sealed once the lock is held; `standby` on an HA standby.
    */
   async whileUnsealed<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return this.#lock.runExclusive(async () => {
       if (this.#barrier.sealed) throw new CofferError('sealed', 'Vault is sealed');
+      if (this.#standby) throw new CofferError('standby', 'node is not active');
       return fn(this.#abort.signal);
     }, 1);
+  }
+
+  /**
+   * HA, under `exclusive`: marks the node active (after it took the lock and reloaded) or standby. Becoming
+   * standby fires the abort signal of in-flight work first, as a seal does.
+   */
+  setStandbyHeld(standby: boolean): void {
+    if (standby && !this.#standby) {
+      this.#abort.abort(new CofferError('standby', 'node is not active'));
+      this.#abort = new AbortController();
+    }
+    this.#standby = standby;
+  }
+
+  /** Fires the abort signal at once (a step-down is coming), before the caller waits for `exclusive`. */
+  abortInFlight(): void {
+    this.#abort.abort(new CofferError('standby', 'node is not active'));
+  }
+
+  /**
+   * HA, under `exclusive`: drops the caches and reloads the stores from storage (another node changed it). A
+   * failing load seals the node, as a failing unseal does.
+   */
+  async reloadHeld(): Promise<void> {
+    for (const hook of this.#invalidateHooks) hook();
+    if (this.#abort.signal.aborted) this.#abort = new AbortController();
+    try {
+      for (const hook of this.#unsealedHooks) await hook();
+    } catch (err) {
+      await this.#sealNow();
+      throw err;
+    }
   }
 
   /** Runs `fn` under the write side: no operation runs meanwhile. */

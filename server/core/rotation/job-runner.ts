@@ -277,7 +277,8 @@ export class RewrapService {
         });
         failures = 0;
       } catch (err) {
-        if (isCofferError(err, 'sealed')) return; // the sealing hook recorded paused_sealed
+        // Sealed: the sealing hook recorded paused_sealed. HA standby: the active node runs the job (a takeover resumes it).
+        if (isCofferError(err, 'sealed') || isCofferError(err, 'standby')) return;
         failures += 1;
         this.#d.logger.warn({ job_id: job.job_id, err: (err as Error).message, attempt: failures }, 'rewrap job page failed');
         if (failures > job.spec.retry.attempts) {
@@ -429,7 +430,7 @@ export class RewrapService {
     try {
       return this.#d.barrier.reencrypt(key, raw, job.target_term).value;
     } catch (err) {
-      if (isCofferError(err, 'sealed')) throw err;
+      if (isCofferError(err, 'sealed') || isCofferError(err, 'standby')) throw err;
       const message = (err as Error).message;
       const cls: ErrorClass = message.includes('retired')
         ? 'retired_term'

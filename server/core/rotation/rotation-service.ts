@@ -117,7 +117,8 @@ export class RotationService {
         return undefined;
       });
     } catch (err) {
-      if (err instanceof CofferError && err.code === 'sealed') return undefined;
+      // Sealed, or an HA standby (the active node runs the check).
+      if (err instanceof CofferError && (err.code === 'sealed' || err.code === 'standby')) return undefined;
       throw err;
     }
   }

@@ -2,7 +2,8 @@ import type { Clock } from '../../core/clock.js';
 import type { SealStatus } from '../../core/coffer-core.js';
 import type { HealthResponse, LeaderResponse } from '../../../shared/api-types.js';
 import { COFFER_VERSION } from '../../../shared/version.js';
-import { errors, json, type RouteTable } from './route-table.js';
+import type { HaView } from '../standby.js';
+import { errors, json, logical, type RouteTable } from './route-table.js';
 
 const CODE_PARAMS = {
   activecode: 200,
@@ -40,18 +41,25 @@ function parseHealthQuery(query: Readonly<Record<string, string>>): { codes: Rec
   return { codes, standbyOk };
 }
 
-export function sysHealthRoutes({ sealStatus, clock }: { sealStatus: () => Promise<SealStatus>; clock: Clock }): RouteTable {
+export function sysHealthRoutes({ sealStatus, clock, ha }: { sealStatus: () => Promise<SealStatus>; clock: Clock; ha?: HaView }): RouteTable {
   return {
     'sys/health': {
       GET: async (ctx) => {
         const query = parseHealthQuery(ctx.query);
         if (!query) return errors(400, []);
         const status = await sealStatus();
-        const code = !status.initialized ? query.codes.uninitcode : status.sealed ? query.codes.sealedcode : query.codes.activecode;
+        const standby = status.sealed || ha?.role === 'standby';
+        const code = !status.initialized
+          ? query.codes.uninitcode
+          : status.sealed
+            ? query.codes.sealedcode
+            : standby && !query.standbyOk
+              ? query.codes.standbycode
+              : query.codes.activecode;
         const body: HealthResponse = {
           initialized: status.initialized,
           sealed: status.sealed,
-          standby: status.sealed,
+          standby,
           performance_standby: false,
           replication_performance_mode: 'disabled',
           replication_dr_mode: 'disabled',
@@ -68,16 +76,33 @@ export function sysHealthRoutes({ sealStatus, clock }: { sealStatus: () => Promi
     },
     'sys/leader': {
       GET: async () => {
+        const status = ha && ha.role !== 'sealed' ? await ha.leader() : undefined;
         const body: LeaderResponse = {
-          ha_enabled: false,
-          is_self: false,
-          active_time: '0001-01-01T00:00:00Z',
-          leader_address: '',
+          ha_enabled: ha !== undefined,
+          is_self: ha?.role === 'active',
+          active_time: ha?.role === 'active' && ha.activeSince ? ha.activeSince.toISOString() : '0001-01-01T00:00:00Z',
+          leader_address: status?.api_addr ?? '',
           leader_cluster_address: '',
           performance_standby: false,
           performance_standby_last_remote_wal: 0,
         };
         return json(200, body);
+      },
+    },
+    // Vault's node list: every node registered in the lock table, the active one marked. Needs a token (any node).
+    'sys/ha-status': {
+      GET: async (ctx) => {
+        await ctx.authorize('sys/ha-status', 'read');
+        if (!ha) return logical({ nodes: [] }, { inject: true });
+        const nodes = (await ha.members()).map((m) => ({
+          hostname: m.node_id,
+          api_address: m.api_addr,
+          cluster_address: '',
+          active_node: m.active,
+          last_echo: m.active ? null : new Date(clock.now()).toISOString(),
+          version: COFFER_VERSION,
+        }));
+        return logical({ nodes }, { inject: true });
       },
     },
   };

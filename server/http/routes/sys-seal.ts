@@ -6,6 +6,7 @@ import { CofferError } from '../../core/errors.js';
 import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
 import type { Unsealer } from '../../core/seal/unsealer.js';
 import type { BodyValidator } from '../request-body.js';
+import type { HaView } from '../standby.js';
 import { json, noContent, type RouteTable } from './route-table.js';
 
 export function sealStatusBody(status: SealStatus): SealStatusResponse {
@@ -52,9 +53,11 @@ export interface SysSealDeps {
   unsealer: Unsealer;
   sealStatus: () => Promise<SealStatus>;
   seal: () => Promise<void>;
+  /** HA: `sys/step-down` gives the lock up. */
+  ha?: Pick<HaView, 'stepDown'>;
 }
 
-export function sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal }: SysSealDeps): RouteTable {
+export function sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal, ha }: SysSealDeps): RouteTable {
   return {
     'sys/seal-status': {
       GET: async () => json(200, sealStatusBody(await sealStatus())),
@@ -86,9 +89,11 @@ export function sysSealRoutes({ validator, lifecycle, unsealer, sealStatus, seal
       },
     },
     'sys/step-down': {
-      // Coffer has no HA yet: stepping down is a no-op for an authorised caller, as on a non-HA Vault.
+      // Without HA (or on a sealed node) stepping down is a no-op for an authorised caller, as on a non-HA Vault; a
+      // standby never gets here (the pipeline redirects it to the active node).
       PUT: async (ctx) => {
         if (!lifecycle.sealed) await ctx.authorize('sys/step-down', 'update', true);
+        await ha?.stepDown();
         return noContent();
       },
     },
