@@ -106,4 +106,44 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     assert.equal(await unsealsWith(c, keys), false);
     assert.equal(await unsealsWith(c, newKeys), true);
   });
+  test('a rewrap job running on the active node is resumed from its checkpoint by the standby that takes over, and completes there', async (t) => {
+    const table = `ha_kv_${++n}`;
+    const a = await startHaNode(t, cluster.url, table);
+    const b = await startHaNode(t, cluster.url, table);
+    const { keys, rootToken } = await initServer(a, 1, 1);
+    await unsealServer(a, keys);
+    await until(() => isActive(a));
+    await unsealServer(b, keys);
+    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    assert.equal((await api(a, 'POST', 'sys/mounts/kv', { type: 'kv' })).status, 204);
+    const count = 24;
+    for (let i = 0; i < count; i++) assert.equal((await api(a, 'PUT', `kv/app/s${i}`, { value: `v${i}` })).status, 204);
+    assert.equal((await api(a, 'PUT', 'sys/rotate')).status, 204);
+    // Slow on purpose (one entry per page, 8 per second), so the job is still running when the active steps down.
+    const spec = { apiVersion: 'v1', selection: { prefixes: ['kv/app/'] }, execution: { batchSize: 1, maxEntriesPerSecond: 8 } };
+    const started = await api(a, 'POST', 'sys/rewrap/jobs', { spec });
+    assert.equal(started.status, 202, started.text);
+    const id = started.body.job_id as string;
+    const status = async (s: TestServer) => (await api(s, 'GET', `sys/rewrap/jobs/${id}`)).body.data;
+    await until(async () => (await status(a)).entries.rewrapped >= 2);
+    assert.equal((await api(a, 'PUT', 'sys/step-down')).status, 204);
+    await until(() => isActive(b));
+    const before = await status(b);
+    assert.equal(before.state, 'running', 'the job was handed over unfinished');
+    await until(async () => (await status(b)).state === 'completed');
+    const done = await status(b);
+    assert.ok(done.checkpoint.resumes >= 1, 'the new active resumed the job from its checkpoint');
+    assert.equal(done.entries.rewrapped + done.entries.skipped_concurrent, count);
+    assert.equal(done.entries.failed, 0);
+    assert.ok(
+      Object.values(done.remaining_by_term as Record<string, number>).every((left) => left === 0),
+      JSON.stringify(done.remaining_by_term),
+    );
+    // Nothing under kv/app/ is left under term 1, and every value reads back on the new active.
+    assert.equal((await api(b, 'POST', 'sys/rewrap/census')).status, 202);
+    await until(async () => (await api(b, 'GET', 'sys/rewrap/census')).body.data.state === 'completed');
+    for (let i = 0; i < count; i++) assert.equal((await api(b, 'GET', `kv/app/s${i}`)).body.data.value, `v${i}`);
+    const census = (await api(b, 'GET', 'sys/rewrap/census')).body.data;
+    assert.ok(census.terms['2'].entries >= count);
+  });
 });
