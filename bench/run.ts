@@ -8,7 +8,6 @@
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
  * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
  */
-import autocannon, { type Result } from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -17,11 +16,13 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { parseConfig } from '../server/config/load-config.js';
 import { aeadOpen, aeadSeal } from '../server/core/barrier/aead.js';
 import { createLogger } from '../server/log/logger.js';
 import { startCoffer, type RunningCoffer } from '../server/start.js';
+import type { LoadJob, LoadResult } from './load-runner.js';
 
 interface Row {
   name: string;
@@ -32,11 +33,20 @@ interface Row {
 const rows: Row[] = [];
 const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit });
 const LOAD_SECONDS = Number(process.env.COFFER_BENCH_SECONDS ?? 5);
-const CONNECTIONS = 16;
+/** Alternating rounds per figure (each figure is their median). */
+const ROUNDS = Math.max(3, Number(process.env.COFFER_BENCH_ROUNDS ?? 3));
+const CONNECTIONS = (process.env.COFFER_BENCH_CONNECTIONS ?? '32,1').split(',').map(Number);
+/** Only targets whose name contains one of these (comma-separated), e.g. `cache on` for a profile run. */
+const TARGETS = process.env.COFFER_BENCH_TARGETS?.split(',');
+/** `http` runs only the load part (profiling, quick checks). */
+const ONLY = process.env.COFFER_BENCH_ONLY;
 const KEYS = 100;
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-function serverConfig(dir: string) {
-  return parseConfig(`storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`);
+function serverConfig(dir: string, disableCache = false) {
+  return parseConfig(
+    `storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\ndisable_cache = ${disableCache}\n`,
+  );
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bench reads fields straight out of JSON replies
@@ -52,8 +62,8 @@ async function call(base: string, method: string, p: string, body?: unknown, tok
 }
 
 /** An unsealed server with a KV v2 mount, KEYS secrets, and a token whose policy allows only that mount. */
-async function kvServer(dir: string): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
-  const server = await startCoffer(serverConfig(dir), { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
+async function kvServer(dir: string, disableCache = false): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
+  const server = await startCoffer(serverConfig(dir, disableCache), { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
   const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
   for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
   const root = init.root_token as string;
@@ -64,27 +74,17 @@ async function kvServer(dir: string): Promise<{ server: RunningCoffer; token: st
   return { server, token, root, keys: init.keys };
 }
 
-/** Reads and writes spread over KEYS paths, CONNECTIONS at a time, for LOAD_SECONDS each. */
-async function load(base: string, token: string): Promise<{ read: Result; write: Result }> {
-  let n = 0;
-  const headers = { 'X-Vault-Token': token, 'Content-Type': 'application/json' };
-  const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
-  const read = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: LOAD_SECONDS,
-    requests: [{ method: 'GET', headers, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
-  });
-  const write = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: LOAD_SECONDS,
-    requests: [{ method: 'PUT', headers, body, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
-  });
-  for (const [name, r] of [['read', read], ['write', write]] as const) {
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-  }
-  return { read, write };
+/** The load generator in its own process (bench/load-runner.ts): the job goes in on stdin, the result comes out on stdout. */
+async function runLoad(job: LoadJob): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'load-runner.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  child.stdin.end(JSON.stringify(job));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`load runner exited with ${code}`);
+  const result = JSON.parse(out) as LoadResult;
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result;
 }
 
 /** The floor: express answering the same JSON a KV v2 read and write answer, with no auth, storage or crypto. */
@@ -101,23 +101,67 @@ async function bareExpress(readBody: string, writeBody: string): Promise<{ url: 
   };
 }
 
-function loadRows(label: string, r: { read: Result; write: Result }): void {
-  row(`${label}: KV read throughput`, r.read.requests.average, 'req/s');
-  row(`${label}: KV read p99 latency`, r.read.latency.p99, 'ms');
-  row(`${label}: KV write throughput`, r.write.requests.average, 'req/s');
-  row(`${label}: KV write p99 latency`, r.write.latency.p99, 'ms');
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * KV v2 reads and writes with a policy token against Coffer with its storage cache on and off, alternating round by
+ * round with a bare express handler serving the same JSON (so a load spike on the shared machine hits all targets
+ * alike). Each figure is the median of ROUNDS rounds; the ratios compare medians.
+ */
 async function httpLoad(dir: string): Promise<void> {
-  const real = await kvServer(path.join(dir, 'kv-aes'));
-  const readBody = JSON.stringify(await call(real.server.url, 'GET', 'secret/data/app/k1', undefined, real.token));
-  const writeBody = JSON.stringify(await call(real.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, real.token));
-  const coffer = await load(real.server.url, real.token);
-  await real.server.close();
-
+  const cached = await kvServer(path.join(dir, 'kv-cache'), false);
+  const uncached = await kvServer(path.join(dir, 'kv-nocache'), true);
+  const readBody = JSON.stringify(await call(cached.server.url, 'GET', 'secret/data/app/k1', undefined, cached.token));
+  const writeBody = JSON.stringify(await call(cached.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, cached.token));
   const bare = await bareExpress(readBody, writeBody);
-  const floor = await load(bare.url, real.token);
-  await bare.close();
+  const targets = [
+    { name: 'bare express, same JSON', url: bare.url, token: cached.token },
+    { name: 'Coffer, cache on', url: cached.server.url, token: cached.token },
+    { name: 'Coffer, cache off', url: uncached.server.url, token: uncached.token },
+  ].filter((t) => TARGETS === undefined || TARGETS.some((f) => t.name.includes(f)));
+  const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
+  try {
+    for (const connections of CONNECTIONS) {
+      for (const op of ['read', 'write'] as const) {
+        const results = new Map<string, LoadResult[]>(targets.map((t) => [t.name, []]));
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const t of targets) {
+            results.get(t.name)!.push(
+              await runLoad({
+                url: t.url,
+                method: op === 'read' ? 'GET' : 'PUT',
+                pathPrefix: '/v1/secret/data/app/k',
+                keys: KEYS,
+                token: t.token,
+                ...(op === 'write' ? { body } : {}),
+                connections,
+                seconds: LOAD_SECONDS,
+              }),
+            );
+          }
+        }
+        const med = (name: string, f: (r: LoadResult) => number) => median(results.get(name)!.map(f));
+        for (const t of targets) {
+          row(`${connections} conn, KV ${op}: ${t.name}, throughput`, med(t.name, (r) => r.rps), 'req/s');
+          row(`${connections} conn, KV ${op}: ${t.name}, p99 latency`, med(t.name, (r) => r.p99), 'ms');
+        }
+        const floor = targets.find((t) => t.name.startsWith('bare'));
+        if (!floor) continue;
+        for (const t of targets.filter((x) => x !== floor)) {
+          row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
+          row(`${connections} conn, KV ${op}: ${t.name} / bare, p99`, med(t.name, (r) => r.p99) / Math.max(1, med(floor.name, (r) => r.p99)), '×');
+        }
+      }
+    }
+  } finally {
+    await bare.close();
+    await cached.server.close();
+    await uncached.server.close();
+  }
 
   // The barrier's own cost, measured directly: one AES-256-GCM seal + open of a KV-sized entry.
   const key = new Uint8Array(32).fill(7);
@@ -126,14 +170,7 @@ async function httpLoad(dir: string): Promise<void> {
   const rounds = 200_000;
   const started = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) aeadOpen(key, aeadSeal(key, entry, aad), aad);
-  const aeadMicros = Number(process.hrtime.bigint() - started) / 1e3 / rounds;
-
-  loadRows('Coffer (LevelDB, AES-GCM barrier, policy token)', coffer);
-  loadRows('bare express, same JSON', floor);
-  row('read throughput ratio, bare express / Coffer', floor.read.requests.average / coffer.read.requests.average, '×');
-  row('write throughput ratio, bare express / Coffer', floor.write.requests.average / coffer.write.requests.average, '×');
-  row('barrier cost: AES-256-GCM seal + open of a 256-byte entry', aeadMicros, 'µs');
-  row('barrier share of one KV read at the measured rate', (aeadMicros / 1e6) * coffer.read.requests.average, '× (fraction of one core)');
+  row('barrier cost: AES-256-GCM seal + open of a 256-byte entry', Number(process.hrtime.bigint() - started) / 1e3 / rounds, 'µs');
 }
 
 /** Adds `entries` 1 KiB entries behind the barrier, 1,000 per atomic batch, then lets LevelDB settle. */
@@ -232,8 +269,10 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
   try {
     await httpLoad(dir);
-    const big = await flatness(dir);
-    await processFigures(dir, big);
+    if (ONLY !== 'http') {
+      const big = await flatness(dir);
+      await processFigures(dir, big);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -241,9 +280,9 @@ async function main(): Promise<void> {
   const lines = rows.map((r) => `| ${r.name.padEnd(width)} | ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(9)} ${r.unit.padEnd(5)} |`);
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const header = `| ${'figure'.padEnd(width)} | ${'value'.padStart(15)} |\n|${'-'.repeat(width + 2)}|${'-'.repeat(17)}|`;
-  process.stdout.write(`Coffer benchmarks — ${machine}\nload: autocannon, ${CONNECTIONS} connections, ${LOAD_SECONDS} s per run\n\n${header}\n${lines.join('\n')}\n`);
+  process.stdout.write(`Coffer benchmarks — ${machine}\nload: autocannon in its own process, ${CONNECTIONS.join(' and ')} connections, ${LOAD_SECONDS} s per round, median of ${ROUNDS} alternating rounds\n\n${header}\n${lines.join('\n')}\n`);
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, connections: CONNECTIONS, rows }, null, 2) + '\n');
+  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rows }, null, 2) + '\n');
 }
 
 await main();
