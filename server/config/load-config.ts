@@ -100,8 +100,22 @@ export interface ServerConfig {
   /** `cluster_name`: the name given to the cluster when it is initialised. */
   clusterName?: string;
   telemetry: TelemetryConfig;
+  /** `disable_cache`: no read cache in front of storage (every read goes to the backend). */
+  disableCache: boolean;
+  /** `cache_size`: entries the storage read cache holds at most (Vault's 131072 when absent). */
+  cacheSize: number;
   /** Accepted keys without an effect here (in the parser's key order). */
   notes: ConfigNote[];
+}
+
+/** Vault's default `cache_size`: entries of the storage read cache. */
+export const DEFAULT_CACHE_SIZE = 131_072;
+
+/** `cache_size`: a whole number of entries, as a number or a numeric string (Vault's parser takes both). */
+function cacheSizeValue(value: unknown, fail: Fail): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return fail(`invalid cache_size ${JSON.stringify(value)}: a whole number of entries`, 'cache_size');
+  return n;
 }
 
 /** Vault's system default and maximum lease TTL: 768h (32 days). */
@@ -135,6 +149,8 @@ const TOP_LEVEL_KEYS = new Set([
   'max_lease_ttl',
   'telemetry',
   'disable_unauthed_rekey_endpoints',
+  'disable_cache',
+  'cache_size',
 ]);
 
 /**
@@ -146,7 +162,6 @@ const NO_EFFECT_KEYS: Record<string, string> = {
   disable_clustering: 'Coffer runs as a single node: there is no cluster listener to disable',
   disable_performance_standby: 'Coffer has no standby nodes',
   disable_mlock: 'Node.js cannot lock memory (mlock); disable swap or encrypt it on the host instead',
-  disable_cache: 'Coffer has no physical read cache to disable',
   plugin_directory: 'Coffer has no external plugins; its engines are built in',
   disable_sealwrap: 'Coffer has no seal wrapping of individual entries (an Enterprise feature)',
   log_requests_level: 'Coffer does not log request completions at a separate level',
@@ -242,6 +257,9 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const clusterName = optionalString('cluster_name');
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
+  const disableCache = raw.disable_cache === undefined ? false : boolValue(raw.disable_cache, 'disable_cache', fail);
+  // 0 means the default, as in Vault.
+  const cacheSize = raw.cache_size === undefined ? DEFAULT_CACHE_SIZE : cacheSizeValue(raw.cache_size, fail) || DEFAULT_CACHE_SIZE;
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
   return {
@@ -258,6 +276,8 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     defaultLeaseTtlSeconds,
     maxLeaseTtlSeconds,
     telemetry,
+    disableCache,
+    cacheSize,
     notes,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),
     disableUnauthedRekeyEndpoints:

@@ -14,6 +14,7 @@ import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
 import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
 import { progressCount, progressNonce } from './seal/unseal-progress.js';
+import { CachedBackend } from './storage/cached-backend.js';
 import type { StorageBackend } from './storage/storage-backend.js';
 import { TokenStore } from './token/token-store.js';
 
@@ -113,6 +114,8 @@ export class CofferCore {
       this.mounts.clear();
       this.cluster.clear();
     });
+    // Last, after the count flush wrote the keyring: a sealed server keeps no copy of storage in memory.
+    if (storage instanceof CachedBackend) this.lifecycle.onSealing(() => storage.clear());
   }
 
   /** Whether the server unseals itself through a key service (after start; not after `sys/seal`). */

@@ -1,0 +1,169 @@
+import { assertValidKey, assertValidOps, type StorageBackend, type StorageOp } from './storage-backend.js';
+
+/** Vault's default physical cache size, in entries. */
+export const DEFAULT_CACHE_ENTRIES = 131_072;
+/** The byte bound that applies whatever the entry count: large entries cannot make the cache a memory problem. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** Bookkeeping per cached entry (Map slot, key string header), counted against the byte bound. */
+const ENTRY_OVERHEAD_BYTES = 64;
+
+export interface CacheLimits {
+  /** At most this many entries (present or known-absent). */
+  maxEntries: number;
+  /** At most this many bytes of keys, values and bookkeeping. */
+  maxBytes: number;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+}
+
+/** `null` records a key known to be absent, so existence checks of new paths are served from memory too. */
+type Cached = Uint8Array | null;
+
+interface InflightRead {
+  promise: Promise<Uint8Array | undefined>;
+  /** Set when a write, invalidation or clear overtook the read: its result must not enter the cache. */
+  stale: boolean;
+}
+
+/**
+ * A bounded LRU read cache of the backend's entries, in front of any backend (Vault's physical cache is the model).
+ * It holds exactly what the backend holds — the barrier's ciphertext — so no plaintext is kept here. Writes go
+ * through to the backend first and update the cache only once durable; a failed write leaves the key uncached.
+ * Concurrent misses of one key share one backend read. `list` is not cached.
+ *
+ * Invalidation: `clear()` on seal (wired by the core), `invalidate(keys)` for changes made by ANOTHER writer of the
+ * same storage (an HA standby following the active node's change feed must call it for every changed key before
+ * serving reads that depend on them).
+ */
+export class CachedBackend implements StorageBackend {
+  readonly #inner: StorageBackend;
+  readonly #limits: CacheLimits;
+  /** Map order is recency order: the first key is the least recently used. */
+  readonly #entries = new Map<string, Cached>();
+  readonly #inflight = new Map<string, InflightRead>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(inner: StorageBackend, limits: Partial<CacheLimits> = {}) {
+    this.#inner = inner;
+    this.#limits = { maxEntries: limits.maxEntries ?? DEFAULT_CACHE_ENTRIES, maxBytes: limits.maxBytes ?? DEFAULT_CACHE_BYTES };
+  }
+
+  /** The backend behind the cache. */
+  get inner(): StorageBackend {
+    return this.#inner;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    assertValidKey(key);
+    const cached = this.#entries.get(key);
+    if (cached !== undefined) {
+      this.#hits += 1;
+      this.#entries.delete(key);
+      this.#entries.set(key, cached);
+      return cached === null ? undefined : cached.slice();
+    }
+    this.#misses += 1;
+    let read = this.#inflight.get(key);
+    if (!read) {
+      const started: InflightRead = { promise: this.#inner.get(key), stale: false };
+      read = started;
+      this.#inflight.set(key, started);
+      void started.promise.then(
+        (value) => {
+          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+          if (!started.stale) this.#remember(key, value === undefined ? null : value.slice());
+        },
+        () => {
+          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+        },
+      );
+    }
+    const value = await read.promise;
+    return value === undefined ? undefined : value.slice();
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.batch([{ type: 'put', key, value }]);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.batch([{ type: 'delete', key }]);
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.#inner.list(prefix);
+  }
+
+  /** Write-through: the keys are dropped first, and cached again only after the backend made the batch durable. */
+  async batch(ops: readonly StorageOp[]): Promise<void> {
+    assertValidOps(ops);
+    // Copy now: the caller may zero its buffers as soon as this resolves.
+    const after = ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value.slice() : null }));
+    this.invalidate(ops.map((op) => op.key));
+    await this.#inner.batch(ops);
+    this.invalidate(ops.map((op) => op.key)); // reads that started during the write saw the old value
+    for (const { key, value } of after) this.#remember(key, value);
+  }
+
+  /**
+   * Forgets `keys`, including any read of them in flight. The hook for HA's change feed: call it for every key
+   * another node changed, before serving reads that depend on them.
+   */
+  invalidate(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.#forget(key);
+      const read = this.#inflight.get(key);
+      if (read) {
+        read.stale = true;
+        this.#inflight.delete(key);
+      }
+    }
+  }
+
+  /** Forgets everything (on seal). */
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+    for (const read of this.#inflight.values()) read.stale = true;
+    this.#inflight.clear();
+  }
+
+  stats(): CacheStats {
+    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
+  }
+
+  async close(): Promise<void> {
+    this.clear();
+    await this.#inner.close();
+  }
+
+  #remember(key: string, value: Cached): void {
+    this.#forget(key);
+    const size = sizeOf(key, value);
+    if (size > this.#limits.maxBytes || this.#limits.maxEntries <= 0) return;
+    this.#entries.set(key, value);
+    this.#bytes += size;
+    while (this.#entries.size > this.#limits.maxEntries || this.#bytes > this.#limits.maxBytes) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#forget(oldest);
+    }
+  }
+
+  #forget(key: string): void {
+    const old = this.#entries.get(key);
+    if (old === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= sizeOf(key, old);
+  }
+}
+
+function sizeOf(key: string, value: Cached): number {
+  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (value?.byteLength ?? 0);
+}
