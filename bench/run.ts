@@ -75,14 +75,19 @@ async function kvServer(dir: string, disableCache = false): Promise<{ server: Ru
 }
 
 /** The load generator in its own process (bench/load-runner.ts): the job goes in on stdin, the result comes out on stdout. */
-async function runLoad(job: LoadJob): Promise<LoadResult> {
+async function runLoad(job: LoadJob): Promise<LoadResult & { cpuMicros: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'load-runner.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += String(d)));
+  // The servers live in this process and only the one under load works, so this process's CPU time per answered
+  // request is the target's cost — a figure the other jobs sharing the machine distort far less than throughput.
+  const cpu = process.cpuUsage();
   child.stdin.end(JSON.stringify(job));
   const [code] = (await once(child, 'exit')) as [number | null];
+  const used = process.cpuUsage(cpu);
   if (code !== 0) throw new Error(`load runner exited with ${code}`);
-  const result = JSON.parse(out) as LoadResult;
+  const result = JSON.parse(out) as LoadResult & { cpuMicros: number };
+  result.cpuMicros = (used.user + used.system) / Math.max(1, result.requests);
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
   return result;
 }
@@ -127,7 +132,7 @@ async function httpLoad(dir: string): Promise<void> {
   try {
     for (const connections of CONNECTIONS) {
       for (const op of ['read', 'write'] as const) {
-        const results = new Map<string, LoadResult[]>(targets.map((t) => [t.name, []]));
+        const results = new Map<string, Array<LoadResult & { cpuMicros: number }>>(targets.map((t) => [t.name, []]));
         for (let round = 0; round < ROUNDS; round++) {
           for (const t of targets) {
             results.get(t.name)!.push(
@@ -144,16 +149,18 @@ async function httpLoad(dir: string): Promise<void> {
             );
           }
         }
-        const med = (name: string, f: (r: LoadResult) => number) => median(results.get(name)!.map(f));
+        const med = (name: string, f: (r: LoadResult & { cpuMicros: number }) => number) => median(results.get(name)!.map(f));
         for (const t of targets) {
           row(`${connections} conn, KV ${op}: ${t.name}, throughput`, med(t.name, (r) => r.rps), 'req/s');
           row(`${connections} conn, KV ${op}: ${t.name}, p99 latency`, med(t.name, (r) => r.p99), 'ms');
+          row(`${connections} conn, KV ${op}: ${t.name}, server CPU per request`, med(t.name, (r) => r.cpuMicros), 'µs');
         }
         const floor = targets.find((t) => t.name.startsWith('bare'));
         if (!floor) continue;
         for (const t of targets.filter((x) => x !== floor)) {
           row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
           row(`${connections} conn, KV ${op}: ${t.name} / bare, p99`, med(t.name, (r) => r.p99) / Math.max(1, med(floor.name, (r) => r.p99)), '×');
+          row(`${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`, med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros), '×');
         }
       }
     }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
+import { CachedBackend } from '../../server/core/storage/cached-backend.js';
+import { GroupCommitBackend } from '../../server/core/storage/group-commit-backend.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
 import type { StorageBackend, StorageOp } from '../../server/core/storage/storage-backend.js';
@@ -19,6 +21,16 @@ const backends: Array<[string, (t: TestContext) => Promise<StorageBackend>]> = [
       return backend;
     },
   ],
+  // What the server runs: the read cache over group-committed LevelDB, and the cache over memory.
+  [
+    'cache + group commit + leveldb',
+    async (t) => {
+      const backend = new CachedBackend(new GroupCommitBackend(await LeveldbBackend.open(await tempDir(t))), { maxEntries: 3 });
+      t.after(() => backend.close());
+      return backend;
+    },
+  ],
+  ['cache + inmem', async () => new CachedBackend(new InmemBackend(), { maxEntries: 3 })],
 ];
 
 for (const [name, open] of backends) {
