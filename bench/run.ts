@@ -2,11 +2,17 @@
  * `npm run bench`: every figure measured side by side in one run on this machine, printed as a table and written
  * to bench/results/latest.json. Never part of `npm test`.
  *
- * 1. HTTP load (autocannon) of KV v2 reads and writes with a policy token against a real server on LevelDB, next
- *    to a bare express handler returning the same JSON (framework + network floor) and next to the same server
- *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs).
+ * 1. HTTP load of KV v2 reads and writes with a POLICY token against real servers on LevelDB (storage read cache on,
+ *    and off), next to a bare express handler returning the same JSON (the framework + network floor). The load
+ *    generator (autocannon) runs in its own process (bench/load-runner.ts); rounds alternate between the targets,
+ *    32 and 1 connections, and each figure is the median of the rounds. The bench process's CPU time per request
+ *    is reported too: on a machine shared with other jobs it is steadier than throughput.
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
- * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
+ * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries;
+ *    the read cache's memory with all 100,000 entries read through it.
+ *
+ * Environment: COFFER_BENCH_SECONDS (per round, 5), COFFER_BENCH_ROUNDS (≥ 3), COFFER_BENCH_CONNECTIONS ("32,1"),
+ * COFFER_BENCH_TARGETS (names to keep, e.g. "cache on" for a profile), COFFER_BENCH_ONLY=http (load part only).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,6 +26,9 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { parseConfig } from '../server/config/load-config.js';
 import { aeadOpen, aeadSeal } from '../server/core/barrier/aead.js';
+import { CachedBackend } from '../server/core/storage/cached-backend.js';
+import { GroupCommitBackend } from '../server/core/storage/group-commit-backend.js';
+import type { StorageBackend } from '../server/core/storage/storage-backend.js';
 import { createLogger } from '../server/log/logger.js';
 import { startCoffer, type RunningCoffer } from '../server/start.js';
 import type { LoadJob, LoadResult } from './load-runner.js';
@@ -106,6 +115,12 @@ async function bareExpress(readBody: string, writeBody: string): Promise<{ url: 
   };
 }
 
+/** Synced batches the server's group commit wrote so far (the layer sits under the read cache when that is on). */
+function groupsOf(storage: StorageBackend): number {
+  const below = storage instanceof CachedBackend ? storage.inner : storage;
+  return below instanceof GroupCommitBackend ? below.groupsWritten : 0;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -124,17 +139,19 @@ async function httpLoad(dir: string): Promise<void> {
   const writeBody = JSON.stringify(await call(cached.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, cached.token));
   const bare = await bareExpress(readBody, writeBody);
   const targets = [
-    { name: 'bare express, same JSON', url: bare.url, token: cached.token },
-    { name: 'Coffer, cache on', url: cached.server.url, token: cached.token },
-    { name: 'Coffer, cache off', url: uncached.server.url, token: uncached.token },
+    { name: 'bare express, same JSON', url: bare.url, token: cached.token, groups: undefined },
+    { name: 'Coffer, cache on', url: cached.server.url, token: cached.token, groups: () => groupsOf(cached.server.storage) },
+    { name: 'Coffer, cache off', url: uncached.server.url, token: uncached.token, groups: () => groupsOf(uncached.server.storage) },
   ].filter((t) => TARGETS === undefined || TARGETS.some((f) => t.name.includes(f)));
   const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
   try {
     for (const connections of CONNECTIONS) {
       for (const op of ['read', 'write'] as const) {
         const results = new Map<string, Array<LoadResult & { cpuMicros: number }>>(targets.map((t) => [t.name, []]));
+        const fsyncs = new Map<string, number>();
         for (let round = 0; round < ROUNDS; round++) {
           for (const t of targets) {
+            const groupsBefore = t.groups?.() ?? 0;
             results.get(t.name)!.push(
               await runLoad({
                 url: t.url,
@@ -147,6 +164,7 @@ async function httpLoad(dir: string): Promise<void> {
                 seconds: LOAD_SECONDS,
               }),
             );
+            fsyncs.set(t.name, (fsyncs.get(t.name) ?? 0) + (t.groups?.() ?? 0) - groupsBefore);
           }
         }
         const med = (name: string, f: (r: LoadResult & { cpuMicros: number }) => number) => median(results.get(name)!.map(f));
@@ -154,6 +172,10 @@ async function httpLoad(dir: string): Promise<void> {
           row(`${connections} conn, KV ${op}: ${t.name}, throughput`, med(t.name, (r) => r.rps), 'req/s');
           row(`${connections} conn, KV ${op}: ${t.name}, p99 latency`, med(t.name, (r) => r.p99), 'ms');
           row(`${connections} conn, KV ${op}: ${t.name}, server CPU per request`, med(t.name, (r) => r.cpuMicros), 'µs');
+          if (op === 'write' && t.groups) {
+            const writes = results.get(t.name)!.reduce((sum, r) => sum + r.requests, 0);
+            row(`${connections} conn, KV ${op}: ${t.name}, synced LevelDB batches per write (group commit)`, fsyncs.get(t.name)! / writes, '×');
+          }
         }
         const floor = targets.find((t) => t.name.startsWith('bare'));
         if (!floor) continue;
@@ -170,6 +192,7 @@ async function httpLoad(dir: string): Promise<void> {
     await uncached.server.close();
   }
 
+  if (TARGETS !== undefined) return; // a profile run: keep the profile to the server's own work
   // The barrier's own cost, measured directly: one AES-256-GCM seal + open of a KV-sized entry.
   const key = new Uint8Array(32).fill(7);
   const entry = new Uint8Array(256).fill(1);
@@ -270,6 +293,18 @@ async function processFigures(dir: string, dataDir: string): Promise<void> {
   row('server process RSS, unsealed, 100,000 entries', rssKb / 1024, 'MiB');
   child.kill('SIGTERM');
   await once(child, 'exit');
+
+  // The read cache's memory bound: every one of the 100,000 entries read through a cache with the default bounds.
+  const reader = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let line = '';
+  reader.stdout.on('data', (d) => (line += String(d)));
+  await once(reader, 'exit');
+  const cache = JSON.parse(line) as { found: number; before: number; after: number; entries: number; bytes: number };
+  if (cache.found !== 100_000) throw new Error(`the cache RSS run found ${cache.found} of 100,000 entries`);
+  row('read cache, 100,000 entries read: process RSS before', cache.before, 'MiB');
+  row('read cache, 100,000 entries read: process RSS after', cache.after, 'MiB');
+  row('read cache, 100,000 entries read: entries kept (default bounds)', cache.entries, '');
+  row('read cache, 100,000 entries read: bytes kept (bound 64 MiB)', cache.bytes / 2 ** 20, 'MiB');
 }
 
 async function main(): Promise<void> {

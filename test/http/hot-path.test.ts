@@ -8,7 +8,8 @@ async function ready(t: TestContext, extraConfig = '') {
   const server = await startTestServer(t, { extraConfig });
   const { keys, rootToken } = await initServer(server, 1, 1);
   await unsealServer(server, keys);
-  const api = (method: string, path: string, body?: unknown, token = rootToken) => server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
+  const api = (method: string, path: string, body?: unknown, token = rootToken) =>
+    server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
   await api('POST', 'sys/mounts/secret', { type: 'kv-v2' });
   return { server, rootToken, keys, api };
 }
@@ -17,13 +18,18 @@ describe('the hot path: storage cache, group commit, compiled ACLs', () => {
   test('concurrent writes to one secret each get their own version: none is lost, and check-and-set lets exactly one win', async (t) => {
     const { api } = await ready(t);
     const writes = await Promise.all(Array.from({ length: 12 }, (_, i) => api('PUT', 'secret/data/app', { data: { n: String(i) } })));
-    assert.deepEqual(writes.map((w) => w.status), Array(12).fill(200));
+    assert.deepEqual(
+      writes.map((w) => w.status),
+      Array(12).fill(200),
+    );
     assert.deepEqual(
       writes.map((w) => w.body.data.version as number).sort((a, b) => a - b),
       Array.from({ length: 12 }, (_, i) => i + 1),
     );
     assert.equal((await api('GET', 'secret/metadata/app')).body.data.current_version, 12);
-    const cas = await Promise.all(Array.from({ length: 6 }, (_, i) => api('PUT', 'secret/data/app', { data: { n: `cas${i}` }, options: { cas: 12 } })));
+    const cas = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => api('PUT', 'secret/data/app', { data: { n: `cas${i}` }, options: { cas: 12 } })),
+    );
     assert.equal(cas.filter((w) => w.status === 200).length, 1);
     assert.equal(cas.filter((w) => w.status === 400).length, 5);
   });
@@ -46,7 +52,8 @@ describe('the hot path: storage cache, group commit, compiled ACLs', () => {
   test('cache_size bounds the cache in entries', async (t) => {
     const { server, api } = await ready(t, 'cache_size = 20\n');
     for (let i = 0; i < 30; i++) await api('PUT', `secret/data/k${i}`, { data: { i: String(i) } });
-    const cache = server.storage as CachedBackend;
+    const cache = server.storage;
+    assert.ok(cache instanceof CachedBackend);
     assert.ok(cache.stats().entries <= 20, `${cache.stats().entries} entries`);
     assert.deepEqual((await api('GET', 'secret/data/k0')).body.data.data, { i: '0' });
   });
@@ -70,7 +77,8 @@ describe('the hot path: storage cache, group commit, compiled ACLs', () => {
     const { server, api, keys } = await ready(t);
     await api('PUT', 'secret/data/app', { data: { a: '1' } });
     await api('PUT', 'sys/seal');
-    const cache = server.storage as CachedBackend;
+    const cache = server.storage;
+    assert.ok(cache instanceof CachedBackend);
     assert.equal(cache.stats().entries, 0);
     await unsealServer(server, keys);
     assert.deepEqual((await api('GET', 'secret/data/app')).body.data.data, { a: '1' });

@@ -189,7 +189,15 @@ describe('CachedBackend', () => {
     const inner = new CountingStorage();
     const storage = new CachedBackend(inner);
     const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
-    const init = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+    const init = await core.initialize({
+      secretShares: 1,
+      secretThreshold: 1,
+      pgpKeys: [],
+      rootTokenPgpKey: '',
+      recoveryShares: 0,
+      recoveryThreshold: 0,
+      recoveryPgpKeys: [],
+    });
     await core.submitUnsealKey(init.keys[0]!);
     await core.barrier.put('app/x', bytes('v'));
     assert.equal(text(await core.barrier.get('app/x')), 'v');

@@ -29,7 +29,13 @@ class RecordingGated extends GatedStorage {
 /** Resolves to which of `promises` have settled so far, without waiting for the others. */
 async function settled(promises: Array<Promise<unknown>>): Promise<boolean[]> {
   const state = promises.map(() => false);
-  promises.forEach((p, i) => void p.then(() => (state[i] = true), () => (state[i] = true)));
+  promises.forEach(
+    (p, i) =>
+      void p.then(
+        () => (state[i] = true),
+        () => (state[i] = true),
+      ),
+  );
   await new Promise<void>((resolve) => setImmediate(resolve));
   return state;
 }
@@ -42,7 +48,14 @@ describe('GroupCommitBackend', () => {
     const first = store.put('a', bytes('1'));
     await gate.reached; // the first write is in the backend: the next ones queue behind it
     const gate2 = inner.gate(() => true);
-    const queued = [store.put('b', bytes('2')), store.batch([{ type: 'put', key: 'c', value: bytes('3') }, { type: 'delete', key: 'a' }]), store.delete('z')];
+    const queued = [
+      store.put('b', bytes('2')),
+      store.batch([
+        { type: 'put', key: 'c', value: bytes('3') },
+        { type: 'delete', key: 'a' },
+      ]),
+      store.delete('z'),
+    ];
     assert.deepEqual(await settled([first, ...queued]), [false, false, false, false]);
     gate.release();
     await first;

@@ -51,14 +51,10 @@ export class GroupCommitBackend implements StorageBackend {
   }
 
   /** Durable once resolved. @throws what the backend's write throws, for every batch of the group. */
-  batch(ops: readonly StorageOp[]): Promise<void> {
-    try {
-      assertValidOps(ops); // one caller's bad op must not fail the others in its group
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    if (ops.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
+  async batch(ops: readonly StorageOp[]): Promise<void> {
+    assertValidOps(ops); // one caller's bad op must not fail the others in its group
+    if (ops.length === 0) return;
+    await new Promise<void>((resolve, reject) => {
       // Values are copied: the caller's buffers may be reused while the group waits for its turn.
       const copied = ops.map((op): StorageOp => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value.slice() } : op));
       this.#queue.push({ ops: copied, resolve, reject });
