@@ -295,7 +295,7 @@ async function processFigures(dir: string, dataDir: string): Promise<void> {
   await once(child, 'exit');
 
   // The read cache's memory bound: every one of the 100,000 entries read through a cache with the default bounds.
-  const reader = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const reader = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let line = '';
   reader.stdout.on('data', (d) => (line += String(d)));
   await once(reader, 'exit');

@@ -4,8 +4,11 @@ import { assertValidKey, assertValidOps, type StorageBackend, type StorageOp } f
 export const DEFAULT_CACHE_ENTRIES = 131_072;
 /** The byte bound that applies whatever the entry count: large entries cannot make the cache a memory problem. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
-/** Bookkeeping per cached entry (Map slot, key string header), counted against the byte bound. */
-const ENTRY_OVERHEAD_BYTES = 64;
+/**
+ * Bookkeeping per cached entry, counted against the byte bound: the Map slot, the key string, and the Uint8Array and
+ * its separate backing store, which cost a few hundred bytes beyond the value itself.
+ */
+const ENTRY_OVERHEAD_BYTES = 320;
 
 export interface CacheLimits {
   /** At most this many entries (present or known-absent). */
