@@ -79,7 +79,8 @@ async function kvServer(dir: string, disableCache = false): Promise<{ server: Ru
   await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
   await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
   const token = (await call(server.url, 'POST', 'auth/token/create', { policies: ['app'] }, root)).auth.client_token as string;
-  for (let i = 0; i < KEYS; i++) await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
+  for (let i = 0; i < KEYS; i++)
+    await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
   return { server, token, root, keys: init.keys };
 }
 
@@ -97,7 +98,8 @@ async function runLoad(job: LoadJob): Promise<LoadResult & { cpuMicros: number }
   if (code !== 0) throw new Error(`load runner exited with ${code}`);
   const result = JSON.parse(out) as LoadResult & { cpuMicros: number };
   result.cpuMicros = (used.user + used.system) / Math.max(1, result.requests);
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
   return result;
 }
 
@@ -169,9 +171,21 @@ async function httpLoad(dir: string): Promise<void> {
         }
         const med = (name: string, f: (r: LoadResult & { cpuMicros: number }) => number) => median(results.get(name)!.map(f));
         for (const t of targets) {
-          row(`${connections} conn, KV ${op}: ${t.name}, throughput`, med(t.name, (r) => r.rps), 'req/s');
-          row(`${connections} conn, KV ${op}: ${t.name}, p99 latency`, med(t.name, (r) => r.p99), 'ms');
-          row(`${connections} conn, KV ${op}: ${t.name}, server CPU per request`, med(t.name, (r) => r.cpuMicros), 'µs');
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, throughput`,
+            med(t.name, (r) => r.rps),
+            'req/s',
+          );
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, p99 latency`,
+            med(t.name, (r) => r.p99),
+            'ms',
+          );
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, server CPU per request`,
+            med(t.name, (r) => r.cpuMicros),
+            'µs',
+          );
           if (op === 'write' && t.groups) {
             const writes = results.get(t.name)!.reduce((sum, r) => sum + r.requests, 0);
             row(`${connections} conn, KV ${op}: ${t.name}, synced LevelDB batches per write (group commit)`, fsyncs.get(t.name)! / writes, '×');
@@ -181,8 +195,20 @@ async function httpLoad(dir: string): Promise<void> {
         if (!floor) continue;
         for (const t of targets.filter((x) => x !== floor)) {
           row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
-          row(`${connections} conn, KV ${op}: ${t.name} / bare, p99`, med(t.name, (r) => r.p99) / Math.max(1, med(floor.name, (r) => r.p99)), '×');
-          row(`${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`, med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros), '×');
+          row(
+            `${connections} conn, KV ${op}: ${t.name} / bare, p99`,
+            med(t.name, (r) => r.p99) /
+              Math.max(
+                1,
+                med(floor.name, (r) => r.p99),
+              ),
+            '×',
+          );
+          row(
+            `${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`,
+            med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros),
+            '×',
+          );
         }
       }
     }
@@ -207,7 +233,9 @@ async function httpLoad(dir: string): Promise<void> {
 async function fill(server: RunningCoffer, entries: number): Promise<void> {
   const value = new Uint8Array(1024).fill(7);
   for (let i = 0; i < entries; i += 1000) {
-    await server.core.barrier.batch(Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `bench/${i + j}`, value })));
+    await server.core.barrier.batch(
+      Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `bench/${i + j}`, value })),
+    );
   }
   // Let LevelDB finish compacting the load, so the figures are the operations and not background I/O.
   await new Promise((r) => setTimeout(r, 2000));
@@ -272,7 +300,10 @@ async function flatness(dir: string): Promise<string> {
 /** The built server as its own process: start-up to the listening line, then RSS after unseal and reads. */
 async function processFigures(dir: string, dataDir: string): Promise<void> {
   const config = path.join(dir, 'rss.hcl');
-  await writeFile(config, `storage "leveldb" { path = "${dataDir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\nlog_level = "error"\n`);
+  await writeFile(
+    config,
+    `storage "leveldb" { path = "${dataDir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\nlog_level = "error"\n`,
+  );
   const t0 = performance.now();
   const child = spawn(process.execPath, ['dist/server/main.js', `-config=${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
@@ -295,7 +326,9 @@ async function processFigures(dir: string, dataDir: string): Promise<void> {
   await once(child, 'exit');
 
   // The read cache's memory bound: every one of the 100,000 entries read through a cache with the default bounds.
-  const reader = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const reader = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let line = '';
   reader.stdout.on('data', (d) => (line += String(d)));
   await once(reader, 'exit');
@@ -322,9 +355,15 @@ async function main(): Promise<void> {
   const lines = rows.map((r) => `| ${r.name.padEnd(width)} | ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(9)} ${r.unit.padEnd(5)} |`);
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const header = `| ${'figure'.padEnd(width)} | ${'value'.padStart(15)} |\n|${'-'.repeat(width + 2)}|${'-'.repeat(17)}|`;
-  process.stdout.write(`Coffer benchmarks — ${machine}\nload: autocannon in its own process, ${CONNECTIONS.join(' and ')} connections, ${LOAD_SECONDS} s per round, median of ${ROUNDS} alternating rounds\n\n${header}\n${lines.join('\n')}\n`);
+  process.stdout.write(
+    `Coffer benchmarks — ${machine}\nload: autocannon in its own process, ${CONNECTIONS.join(' and ')} connections, ${LOAD_SECONDS} s per round, median of ${ROUNDS} alternating rounds\n\n${header}\n${lines.join('\n')}\n`,
+  );
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rows }, null, 2) + '\n');
+  await writeFile(
+    'bench/results/latest.json',
+    JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rows }, null, 2) +
+      '\n',
+  );
 }
 
 await main();
