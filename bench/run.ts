@@ -2,17 +2,22 @@
  * `npm run bench`: every figure measured side by side in one run on this machine, printed as a table and written
  * to bench/results/latest.json. Never part of `npm test`.
  *
- * 1. HTTP load (autocannon) of KV v2 reads and writes with a policy token against a real server on LevelDB, next
- *    to a bare express handler returning the same JSON (framework + network floor) and next to the same server
- *    with the barrier's AES-GCM replaced by a pass-through (ratio = what encryption costs), and the same server
- *    again with one file audit device (ratio = what auditing every request costs), and the same on PostgreSQL (a
- *    throwaway local cluster, HA enabled: one active node, every write fenced) when PostgreSQL is installed.
+ * 1. HTTP load of KV v2 reads and writes with a POLICY token against real servers on LevelDB (storage read cache on,
+ *    and off; and with one file audit device: what auditing every request costs), on PostgreSQL when it is installed
+ *    (a throwaway local cluster, HA enabled: one active node, every write fenced), next to a bare express handler
+ *    returning the same JSON (the framework + network floor). The load generator (autocannon) runs in its own
+ *    process (bench/load-runner.ts); rounds alternate between the targets, 32 and 1 connections, and each figure is
+ *    the median of the rounds. The bench process's CPU time per request is reported too: on a machine shared with
+ *    other jobs it is steadier than throughput.
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
- * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries.
+ * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries;
+ *    the read cache's memory with all 100,000 entries read through it.
  * 4. Rewrap throughput (entries/s at 1 KiB) beside a raw LevelDB rewrite of the same entries in the same pages, and
- *    the time of a census over 100,000 entries. `COFFER_BENCH_ONLY=rewrap` runs only these.
+ *    the time of a census over 100,000 entries.
+ *
+ * Environment: COFFER_BENCH_SECONDS (per round, 5), COFFER_BENCH_ROUNDS (≥ 3), COFFER_BENCH_CONNECTIONS ("32,1"),
+ * COFFER_BENCH_TARGETS (names to keep, e.g. "cache on" for a profile), COFFER_BENCH_ONLY=http (load part only) or =rewrap (part 4 only), COFFER_BENCH_REWRAP_ENTRIES (20000).
  */
-import autocannon, { type Result } from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -21,14 +26,19 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { parseConfig } from '../server/config/load-config.js';
+import { parseConfig, type ServerConfig } from '../server/config/load-config.js';
 import { aeadOpen, aeadSeal } from '../server/core/barrier/aead.js';
 import { parseRewrapSpec } from '../server/core/rotation/rewrap-spec.js';
+import { CachedBackend } from '../server/core/storage/cached-backend.js';
+import { GroupCommitBackend } from '../server/core/storage/group-commit-backend.js';
 import { LeveldbBackend } from '../server/core/storage/leveldb-backend.js';
+import type { StorageBackend } from '../server/core/storage/storage-backend.js';
 import { createLogger } from '../server/log/logger.js';
 import { startCoffer, type RunningCoffer } from '../server/start.js';
-import { postgresSkipReason, startPostgres } from '../test/helpers/postgres.js';
+import { postgresSkipReason, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
+import type { LoadJob, LoadResult } from './load-runner.js';
 
 interface Row {
   name: string;
@@ -39,11 +49,20 @@ interface Row {
 const rows: Row[] = [];
 const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit });
 const LOAD_SECONDS = Number(process.env.COFFER_BENCH_SECONDS ?? 5);
-const CONNECTIONS = 16;
+/** Alternating rounds per figure (each figure is their median). */
+const ROUNDS = Math.max(3, Number(process.env.COFFER_BENCH_ROUNDS ?? 3));
+const CONNECTIONS = (process.env.COFFER_BENCH_CONNECTIONS ?? '32,1').split(',').map(Number);
+/** Only targets whose name contains one of these (comma-separated), e.g. `cache on` for a profile run. */
+const TARGETS = process.env.COFFER_BENCH_TARGETS?.split(',');
+/** `http` runs only the load part (profiling, quick checks); `rewrap` only the rewrap and census figures. */
+const ONLY = process.env.COFFER_BENCH_ONLY;
 const KEYS = 100;
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-function serverConfig(dir: string) {
-  return parseConfig(`storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`);
+function serverConfig(dir: string, disableCache = false) {
+  return parseConfig(
+    `storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\ndisable_cache = ${disableCache}\n`,
+  );
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bench reads fields straight out of JSON replies
@@ -59,12 +78,10 @@ async function call(base: string, method: string, p: string, body?: unknown, tok
 }
 
 /** An unsealed server with a KV v2 mount, KEYS secrets, and a token whose policy allows only that mount. */
-async function kvServer(dir: string, config = serverConfig(dir)): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
+async function kvServer(config: ServerConfig): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
   const server = await startCoffer(config, { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
   const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
   for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
-  // An HA node serves once it holds the lock.
-  while (server.ha && server.ha.coordinator.role !== 'active') await new Promise((resolve) => setTimeout(resolve, 20));
   const root = init.root_token as string;
   await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
   await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
@@ -74,30 +91,23 @@ async function kvServer(dir: string, config = serverConfig(dir)): Promise<{ serv
   return { server, token, root, keys: init.keys };
 }
 
-/** Reads and writes spread over KEYS paths, CONNECTIONS at a time, for LOAD_SECONDS each. */
-async function load(base: string, token: string): Promise<{ read: Result; write: Result }> {
-  let n = 0;
-  const headers = { 'X-Vault-Token': token, 'Content-Type': 'application/json' };
-  const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
-  const read = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: LOAD_SECONDS,
-    requests: [{ method: 'GET', headers, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
-  });
-  const write = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: LOAD_SECONDS,
-    requests: [{ method: 'PUT', headers, body, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
-  });
-  for (const [name, r] of [
-    ['read', read],
-    ['write', write],
-  ] as const) {
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-  }
-  return { read, write };
+/** The load generator in its own process (bench/load-runner.ts): the job goes in on stdin, the result comes out on stdout. */
+async function runLoad(job: LoadJob): Promise<LoadResult & { cpuMicros: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'load-runner.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  // The servers live in this process and only the one under load works, so this process's CPU time per answered
+  // request is the target's cost — a figure the other jobs sharing the machine distort far less than throughput.
+  const cpu = process.cpuUsage();
+  child.stdin.end(JSON.stringify(job));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const used = process.cpuUsage(cpu);
+  if (code !== 0) throw new Error(`load runner exited with ${code}`);
+  const result = JSON.parse(out) as LoadResult & { cpuMicros: number };
+  result.cpuMicros = (used.user + used.system) / Math.max(1, result.requests);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result;
 }
 
 /** The floor: express answering the same JSON a KV v2 read and write answer, with no auth, storage or crypto. */
@@ -114,46 +124,137 @@ async function bareExpress(readBody: string, writeBody: string): Promise<{ url: 
   };
 }
 
-function loadRows(label: string, r: { read: Result; write: Result }): void {
-  row(`${label}: KV read throughput`, r.read.requests.average, 'req/s');
-  row(`${label}: KV read p99 latency`, r.read.latency.p99, 'ms');
-  row(`${label}: KV write throughput`, r.write.requests.average, 'req/s');
-  row(`${label}: KV write p99 latency`, r.write.latency.p99, 'ms');
+/** Synced batches the server's group commit wrote so far (the layer sits under the read cache when that is on). */
+function groupsOf(storage: StorageBackend): number {
+  const below = storage instanceof CachedBackend ? storage.inner : storage;
+  return below instanceof GroupCommitBackend ? below.groupsWritten : 0;
 }
 
-async function httpLoad(dir: string): Promise<void> {
-  const real = await kvServer(path.join(dir, 'kv-aes'));
-  const readBody = JSON.stringify(await call(real.server.url, 'GET', 'secret/data/app/k1', undefined, real.token));
-  const writeBody = JSON.stringify(await call(real.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, real.token));
-  const coffer = await load(real.server.url, real.token);
-  // The same server again with one file audit device: what auditing every request and response costs.
-  await call(real.server.url, 'PUT', 'sys/audit/file', { type: 'file', options: { file_path: path.join(dir, 'audit.log') } }, real.root);
-  const audited = await load(real.server.url, real.token);
-  await real.server.close();
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
-  // The same load on PostgreSQL, measured in the same run (skipped, with a row saying why, without PostgreSQL).
-  let postgres: { read: Result; write: Result } | undefined;
+/**
+ * KV v2 reads and writes with a policy token against Coffer with its storage cache on and off, alternating round by
+ * round with a bare express handler serving the same JSON (so a load spike on the shared machine hits all targets
+ * alike). Each figure is the median of ROUNDS rounds; the ratios compare medians.
+ */
+async function httpLoad(dir: string): Promise<void> {
+  const cached = await kvServer(serverConfig(path.join(dir, 'kv-cache')));
+  const uncached = await kvServer(serverConfig(path.join(dir, 'kv-nocache'), true));
+  // One file audit device: every request and response is HMAC'd and appended to a file.
+  const audited = await kvServer(serverConfig(path.join(dir, 'kv-audit')));
+  await call(audited.server.url, 'PUT', 'sys/audit/file', { type: 'file', options: { file_path: path.join(dir, 'audit.log') } }, audited.root);
+  // PostgreSQL when installed (a row says why not otherwise).
   const pgSkip = postgresSkipReason();
+  let cluster: TestPostgres | undefined;
+  let postgres: Awaited<ReturnType<typeof kvServer>> | undefined;
   if (pgSkip === undefined) {
-    const cluster = await startPostgres();
-    try {
-      const pgConfig = parseConfig(
+    cluster = await startPostgres();
+    postgres = await kvServer(
+      parseConfig(
         `storage "postgresql" {\n connection_url = "${cluster.url}"\n ha_enabled = "true"\n}\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`,
-      );
-      const pgServer = await kvServer(dir, pgConfig);
-      postgres = await load(pgServer.server.url, pgServer.token);
-      await pgServer.server.close();
-    } finally {
-      await cluster.stop();
-    }
+      ),
+    );
   } else {
     process.stderr.write(`PostgreSQL rows skipped: ${pgSkip}\n`);
   }
-
+  const readBody = JSON.stringify(await call(cached.server.url, 'GET', 'secret/data/app/k1', undefined, cached.token));
+  const writeBody = JSON.stringify(await call(cached.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, cached.token));
   const bare = await bareExpress(readBody, writeBody);
-  const floor = await load(bare.url, real.token);
-  await bare.close();
+  const targets = [
+    { name: 'bare express, same JSON', url: bare.url, token: cached.token, groups: undefined },
+    { name: 'Coffer, cache on', url: cached.server.url, token: cached.token, groups: () => groupsOf(cached.server.storage) },
+    { name: 'Coffer, cache off', url: uncached.server.url, token: uncached.token, groups: () => groupsOf(uncached.server.storage) },
+    {
+      name: 'Coffer, cache on, one file audit device',
+      url: audited.server.url,
+      token: audited.token,
+      groups: () => groupsOf(audited.server.storage),
+    },
+    ...(postgres
+      ? [{ name: 'Coffer on PostgreSQL (HA, fenced writes), cache on', url: postgres.server.url, token: postgres.token, groups: undefined }]
+      : []),
+  ].filter((t) => TARGETS === undefined || TARGETS.some((f) => t.name.includes(f)));
+  const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
+  try {
+    for (const connections of CONNECTIONS) {
+      for (const op of ['read', 'write'] as const) {
+        const results = new Map<string, Array<LoadResult & { cpuMicros: number }>>(targets.map((t) => [t.name, []]));
+        const fsyncs = new Map<string, number>();
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const t of targets) {
+            const groupsBefore = t.groups?.() ?? 0;
+            results.get(t.name)!.push(
+              await runLoad({
+                url: t.url,
+                method: op === 'read' ? 'GET' : 'PUT',
+                pathPrefix: '/v1/secret/data/app/k',
+                keys: KEYS,
+                token: t.token,
+                ...(op === 'write' ? { body } : {}),
+                connections,
+                seconds: LOAD_SECONDS,
+              }),
+            );
+            fsyncs.set(t.name, (fsyncs.get(t.name) ?? 0) + (t.groups?.() ?? 0) - groupsBefore);
+          }
+        }
+        const med = (name: string, f: (r: LoadResult & { cpuMicros: number }) => number) => median(results.get(name)!.map(f));
+        for (const t of targets) {
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, throughput`,
+            med(t.name, (r) => r.rps),
+            'req/s',
+          );
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, p99 latency`,
+            med(t.name, (r) => r.p99),
+            'ms',
+          );
+          row(
+            `${connections} conn, KV ${op}: ${t.name}, server CPU per request`,
+            med(t.name, (r) => r.cpuMicros),
+            'µs',
+          );
+          if (op === 'write' && t.groups) {
+            const writes = results.get(t.name)!.reduce((sum, r) => sum + r.requests, 0);
+            row(`${connections} conn, KV ${op}: ${t.name}, synced LevelDB batches per write (group commit)`, fsyncs.get(t.name)! / writes, '×');
+          }
+        }
+        const floor = targets.find((t) => t.name.startsWith('bare'));
+        if (!floor) continue;
+        for (const t of targets.filter((x) => x !== floor)) {
+          row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
+          row(
+            `${connections} conn, KV ${op}: ${t.name} / bare, p99`,
+            med(t.name, (r) => r.p99) /
+              Math.max(
+                1,
+                med(floor.name, (r) => r.p99),
+              ),
+            '×',
+          );
+          row(
+            `${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`,
+            med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros),
+            '×',
+          );
+        }
+      }
+    }
+  } finally {
+    await bare.close();
+    await cached.server.close();
+    await uncached.server.close();
+    await audited.server.close();
+    await postgres?.server.close();
+    await cluster?.stop();
+  }
 
+  if (TARGETS !== undefined) return; // a profile run: keep the profile to the server's own work
   // The barrier's own cost, measured directly: one AES-256-GCM seal + open of a KV-sized entry.
   const key = new Uint8Array(32).fill(7);
   const entry = new Uint8Array(256).fill(1);
@@ -161,21 +262,7 @@ async function httpLoad(dir: string): Promise<void> {
   const rounds = 200_000;
   const started = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) aeadOpen(key, aeadSeal(key, entry, aad), aad);
-  const aeadMicros = Number(process.hrtime.bigint() - started) / 1e3 / rounds;
-
-  loadRows('Coffer (LevelDB, AES-GCM barrier, policy token)', coffer);
-  loadRows('Coffer with one file audit device', audited);
-  row('read throughput ratio, no audit / one file audit device', coffer.read.requests.average / audited.read.requests.average, '×');
-  if (postgres) {
-    loadRows('Coffer (PostgreSQL, HA enabled, fenced writes, policy token)', postgres);
-    row('read throughput ratio, LevelDB / PostgreSQL', coffer.read.requests.average / postgres.read.requests.average, '×');
-    row('write throughput ratio, LevelDB / PostgreSQL', coffer.write.requests.average / postgres.write.requests.average, '×');
-  }
-  loadRows('bare express, same JSON', floor);
-  row('read throughput ratio, bare express / Coffer', floor.read.requests.average / coffer.read.requests.average, '×');
-  row('write throughput ratio, bare express / Coffer', floor.write.requests.average / coffer.write.requests.average, '×');
-  row('barrier cost: AES-256-GCM seal + open of a 256-byte entry', aeadMicros, 'µs');
-  row('barrier share of one KV read at the measured rate', (aeadMicros / 1e6) * coffer.read.requests.average, '× (fraction of one core)');
+  row('barrier cost: AES-256-GCM seal + open of a 256-byte entry', Number(process.hrtime.bigint() - started) / 1e3 / rounds, 'µs');
 }
 
 /** Adds `entries` 1 KiB entries behind the barrier, 1,000 per atomic batch, then lets LevelDB settle. */
@@ -202,7 +289,7 @@ async function flatness(dir: string): Promise<string> {
   const rekey: number[] = [];
   for (const entries of [100, 100_000]) {
     const dataDir = path.join(dir, `flat-${entries}`);
-    const { server, root, keys } = await kvServer(dataDir);
+    const { server, root, keys } = await kvServer(serverConfig(dataDir));
     await fill(server, entries);
     rotate.push(
       await mean(30, async () => {
@@ -273,6 +360,20 @@ async function processFigures(dir: string, dataDir: string): Promise<void> {
   row('server process RSS, unsealed, 100,000 entries', rssKb / 1024, 'MiB');
   child.kill('SIGTERM');
   await once(child, 'exit');
+
+  // The read cache's memory bound: every one of the 100,000 entries read through a cache with the default bounds.
+  const reader = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'cache-rss.ts'), dataDir, '100000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let line = '';
+  reader.stdout.on('data', (d) => (line += String(d)));
+  await once(reader, 'exit');
+  const cache = JSON.parse(line) as { found: number; before: number; after: number; entries: number; bytes: number };
+  if (cache.found !== 100_000) throw new Error(`the cache RSS run found ${cache.found} of 100,000 entries`);
+  row('read cache, 100,000 entries read: process RSS before', cache.before, 'MiB');
+  row('read cache, 100,000 entries read: process RSS after', cache.after, 'MiB');
+  row('read cache, 100,000 entries read: entries kept (default bounds)', cache.entries, '');
+  row('read cache, 100,000 entries read: bytes kept (bound 64 MiB)', cache.bytes / 2 ** 20, 'MiB');
 }
 
 const REWRAP_ENTRIES = Number(process.env.COFFER_BENCH_REWRAP_ENTRIES ?? 20_000);
@@ -286,7 +387,7 @@ const REWRAP_BATCH = 100;
  */
 async function rewrapFigures(dir: string): Promise<void> {
   const dataDir = path.join(dir, 'rewrap');
-  const { server } = await kvServer(dataDir);
+  const { server } = await kvServer(serverConfig(dataDir));
   await fill(server, REWRAP_ENTRIES);
   await server.core.rotate();
   const started = performance.now();
@@ -337,12 +438,12 @@ async function rewrapFigures(dir: string): Promise<void> {
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
   try {
-    if (process.env.COFFER_BENCH_ONLY !== 'rewrap') {
-      await httpLoad(dir);
+    if (ONLY !== 'rewrap') await httpLoad(dir);
+    if (ONLY === undefined) {
       const big = await flatness(dir);
       await processFigures(dir, big);
     }
-    await rewrapFigures(dir);
+    if (ONLY === undefined || ONLY === 'rewrap') await rewrapFigures(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -351,12 +452,13 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const header = `| ${'figure'.padEnd(width)} | ${'value'.padStart(15)} |\n|${'-'.repeat(width + 2)}|${'-'.repeat(17)}|`;
   process.stdout.write(
-    `Coffer benchmarks — ${machine}\nload: autocannon, ${CONNECTIONS} connections, ${LOAD_SECONDS} s per run\n\n${header}\n${lines.join('\n')}\n`,
+    `Coffer benchmarks — ${machine}\nload: autocannon in its own process, ${CONNECTIONS.join(' and ')} connections, ${LOAD_SECONDS} s per round, median of ${ROUNDS} alternating rounds\n\n${header}\n${lines.join('\n')}\n`,
   );
   await mkdir('bench/results', { recursive: true });
   await writeFile(
     'bench/results/latest.json',
-    JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, connections: CONNECTIONS, rows }, null, 2) + '\n',
+    JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rows }, null, 2) +
+      '\n',
   );
 }
 

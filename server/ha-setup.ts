@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { PostgresqlStorageConfig } from './config/load-config.js';
 import type { CofferCore } from './core/coffer-core.js';
 import { HaCoordinator, type HaEvents, type HaTimings } from './core/ha/ha-coordinator.js';
+import { CachedBackend } from './core/storage/cached-backend.js';
 import { PostgresqlBackend } from './core/storage/postgresql/postgresql-backend.js';
+import type { StorageBackend } from './core/storage/storage-backend.js';
 import { PostgresqlHaLock } from './core/storage/postgresql/postgresql-ha-lock.js';
 
 /**
@@ -37,14 +39,17 @@ export interface RunningHa {
  */
 export function startHa(
   core: CofferCore,
-  storage: PostgresqlBackend,
+  backend: PostgresqlBackend,
+  storage: StorageBackend,
   config: PostgresqlStorageConfig,
   options: { apiAddr: string; logger: Logger; timings?: Partial<HaTimings>; events?: HaEvents },
 ): RunningHa {
   const nodeId = randomUUID();
+  // Not active yet: reads go to the database until this node takes over.
+  if (storage instanceof CachedBackend) storage.setEnabled(false);
   const lock = new PostgresqlHaLock({
     connectionUrl: config.connectionUrl,
-    haTable: storage.haTable,
+    haTable: backend.haTable,
     ttlMs: config.haLockTtlMs,
     renewIntervalMs: config.haRenewIntervalMs,
     value: () => JSON.stringify({ api_addr: options.apiAddr, node_id: nodeId, active_time: new Date().toISOString() }),
@@ -52,7 +57,8 @@ export function startHa(
   const coordinator = new HaCoordinator({
     lock,
     storage,
-    enableFence: () => storage.setFence(lock.fence),
+    enableFence: () => backend.setFence(lock.fence),
+    ...(storage instanceof CachedBackend ? { enableStorageCache: (enabled: boolean) => storage.setEnabled(enabled) } : {}),
     barrier: core.barrier,
     lifecycle: core.lifecycle,
     sealStore: core.sealStore,
@@ -79,7 +85,7 @@ export function startHa(
       }
     });
   };
-  const unlisten = storage.listen(() => refresh());
+  const unlisten = backend.listen(() => refresh());
   return {
     coordinator,
     stop: async () => {

@@ -6,6 +6,8 @@ import { CofferCore } from './core/coffer-core.js';
 import { CofferError, isCofferError } from './core/errors.js';
 import type { SealSetup } from './core/seal/auto-seal.js';
 import { sealSetupFrom, startSealTokenRenewals, warnAboutSeals } from './seal-setup.js';
+import { CachedBackend } from './core/storage/cached-backend.js';
+import { GroupCommitBackend } from './core/storage/group-commit-backend.js';
 import { InmemBackend } from './core/storage/inmem-backend.js';
 import { LeveldbBackend } from './core/storage/leveldb-backend.js';
 import type { StorageBackend } from './core/storage/storage-backend.js';
@@ -67,16 +69,19 @@ export interface RunningCoffer {
   close(): Promise<void>;
 }
 
+/** The configured backend; LevelDB's synced writes are group-committed (one fsync for the writes that queue up). */
 export async function openStorage(config: ServerConfig['storage']): Promise<StorageBackend> {
   if (config.type === 'postgresql') return openPostgresql(config);
-  return config.type === 'inmem' ? new InmemBackend() : LeveldbBackend.open(config.path);
+  return config.type === 'inmem' ? new InmemBackend() : new GroupCommitBackend(await LeveldbBackend.open(config.path));
 }
 
 /** Composition: config → storage → core → HTTP → listen. */
 export async function startCoffer(config: ServerConfig, options: StartOptions): Promise<RunningCoffer> {
   const seal = options.seal ?? sealSetupFrom(config.seals, options.env ?? {});
   warnAboutSeals(seal, options.logger);
-  const storage = options.storage ?? (await openStorage(config.storage));
+  const backend = options.storage ?? (await openStorage(config.storage));
+  // The read cache holds the backend's ciphertext only; the core clears it on seal.
+  const storage = config.disableCache ? backend : new CachedBackend(backend, { maxEntries: config.cacheSize });
   const metrics = new CofferMetrics(config.telemetry);
   const core = new CofferCore({
     observer: metrics,
@@ -97,8 +102,8 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     keyStatus: () => (core.barrier.sealed ? undefined : core.barrier.keyStatus()),
   });
   const ha =
-    config.storage.type === 'postgresql' && config.storage.haEnabled && storage instanceof PostgresqlBackend
-      ? startHa(core, storage, config.storage, {
+    config.storage.type === 'postgresql' && config.storage.haEnabled && backend instanceof PostgresqlBackend
+      ? startHa(core, backend, storage, config.storage, {
           apiAddr: config.apiAddr,
           logger: options.logger,
           ...(options.haTimings ? { timings: options.haTimings } : {}),

@@ -133,10 +133,25 @@ export interface ServerConfig {
   audit: DeclaredAuditDevice[];
   /** `allow_audit_log_prefixing`: audit devices may set `prefix` (off by default: CVE-2025-6000). */
   allowAuditLogPrefixing: boolean;
+  /** `disable_cache`: no read cache in front of storage (every read goes to the backend). */
+  disableCache: boolean;
+  /** `cache_size`: entries the storage read cache holds at most (Vault's 131072 when absent). */
+  cacheSize: number;
   /** Accepted keys without an effect here (in the parser's key order). */
   notes: ConfigNote[];
   /** `keyring_trim_grace`: how long a term stays retired before its key may be trimmed (seconds; default 72h). */
   keyringTrimGraceSeconds: number;
+}
+
+/** Vault's default `cache_size`: entries of the storage read cache. */
+export const DEFAULT_CACHE_SIZE = 131_072;
+
+/** `cache_size`: a whole number of entries, as a number or a numeric string (Vault's parser takes both). */
+function cacheSizeValue(value: unknown, fail: Fail): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+    return fail(`invalid cache_size ${JSON.stringify(value)}: a whole number of entries`, 'cache_size');
+  return n;
 }
 
 /** Vault's system default and maximum lease TTL: 768h (32 days). */
@@ -174,6 +189,8 @@ const TOP_LEVEL_KEYS = new Set([
   'disable_unauthed_generate_root_endpoints',
   'audit',
   'allow_audit_log_prefixing',
+  'disable_cache',
+  'cache_size',
 ]);
 
 /**
@@ -185,7 +202,6 @@ const NO_EFFECT_KEYS: Record<string, string> = {
   disable_clustering: 'Coffer has no cluster listener to disable (standbys redirect to the active node)',
   disable_performance_standby: 'Coffer has no performance standbys: a standby serves no reads',
   disable_mlock: 'Node.js cannot lock memory (mlock); disable swap or encrypt it on the host instead',
-  disable_cache: 'Coffer has no physical read cache to disable',
   plugin_directory: 'Coffer has no external plugins; its engines are built in',
   disable_sealwrap: 'Coffer has no seal wrapping of individual entries (an Enterprise feature)',
   log_requests_level: 'Coffer does not log request completions at a separate level',
@@ -285,6 +301,9 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const clusterName = optionalString('cluster_name');
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
+  const disableCache = raw.disable_cache === undefined ? false : boolValue(raw.disable_cache, 'disable_cache', fail);
+  // 0 means the default, as in Vault.
+  const cacheSize = raw.cache_size === undefined ? DEFAULT_CACHE_SIZE : cacheSizeValue(raw.cache_size, fail) || DEFAULT_CACHE_SIZE;
   if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
   const audit = auditStanzas(raw.audit, fail);
   const allowAuditLogPrefixing =
@@ -323,6 +342,8 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
     telemetry,
     audit,
     allowAuditLogPrefixing,
+    disableCache,
+    cacheSize,
     notes,
     keyringTrimGraceSeconds,
     unauthenticatedMetrics: listeners.some((l) => l.unauthenticatedMetrics === true),

@@ -23,6 +23,7 @@ import { SealStore } from './seal/seal-store.js';
 import { Unsealer } from './seal/unsealer.js';
 import { UnsealKeyHolder } from './seal/unseal-key-holder.js';
 import { progressCount, progressNonce } from './seal/unseal-progress.js';
+import { CachedBackend } from './storage/cached-backend.js';
 import type { StorageBackend } from './storage/storage-backend.js';
 import { Cubbyhole } from './secrets/cubbyhole.js';
 import { TokenRoles } from './token/token-roles.js';
@@ -210,6 +211,8 @@ export class CofferCore {
     this.lifecycle.onSealing(clearCaches);
     // HA: a standby drops them when the active node changes storage, and reloads.
     this.lifecycle.onInvalidate(clearCaches);
+    // Last, after the count flush wrote the keyring: a sealed server keeps no copy of storage in memory.
+    if (storage instanceof CachedBackend) this.lifecycle.onSealing(() => storage.clear());
   }
 
   /** Whether the server unseals itself through a key service (after start; not after `sys/seal`). */

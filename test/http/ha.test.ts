@@ -146,4 +146,24 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     const census = (await api(b, 'GET', 'sys/rewrap/census')).body.data;
     assert.ok(census.terms['2'].entries >= count);
   });
+  test('a node that takes over never serves a value from its read cache that another node changed meanwhile', async (t) => {
+    const table = `ha_kv_${++n}`;
+    const a = await startHaNode(t, cluster.url, table);
+    const b = await startHaNode(t, cluster.url, table);
+    const { keys, rootToken } = await initServer(a, 1, 1);
+    await unsealServer(a, keys);
+    await until(() => isActive(a));
+    await unsealServer(b, keys);
+    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    assert.equal((await api(a, 'POST', 'sys/mounts/kv', { type: 'kv' })).status, 204);
+    assert.equal((await api(a, 'PUT', 'kv/shared', { value: 'first' })).status, 204);
+    assert.equal((await api(a, 'GET', 'kv/shared')).body.data.value, 'first'); // now in a's read cache
+
+    assert.equal((await api(a, 'PUT', 'sys/step-down')).status, 204);
+    await until(() => isActive(b));
+    assert.equal((await api(b, 'PUT', 'kv/shared', { value: 'changed on b' })).status, 204);
+    assert.equal((await api(b, 'PUT', 'sys/step-down')).status, 204);
+    await until(() => isActive(a));
+    assert.equal((await api(a, 'GET', 'kv/shared')).body.data.value, 'changed on b');
+  });
 });

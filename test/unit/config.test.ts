@@ -297,3 +297,18 @@ test('keyring_trim_grace takes a Go duration (default 72h) and refuses anything 
     (err: unknown) => err instanceof Error && /:2: keyring_trim_grace must be a duration/.test(err.message),
   );
 });
+
+test("disable_cache and cache_size take effect: the storage read cache is on with Vault's 131072 entries unless told otherwise", () => {
+  const base = 'storage "inmem" {}\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\n';
+  const plain = parseConfig(base);
+  assert.equal(plain.disableCache, false);
+  assert.equal(plain.cacheSize, 131_072);
+  const tuned = parseConfig(`${base}disable_cache = true\ncache_size = "5000"\n`);
+  assert.equal(tuned.disableCache, true);
+  assert.equal(tuned.cacheSize, 5000);
+  assert.equal(parseConfig(`${base}cache_size = 0\n`).cacheSize, 131_072);
+  assert.ok(!tuned.notes.some((n) => n.key === 'disable_cache'), 'disable_cache is no longer a key without effect');
+  assert.throws(() => parseConfig(`${base}cache_size = -1\n`), configError(/cache_size/));
+  assert.throws(() => parseConfig(`${base}cache_size = 1.5\n`), configError(/cache_size/));
+  assert.throws(() => parseConfig(`${base}disable_cache = "maybe"\n`), configError(/disable_cache/));
+});

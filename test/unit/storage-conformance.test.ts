@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { isCofferError } from '../../server/core/errors.js';
+import { CachedBackend } from '../../server/core/storage/cached-backend.js';
+import { GroupCommitBackend } from '../../server/core/storage/group-commit-backend.js';
 import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { LeveldbBackend } from '../../server/core/storage/leveldb-backend.js';
 import { hasConditionalBatch, hasOrderedScan, type StorageBackend, type StorageOp } from '../../server/core/storage/storage-backend.js';
@@ -30,6 +32,27 @@ const backends: Array<[string, (t: TestContext) => Promise<StorageBackend>]> = [
       return backend;
     },
   ],
+  [
+    'cache + postgresql',
+    async (t) => {
+      const backend = new CachedBackend(
+        await PostgresqlBackend.open({ connectionUrl: cluster!.url, table: `kv_${++tables}`, haTable: `ha_${tables}`, maxParallel: 4 }),
+        { maxEntries: 3 },
+      );
+      t.after(() => backend.close());
+      return backend;
+    },
+  ],
+  // What the server runs: the read cache over group-committed LevelDB, and the cache over memory.
+  [
+    'cache + group commit + leveldb',
+    async (t) => {
+      const backend = new CachedBackend(new GroupCommitBackend(await LeveldbBackend.open(await tempDir(t))), { maxEntries: 3 });
+      t.after(() => backend.close());
+      return backend;
+    },
+  ],
+  ['cache + inmem', async () => new CachedBackend(new InmemBackend(), { maxEntries: 3 })],
 ];
 
 const pgSkip = postgresSkipReason();
@@ -37,8 +60,8 @@ let cluster: TestPostgres | undefined;
 let tables = 0;
 
 for (const [name, open] of backends) {
-  describe(`storage conformance: ${name}`, { skip: name === 'postgresql' ? pgSkip : undefined }, () => {
-    if (name === 'postgresql') {
+  describe(`storage conformance: ${name}`, { skip: name.includes('postgresql') ? pgSkip : undefined }, () => {
+    if (name.includes('postgresql')) {
       before(async () => {
         cluster = await startPostgres();
       });

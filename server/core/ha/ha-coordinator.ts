@@ -49,6 +49,8 @@ export interface HaCoordinatorDeps {
   barrier: AesGcmBarrier;
   lifecycle: Lifecycle;
   sealStore: SealStore;
+  /** The storage read cache serves only while this node is active (another node writes the storage otherwise). */
+  enableStorageCache?: (enabled: boolean) => void;
   logger: Logger;
   clock: Clock;
   apiAddr: string;
@@ -243,6 +245,8 @@ export class HaCoordinator {
     try {
       await lifecycle.exclusive(async () => {
         if (lifecycle.sealed) throw new CofferError('sealed', 'Vault is sealed');
+        // An empty cache from here on: nothing the previous active node changed can be served stale.
+        this.#d.enableStorageCache?.(true);
         sealStore.invalidate();
         await barrier.takeOver();
         // Active before the stores load, so what only the active node does at load (the configuration's audit
@@ -259,6 +263,7 @@ export class HaCoordinator {
       });
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'could not take over as the active node; back to standby');
+      this.#d.enableStorageCache?.(false);
       barrier.stepDown();
       await lock.release().catch(() => {});
       return false;
@@ -280,6 +285,7 @@ export class HaCoordinator {
     if (!this.#activeSince) return;
     // Writes stop at once (the fence also refuses them), in-flight work is told to stop, then the state flips.
     barrier.stepDown();
+    this.#d.enableStorageCache?.(false);
     lifecycle.abortInFlight();
     await lifecycle.exclusive(async () => {
       this.#activeSince = undefined;

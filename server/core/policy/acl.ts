@@ -42,8 +42,10 @@ const SUDO_PATHS = [
 /** Token-store paths that need `sudo` (Vault's token backend root paths). */
 const TOKEN_SUDO_PATHS = ['auth/token/create-orphan', 'auth/token/revoke-orphan', 'auth/token/accessors/'];
 
+const ALL_SUDO_PATHS = [...SUDO_PATHS, ...TOKEN_SUDO_PATHS];
+
 export function isSudoPath(path: string): boolean {
-  return [...SUDO_PATHS, ...TOKEN_SUDO_PATHS].some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : p === path));
+  return ALL_SUDO_PATHS.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : p === path));
 }
 
 /** What `Acl.allowsRequest` looks at besides the path and operation. */

@@ -4,6 +4,9 @@ import { Acl } from './acl.js';
 import { normalisePolicyName, parsePolicy, type Policy } from './policy.js';
 
 const POLICY_PREFIX = 'sys/policy/';
+/** Compiled ACLs kept, by policy set; past this the set is started afresh (tokens share few distinct sets). */
+const MAX_CACHED_ACLS = 1024;
+const ROOT_ACL = new Acl([], true);
 
 /** Vault's `default` policy, trimmed to the endpoints Coffer has: a token may look at and manage itself. */
 export const DEFAULT_POLICY_TEXT = `# Allow tokens to look up, renew and revoke themselves
@@ -43,6 +46,10 @@ path "sys/wrapping/unwrap" {
 export class PolicyStore {
   readonly #barrier: Barrier;
   readonly #cache = new Map<string, Policy | null>();
+  /** Compiled ACL per policy-name set: every request needs one, and they change only with a policy. */
+  readonly #acls = new Map<string, Acl>();
+  /** Bumped by every change, so an ACL compiled across a policy write is not kept. */
+  #generation = 0;
 
   constructor(barrier: Barrier) {
     this.#barrier = barrier;
@@ -52,6 +59,7 @@ export class PolicyStore {
   async get(name: string): Promise<Policy | undefined> {
     const key = normalisePolicyName(name);
     if (this.#cache.has(key)) return this.#cache.get(key) ?? undefined;
+    const generation = this.#generation;
     const raw = await this.#barrier.get(POLICY_PREFIX + key);
     let policy: Policy | undefined;
     if (raw) {
@@ -60,7 +68,8 @@ export class PolicyStore {
     } else if (key === 'default') {
       policy = parsePolicy('default', DEFAULT_POLICY_TEXT);
     }
-    this.#cache.set(key, policy ?? null);
+    // A write that landed during the read must not be hidden behind what the read saw.
+    if (generation === this.#generation) this.#cache.set(key, policy ?? null);
     return policy;
   }
 
@@ -73,6 +82,7 @@ export class PolicyStore {
     const policy = parsePolicy(key, text);
     await this.#barrier.put(POLICY_PREFIX + key, new TextEncoder().encode(JSON.stringify({ name: key, policy: text })));
     this.#cache.set(key, policy);
+    this.#forgetAcls();
   }
 
   /** Deleting a missing policy is not an error. @throws CofferError `invalid_request` for `root` and `default`. */
@@ -81,6 +91,7 @@ export class PolicyStore {
     if (key === 'root' || key === 'default') throw new CofferError('invalid_request', `cannot delete "${key}" policy`);
     await this.#barrier.delete(POLICY_PREFIX + key);
     this.#cache.delete(key);
+    this.#forgetAcls();
   }
 
   /** Every policy name, including the built-in `default` and `root`, sorted. */
@@ -89,19 +100,45 @@ export class PolicyStore {
     return [...new Set([...stored.filter((n) => !n.endsWith('/')), 'default', 'root'])].sort();
   }
 
-  /** The ACL of a token holding `names`. Unknown policy names grant nothing. */
+  /**
+   * The ACL of a token holding `names`, compiled once per set of names until a policy changes. Unknown policy names
+   * grant nothing.
+   */
   async acl(names: readonly string[]): Promise<Acl> {
-    if (names.includes('root')) return new Acl([], true);
+    if (names.includes('root')) return ROOT_ACL;
+    const setKey = names.join('\n');
+    const known = this.#acls.get(setKey);
+    if (known) return known;
+    const generation = this.#generation;
     const policies: Policy[] = [];
     for (const name of names) {
       const policy = await this.get(name);
       if (policy) policies.push(policy);
     }
-    return new Acl(policies, false);
+    const acl = new Acl(policies, false);
+    if (generation !== this.#generation) return acl;
+    if (this.#acls.size >= MAX_CACHED_ACLS) this.#acls.clear();
+    this.#acls.set(setKey, acl);
+    return acl;
   }
 
-  /** Forgets cached policies (on seal). */
+  /**
+   * Forgets cached policies and compiled ACLs: on seal, and (for HA) when another node changed a policy —
+   * `invalidate(name)` drops one.
+   */
   clear(): void {
     this.#cache.clear();
+    this.#forgetAcls();
+  }
+
+  #forgetAcls(): void {
+    this.#generation += 1;
+    this.#acls.clear();
+  }
+
+  /** Forgets one policy (another node changed it) and every compiled ACL. */
+  invalidate(name: string): void {
+    this.#cache.delete(normalisePolicyName(name));
+    this.#forgetAcls();
   }
 }

@@ -49,16 +49,52 @@ export function logical(data: Record<string, unknown>, options: { inject?: boole
   return json(200, options.inject ? { ...data, ...envelope } : envelope);
 }
 
+interface CompiledPattern {
+  pattern: string;
+  parts: string[];
+  handlers: Partial<Record<Method, Handler>>;
+}
+
+/** A table's patterns, split once, grouped by their literal first segment (patterns starting with a parameter: `any`). */
+interface CompiledTable {
+  byFirst: Map<string, CompiledPattern[]>;
+  any: CompiledPattern[];
+}
+
+const compiled = new WeakMap<RouteTable, CompiledTable>();
+
+/** Route tables are built once at start: compiling on first use keeps `matchRoute`'s per-request work to the candidates. */
+function compile(routes: RouteTable): CompiledTable {
+  const patterns = Object.entries(routes)
+    .filter(([pattern]) => pattern.includes(':') || pattern.includes('*'))
+    .map(([pattern, handlers]) => ({ pattern, parts: pattern.split('/'), handlers }));
+  const literal = (p: CompiledPattern) => !p.parts[0]!.startsWith(':') && !p.parts[0]!.startsWith('*');
+  const any = patterns.filter((p) => !literal(p));
+  const byFirst = new Map<string, CompiledPattern[]>();
+  // Each list keeps the table's order: a pattern with a literal first segment, or one that matches any first segment.
+  for (const first of new Set(patterns.filter(literal).map((p) => p.parts[0]!))) {
+    byFirst.set(
+      first,
+      patterns.filter((p) => !literal(p) || p.parts[0] === first),
+    );
+  }
+  return { byFirst, any };
+}
+
 /** The route for `path`: exact routes first, then patterns in the table's order. */
 export function matchRoute(
   routes: RouteTable,
   path: string,
 ): { pattern: string; handlers: Partial<Record<Method, Handler>>; params: Record<string, string> } | undefined {
   if (Object.hasOwn(routes, path) && !path.includes(':') && !path.includes('*')) return { pattern: path, handlers: routes[path]!, params: {} };
+  let table = compiled.get(routes);
+  if (!table) {
+    table = compile(routes);
+    compiled.set(routes, table);
+  }
   const segments = path.split('/');
-  for (const [pattern, handlers] of Object.entries(routes)) {
-    if (!pattern.includes(':') && !pattern.includes('*')) continue;
-    const parts = pattern.split('/');
+  const candidates = table.byFirst.get(segments[0]!) ?? table.any;
+  for (const { pattern, parts, handlers } of candidates) {
     const params: Record<string, string> = {};
     let matched = true;
     for (let i = 0; i < parts.length; i++) {

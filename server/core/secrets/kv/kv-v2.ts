@@ -44,6 +44,9 @@ const DEFAULT_MAX_VERSIONS = 10;
  * `versions/<sha256(path)>/<n>`. A write commits the new version and the metadata in one atomic batch.
  */
 export class KvV2 implements SecretEngine {
+  /** The last queued change per secret (see #serialised). */
+  readonly #busy = new Map<string, Promise<void>>();
+
   constructor(
     private readonly view: BarrierView,
     private readonly clock: Clock,
@@ -58,6 +61,35 @@ export class KvV2 implements SecretEngine {
   async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {
     const { kind, key } = split(req.path);
     const op = req.operation === 'create' ? 'update' : req.operation;
+    if (op === 'read' || op === 'list' || kind === 'config') return this.#handle(req, kind, key, op);
+    return this.#serialised(key, () => this.#handle(req, kind, key, op));
+  }
+
+  /**
+   * Runs the changes of one secret one after another: each reads the metadata, decides (version number,
+   * check-and-set) and writes it back, so two concurrent writes must not both see the same current version.
+   */
+  async #serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#busy.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settledRun = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#busy.set(key, settledRun);
+    try {
+      return await run;
+    } finally {
+      if (this.#busy.get(key) === settledRun) this.#busy.delete(key);
+    }
+  }
+
+  async #handle(
+    req: LogicalRequest,
+    kind: string,
+    key: string,
+    op: Exclude<LogicalRequest['operation'], 'create'>,
+  ): Promise<LogicalResponse | undefined> {
     if (kind === 'config') {
       if (op === 'read') return { data: { ...(await this.#config()) } };
       if (op === 'update') return this.#writeConfig(req.data);

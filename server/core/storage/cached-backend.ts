@@ -1,0 +1,234 @@
+import { CofferError } from '../errors.js';
+import { KeyLocks } from './key-locks.js';
+import {
+  assertValidKey,
+  assertValidOps,
+  hasConditionalBatch,
+  hasOrderedScan,
+  type ConditionalBatch,
+  type ExpectedEntry,
+  type OrderedScan,
+  type ScanEntry,
+  type StorageBackend,
+  type StorageOp,
+} from './storage-backend.js';
+
+/** Vault's default physical cache size, in entries. */
+export const DEFAULT_CACHE_ENTRIES = 131_072;
+/** The byte bound that applies whatever the entry count: large entries cannot make the cache a memory problem. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * Bookkeeping per cached entry, counted against the byte bound: the Map slot, the key string, and the Uint8Array and
+ * its separate backing store, which cost a few hundred bytes beyond the value itself.
+ */
+const ENTRY_OVERHEAD_BYTES = 320;
+
+export interface CacheLimits {
+  /** At most this many entries (present or known-absent). */
+  maxEntries: number;
+  /** At most this many bytes of keys, values and bookkeeping. */
+  maxBytes: number;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+}
+
+/** `null` records a key known to be absent, so existence checks of new paths are served from memory too. */
+type Cached = Uint8Array | null;
+
+interface InflightRead {
+  promise: Promise<Uint8Array | undefined>;
+  /** Set when a write, invalidation or clear overtook the read: its result must not enter the cache. */
+  stale: boolean;
+}
+
+/**
+ * A bounded LRU read cache of the backend's entries, in front of any backend (Vault's physical cache is the model).
+ * It holds exactly what the backend holds — the barrier's ciphertext — so no plaintext is kept here. Writes go
+ * through to the backend first and update the cache only once durable; a failed write leaves the key uncached.
+ * Concurrent misses of one key share one backend read. `list` and `scan` are not cached. Writes of one key through
+ * the cache run one after another (writes of different keys do not wait for each other), so the value cached after
+ * two racing writes is the one the backend kept.
+ *
+ * Invalidation: `clear()` on seal (wired by the core), `invalidate(keys)` for changes made by ANOTHER writer of the
+ * same storage (an HA standby following the active node's change feed must call it for every changed key before
+ * serving reads that depend on them).
+ */
+export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBatch {
+  readonly #inner: StorageBackend;
+  readonly #limits: CacheLimits;
+  /** Map order is recency order: the first key is the least recently used. */
+  readonly #entries = new Map<string, Cached>();
+  readonly #inflight = new Map<string, InflightRead>();
+  readonly #writes = new KeyLocks();
+  /** HA: off while this node is not the active one (another node writes the storage then). */
+  #enabled = true;
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(inner: StorageBackend, limits: Partial<CacheLimits> = {}) {
+    this.#inner = inner;
+    this.#limits = { maxEntries: limits.maxEntries ?? DEFAULT_CACHE_ENTRIES, maxBytes: limits.maxBytes ?? DEFAULT_CACHE_BYTES };
+  }
+
+  /** The backend behind the cache. */
+  get inner(): StorageBackend {
+    return this.#inner;
+  }
+
+  /**
+   * HA: the cache serves only while this node is the active one. A standby (or a sealed HA node) reads the backend
+   * directly — another node writes it, and even a key known to be absent may appear — and the cache starts empty
+   * each time the node becomes active. Either switch empties it.
+   */
+  setEnabled(enabled: boolean): void {
+    this.clear();
+    this.#enabled = enabled;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    assertValidKey(key);
+    if (!this.#enabled) return this.#inner.get(key);
+    const cached = this.#entries.get(key);
+    if (cached !== undefined) {
+      this.#hits += 1;
+      this.#entries.delete(key);
+      this.#entries.set(key, cached);
+      return cached === null ? undefined : cached.slice();
+    }
+    this.#misses += 1;
+    let read = this.#inflight.get(key);
+    if (!read) {
+      const started: InflightRead = { promise: this.#inner.get(key), stale: false };
+      read = started;
+      this.#inflight.set(key, started);
+      void started.promise.then(
+        (value) => {
+          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+          if (!started.stale) this.#remember(key, value === undefined ? null : value.slice());
+        },
+        () => {
+          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+        },
+      );
+    }
+    const value = await read.promise;
+    return value === undefined ? undefined : value.slice();
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.batch([{ type: 'put', key, value }]);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.batch([{ type: 'delete', key }]);
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.#inner.list(prefix);
+  }
+
+  /** Write-through: the keys are dropped first, and cached again only after the backend made the batch durable. */
+  async batch(ops: readonly StorageOp[]): Promise<void> {
+    assertValidOps(ops);
+    await this.#writeThrough(ops, async () => {
+      await this.#inner.batch(ops);
+      return true;
+    });
+  }
+
+  /** Compare-and-swap in the backend; the cache takes the new values only when the swap happened. */
+  async batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean> {
+    assertValidOps(ops);
+    const inner = this.#inner;
+    if (!hasConditionalBatch(inner)) throw new CofferError('unsupported_operation', 'the storage backend has no conditional batch');
+    return this.#writeThrough(ops, () => inner.batchIf(expected, ops));
+  }
+
+  /** Straight to the backend: a scan walks far more entries than the cache should hold. */
+  scan(options: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+    const inner = this.#inner;
+    if (!hasOrderedScan(inner)) throw new CofferError('unsupported_operation', 'the storage backend has no ordered scan');
+    return inner.scan(options);
+  }
+
+  /**
+   * Runs a write with its keys held against other writes through this cache: the keys are dropped first, and cached
+   * again only after the backend made the write durable (and only when `write` answers true).
+   */
+  async #writeThrough(ops: readonly StorageOp[], write: () => Promise<boolean>): Promise<boolean> {
+    const keys = ops.map((op) => op.key);
+    // Copy now: the caller may zero its buffers as soon as this resolves.
+    const after = ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value.slice() : null }));
+    const release = await this.#writes.acquire(keys);
+    try {
+      this.invalidate(keys);
+      const written = await write();
+      this.invalidate(keys); // reads that started during the write saw the old value
+      if (written && this.#enabled) for (const { key, value } of after) this.#remember(key, value);
+      return written;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Forgets `keys`, including any read of them in flight. The hook for HA's change feed: call it for every key
+   * another node changed, before serving reads that depend on them.
+   */
+  invalidate(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.#forget(key);
+      const read = this.#inflight.get(key);
+      if (read) {
+        read.stale = true;
+        this.#inflight.delete(key);
+      }
+    }
+  }
+
+  /** Forgets everything (on seal). */
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+    for (const read of this.#inflight.values()) read.stale = true;
+    this.#inflight.clear();
+  }
+
+  stats(): CacheStats {
+    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
+  }
+
+  async close(): Promise<void> {
+    this.clear();
+    await this.#inner.close();
+  }
+
+  #remember(key: string, value: Cached): void {
+    this.#forget(key);
+    const size = sizeOf(key, value);
+    if (size > this.#limits.maxBytes || this.#limits.maxEntries <= 0) return;
+    this.#entries.set(key, value);
+    this.#bytes += size;
+    while (this.#entries.size > this.#limits.maxEntries || this.#bytes > this.#limits.maxBytes) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#forget(oldest);
+    }
+  }
+
+  #forget(key: string): void {
+    const old = this.#entries.get(key);
+    if (old === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= sizeOf(key, old);
+  }
+}
+
+function sizeOf(key: string, value: Cached): number {
+  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (value?.byteLength ?? 0);
+}
