@@ -9,7 +9,7 @@ import { JobReporter } from './job-reporter.js';
 import { JobStore } from './job-store.js';
 import { PageRewrapper } from './page-rewrapper.js';
 import { NO_REWRAP_OBSERVER, rewrapStorage, type RewrapDeps, type RewrapStorage } from './rewrap-deps.js';
-import { newJobRecord, normalisePrefixes, resolveSourceTerms, jobStatus, TERMINAL_STATES, type JobRecord, type JobState } from './rewrap-job.js';
+import { jobStatus, newJobRecord, normalisePrefixes, resolveSourceTerms, TERMINAL_STATES, type JobRecord, type JobState } from './rewrap-job.js';
 import { redactedSpec, type RewrapSpec } from './rewrap-spec.js';
 
 // The service's dependencies and what it reports to live in rewrap-deps.ts; re-exported for the modules that wire it.
