@@ -243,6 +243,44 @@ describe('sys/keyring retire and trim over HTTP', () => {
     );
     for (let i = 0; i < 3; i++) assert.equal((await server.api('GET', `secret/app/s${i}`, { token })).body.data.value, `value-${i}`);
   });
+
+  test('trim is refused while a fresh census still finds entries under an older term, and changes nothing', async (t) => {
+    const { server, token, clock } = await unsealed(t);
+    await writeSecrets(server, token, 3);
+    // A copy of one secret as stored under term 1 (an old backup of it).
+    const mount = (await server.api('GET', 'sys/mounts', { token })).body.data['secret/'].uuid;
+    const path = `logical/${mount}/app/s0`;
+    const backup = (await server.storage.get(path))!.slice();
+    assert.equal(readEntryHeader(backup)!.term, 1);
+    assert.equal((await server.api('PUT', 'sys/rotate', { token })).status, 204);
+    await server.api('POST', 'sys/rewrap/jobs', { token, body: { spec: { apiVersion: 'v1' } } });
+    await server.core.rewrap.idle();
+    await server.api('POST', 'sys/rewrap/census', { token });
+    await server.core.rewrap.idle();
+    assert.equal((await server.api('POST', 'sys/keyring/retire', { token, body: { min_decryption_term: 2 } })).status, 200);
+    // The backup is restored after the retire: an entry is under term 1 again, and a census made now finds it.
+    await server.storage.put(path, backup);
+    clock.advance(72 * 3600_000);
+    await server.api('POST', 'sys/rewrap/census', { token });
+    await server.core.rewrap.idle();
+    const census = await server.api('GET', 'sys/rewrap/census', { token });
+    assert.equal(census.body.data.terms['1'].entries, 1, census.text);
+    const before = await server.api('GET', 'sys/key-status', { token });
+
+    const refused = await server.api('POST', 'sys/keyring/trim', { token, body: { min_available_term: 2 } });
+    assert.equal(refused.status, 409, refused.text);
+    assert.ok(Array.isArray(refused.body.errors) && refused.body.errors.length === 1, refused.text);
+    assert.match(refused.body.errors[0], /census still shows entries under terms below 2/);
+    assert.deepEqual(refused.body.blocking_terms, { '1': { entries: 1 } });
+    assert.equal(refused.body.data, undefined, 'no preview and no confirm token');
+
+    // Nothing changed: key-status is the same, term 1's key is still there and still decrypts the restored entry.
+    assert.deepEqual((await server.api('GET', 'sys/key-status', { token })).body.data, before.body.data);
+    assert.equal(server.core.barrier.activeKeyring.bounds.minAvailableTerm, 1);
+    assert.deepEqual(await dataTerms(server), { 1: 1, 2: 2 });
+    assert.equal((await server.api('POST', 'sys/keyring/unretire', { token, body: { min_decryption_term: 1 } })).status, 200);
+    assert.equal((await server.api('GET', 'secret/app/s0', { token })).body.data.value, 'value-0');
+  });
 });
 
 test('metrics: entries by result, job state and progress, entries per term from the census, refused reads of retired terms', async (t) => {

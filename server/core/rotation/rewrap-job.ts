@@ -80,6 +80,48 @@ export function emptyCounts(): JobCounts {
   return { scanned: 0, rewrapped: 0, skipped_current: 0, skipped_filtered: 0, skipped_concurrent: 0, failed: 0, retried: 0 };
 }
 
+/** What a new job starts from: its spec, where it walks (storage prefixes) and which terms it moves to and from. */
+export interface NewJob {
+  jobId: string;
+  spec: RewrapSpec;
+  now: Date;
+  targetTerm: number;
+  sourceTerms: number[];
+  storagePrefixes: string[];
+  storageExcludes: string[];
+}
+
+/** The record of a job that has not started: `pending`, counting first, cursor at the start, nothing counted. */
+export function newJobRecord(n: NewJob): JobRecord {
+  return {
+    job_id: n.jobId,
+    state: 'pending',
+    state_before_seal: null,
+    phase: 'counting',
+    created_at: n.now.toISOString(),
+    started_at: null,
+    updated_at: n.now.toISOString(),
+    finished_at: null,
+    spec: n.spec,
+    target_term: n.targetTerm,
+    source_terms: n.sourceTerms,
+    passes: 1,
+    storage_prefixes: n.storagePrefixes,
+    storage_excludes: n.storageExcludes,
+    cursor: { prefix: 0, after: null },
+    totals: { entries: 0, bytes: 0 },
+    counts: emptyCounts(),
+    bytes_rewrapped: 0,
+    remaining_by_term: {},
+    failures: [],
+    failures_total: 0,
+    resumes: 0,
+    checkpoint_at: null,
+    last_error: null,
+    notify: { last_event: null, last_status: null, attempts: 0, last_percent: 0 },
+  };
+}
+
 /**
  * The terms a job moves entries away from: readable terms below the target (retired ones cannot be read), narrowed
  * by the spec's explicit list and its age window. A term's entries were written between its install time and the

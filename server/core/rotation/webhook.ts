@@ -1,7 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { JobNotifier, RewrapService } from './job-runner.js';
+import type { RewrapService } from './job-runner.js';
+import type { JobNotifier } from './rewrap-deps.js';
 import type { JobRecord } from './rewrap-job.js';
 import { endpointProblem } from './rewrap-spec.js';
 

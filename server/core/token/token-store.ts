@@ -1,48 +1,20 @@
-import { createHmac, randomInt } from 'node:crypto';
 import { Mutex } from 'async-mutex';
 import type { Barrier, BarrierOp } from '../barrier/barrier.js';
 import type { Clock, Random } from '../clock.js';
 import { cidrsAllow } from '../auth/cidr.js';
 import { CofferError } from '../errors.js';
 import { wipe } from '../secret-bytes.js';
+import { revocationTreeOps, type RevocationHook } from './revocation-tree.js';
+import { decodeTokenEntry, encodeTokenEntry, type TokenEntry, type TokenRecord } from './token-entry.js';
+import { generateToken, keyedHash, newAccessor } from './token-ids.js';
+import { accessorPath, ID_PREFIX, MOUNT_PREFIX, tokenIndexOps } from './token-index.js';
+import { checkLeaseLimits, creationLease, DEFAULT_TOKEN_TTL, isExpired, remainingSeconds, renewalTtl, type LeaseLimits } from './token-ttl.js';
 
-/** What is stored for a token. The token itself is never stored: only its keyed hash names the entry. */
-export interface TokenEntry {
-  readonly accessor: string;
-  readonly policies: readonly string[];
-  readonly displayName: string;
-  readonly meta: Readonly<Record<string, string>>;
-  /** Unix seconds. */
-  readonly creationTime: number;
-  /** The TTL the token was created (or last renewed) with, seconds; 0 = never expires (root). */
-  readonly ttl: number;
-  /** Unix seconds of expiry; 0 = never. */
-  readonly expireTime: number;
-  /** Seconds; 0 = no cap. Renewals never extend past creation + explicit max TTL. */
-  readonly explicitMaxTtl: number;
-  readonly renewable: boolean;
-  /** Remaining uses; 0 = unlimited. */
-  readonly numUses: number;
-  /** Hash of the parent token; empty for orphans (the root token, login tokens, orphans made on purpose). */
-  readonly parent: string;
-  /** Periodic tokens: each renewal sets the TTL to this many seconds, with no max TTL but an explicit one. 0 = none. */
-  readonly period: number;
-  /** Seconds after creation past which renewals never extend (mount or system max TTL); 0 = no cap. */
-  readonly maxTtl: number;
-  /** The path that issued the token (`auth/token/create`, `auth/approle/login`…). */
-  readonly path: string;
-  /** Accessor of the auth mount that issued the token; its tokens are revoked when the mount is disabled. */
-  readonly mountAccessor: string;
-  /** The token role it was created against, if any. */
-  readonly role: string;
-  /** Client addresses (CIDR blocks) the token may be used from; empty = anywhere. */
-  readonly boundCidrs: readonly string[];
-}
-
-/** A token entry together with the hash that names it. */
-export interface TokenRecord extends TokenEntry {
-  readonly hash: string;
-}
+// The entry shape, ids, TTL rules and revocation walk live in their own modules; re-exported for existing importers.
+export type { RevocationHook } from './revocation-tree.js';
+export type { TokenEntry, TokenRecord } from './token-entry.js';
+export { generateToken } from './token-ids.js';
+export { DEFAULT_TOKEN_TTL } from './token-ttl.js';
 
 export interface CreateTokenOptions {
   policies: readonly string[];
@@ -62,28 +34,7 @@ export interface CreateTokenOptions {
   boundCidrs?: readonly string[];
 }
 
-/** Storage operations to add to a token's revocation batch (its cubbyhole, for one), given the token's hash. */
-export type RevocationHook = (hash: string) => Promise<BarrierOp[]>;
-
 export const TOKEN_HMAC_KEY_PATH = 'core/token-hmac-key';
-const ID_PREFIX = 'sys/token/id/';
-const ACCESSOR_PREFIX = 'sys/token/accessor/';
-const PARENT_PREFIX = 'sys/token/parent/';
-const MOUNT_PREFIX = 'sys/token/mount/';
-/** Vault's default and maximum lease TTL (768h): what a token gets when it asks for no TTL. */
-export const DEFAULT_TOKEN_TTL = 768 * 3600;
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-function randomBase62(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += BASE62[randomInt(BASE62.length)]!;
-  return out;
-}
-
-/** Service tokens look like Vault's: `hvs.` + 24 base62 characters (~143 bits). */
-export function generateToken(): string {
-  return `hvs.${randomBase62(24)}`;
-}
 
 /**
  * Tokens behind the barrier, addressed by HMAC-SHA256 under a key that is itself stored behind the barrier, so a
@@ -96,8 +47,7 @@ export class TokenStore {
   /** Serialises read-modify-write of entries (use counts, renewals, revocations). */
   readonly #lock = new Mutex();
   #hmacKey: Uint8Array | undefined;
-  #defaultTtl = DEFAULT_TOKEN_TTL;
-  #maxTtl = DEFAULT_TOKEN_TTL;
+  #limits: LeaseLimits = { defaultTtl: DEFAULT_TOKEN_TTL, maxTtl: DEFAULT_TOKEN_TTL };
   readonly #revocationHooks: RevocationHook[] = [];
 
   constructor(barrier: Barrier, clock: Clock) {
@@ -111,16 +61,12 @@ export class TokenStore {
    * @throws CofferError `invalid_request` unless 0 < default <= max.
    */
   setLeaseLimits(defaultTtlSeconds: number, maxTtlSeconds: number): void {
-    if (!(defaultTtlSeconds > 0 && maxTtlSeconds > 0 && defaultTtlSeconds <= maxTtlSeconds)) {
-      throw new CofferError('invalid_request', 'the default lease TTL must be more than 0 and at most the maximum');
-    }
-    this.#defaultTtl = defaultTtlSeconds;
-    this.#maxTtl = maxTtlSeconds;
+    this.#limits = checkLeaseLimits(defaultTtlSeconds, maxTtlSeconds);
   }
 
   /** The limits in force: `{ defaultTtl, maxTtl }` in seconds. */
   get leaseLimits(): { defaultTtl: number; maxTtl: number } {
-    return { defaultTtl: this.#defaultTtl, maxTtl: this.#maxTtl };
+    return { ...this.#limits };
   }
 
   /** Adds storage deletes to every revocation, in the same batch (a token's cubbyhole goes with the token). */
@@ -138,7 +84,7 @@ export class TokenStore {
     const hmacKey = random.bytes(32);
     const token = generateToken();
     const entry: TokenEntry = {
-      accessor: randomBase62(24),
+      accessor: newAccessor(),
       policies: ['root'],
       displayName: 'root',
       meta: {},
@@ -157,11 +103,7 @@ export class TokenStore {
       boundCidrs: [],
     };
     const hash = keyedHash(hmacKey, token);
-    const ops: BarrierOp[] = [
-      { type: 'put', path: TOKEN_HMAC_KEY_PATH, value: hmacKey.slice() },
-      { type: 'put', path: ID_PREFIX + hash, value: encodeEntry(entry) },
-      { type: 'put', path: ACCESSOR_PREFIX + keyedHash(hmacKey, entry.accessor), value: new TextEncoder().encode(hash) },
-    ];
+    const ops: BarrierOp[] = [{ type: 'put', path: TOKEN_HMAC_KEY_PATH, value: hmacKey.slice() }, ...tokenIndexOps(hmacKey, hash, entry)];
     wipe(hmacKey);
     return { token, ops };
   }
@@ -192,20 +134,12 @@ export class TokenStore {
   async #create(options: CreateTokenOptions, extraOps?: (hash: string) => BarrierOp[]): Promise<{ token: string; record: TokenRecord }> {
     const key = this.#key();
     const now = this.#nowSeconds();
-    const explicitMaxTtl = options.explicitMaxTtl ?? 0;
-    const period = options.period ?? 0;
-    const maxTtl = period > 0 ? 0 : (options.maxTtl ?? 0);
     const isRoot = options.policies.includes('root');
-    let ttl = period > 0 ? period : (options.ttl ?? 0);
-    if (ttl === 0 && !isRoot) ttl = this.#defaultTtl;
-    if (maxTtl > 0 && ttl > maxTtl) ttl = maxTtl;
-    if (explicitMaxTtl > 0 && (ttl === 0 || ttl > explicitMaxTtl)) ttl = explicitMaxTtl;
-    // Vault caps a token's TTL at the system maximum (root tokens, which never expire, excepted).
-    if (!isRoot && ttl > this.#maxTtl) ttl = this.#maxTtl;
+    const { ttl, explicitMaxTtl, period, maxTtl } = creationLease({ ...options, isRoot }, this.#limits);
     const token = generateToken();
     const hash = keyedHash(key, token);
     const entry: TokenEntry = {
-      accessor: randomBase62(24),
+      accessor: newAccessor(),
       policies: [...new Set(options.policies)],
       displayName: options.displayName ?? 'token',
       meta: { ...(options.meta ?? {}) },
@@ -223,12 +157,7 @@ export class TokenStore {
       role: options.role ?? '',
       boundCidrs: [...(options.boundCidrs ?? [])],
     };
-    const ops: BarrierOp[] = [
-      { type: 'put', path: ID_PREFIX + hash, value: encodeEntry(entry) },
-      { type: 'put', path: ACCESSOR_PREFIX + keyedHash(key, entry.accessor), value: new TextEncoder().encode(hash) },
-    ];
-    if (entry.parent) ops.push({ type: 'put', path: `${PARENT_PREFIX}${entry.parent}/${hash}`, value: new Uint8Array(0) });
-    if (entry.mountAccessor) ops.push({ type: 'put', path: `${MOUNT_PREFIX}${entry.mountAccessor}/${hash}`, value: new Uint8Array(0) });
+    const ops = tokenIndexOps(key, hash, entry);
     if (extraOps) ops.push(...extraOps(hash));
     await this.#barrier.batch(ops);
     return { token, record: { ...entry, hash } };
@@ -243,7 +172,7 @@ export class TokenStore {
   /** The record of the token with `accessor`, if live. */
   async lookupAccessor(accessor: string): Promise<TokenRecord | undefined> {
     if (accessor.length === 0 || accessor.length > 512) return undefined;
-    const raw = await this.#barrier.get(ACCESSOR_PREFIX + keyedHash(this.#key(), accessor));
+    const raw = await this.#barrier.get(accessorPath(this.#key(), accessor));
     return raw ? this.#byHash(new TextDecoder().decode(raw)) : undefined;
   }
 
@@ -274,10 +203,7 @@ export class TokenStore {
     if (!record.renewable || record.expireTime === 0) throw new CofferError('invalid_request', 'lease is not renewable');
     return this.#lock.runExclusive(async () => {
       const now = this.#nowSeconds();
-      let ttl = record.period > 0 ? record.period : increment && increment > 0 ? increment : record.ttl;
-      if (record.period === 0 && record.maxTtl > 0) ttl = Math.min(ttl, record.creationTime + record.maxTtl - now);
-      if (record.explicitMaxTtl > 0) ttl = Math.min(ttl, record.creationTime + record.explicitMaxTtl - now);
-      ttl = Math.min(ttl, record.creationTime + this.#maxTtl - now);
+      const ttl = renewalTtl(record, increment, now, this.#limits.maxTtl);
       const renewed: TokenRecord = { ...record, ttl, expireTime: now + Math.max(ttl, 0) };
       await this.#write(record.hash, renewed);
       return renewed;
@@ -314,8 +240,7 @@ export class TokenStore {
       if (signal?.aborted || revoked >= limit) break;
       const raw = await this.#barrier.get(ID_PREFIX + hash);
       if (!raw) continue;
-      const entry = decodeEntry(raw);
-      if (entry.expireTime === 0 || this.#nowSeconds() < entry.expireTime) continue;
+      if (!isExpired(decodeTokenEntry(raw), this.#nowSeconds())) continue;
       await this.#lock.runExclusive(() => this.#revokeTree(hash));
       revoked++;
     }
@@ -329,7 +254,7 @@ export class TokenStore {
 
   /** Remaining seconds of a record (0 for tokens that never expire). */
   remainingTtl(record: TokenEntry): number {
-    return record.expireTime === 0 ? 0 : Math.max(0, record.expireTime - this.#nowSeconds());
+    return remainingSeconds(record, this.#nowSeconds());
   }
 
   async #revokeTree(hash: string): Promise<void> {
@@ -338,38 +263,19 @@ export class TokenStore {
 
   /** The deletes that revoke the token `hash` and its descendants (index entries and hooks' data included). */
   async #treeOps(hash: string, seen: Set<string>): Promise<BarrierOp[]> {
-    const ops: BarrierOp[] = [];
-    const visit = async (h: string) => {
-      if (seen.has(h)) return;
-      seen.add(h);
-      for (const child of await this.#barrier.list(`${PARENT_PREFIX}${h}/`)) {
-        await visit(child);
-        ops.push({ type: 'delete', path: `${PARENT_PREFIX}${h}/${child}` });
-      }
-      const raw = await this.#barrier.get(ID_PREFIX + h);
-      if (raw) {
-        const entry = decodeEntry(raw);
-        ops.push({ type: 'delete', path: ACCESSOR_PREFIX + keyedHash(this.#key(), entry.accessor) });
-        if (entry.parent) ops.push({ type: 'delete', path: `${PARENT_PREFIX}${entry.parent}/${h}` });
-        if (entry.mountAccessor) ops.push({ type: 'delete', path: `${MOUNT_PREFIX}${entry.mountAccessor}/${h}` });
-      }
-      for (const hook of this.#revocationHooks) ops.push(...(await hook(h)));
-      ops.push({ type: 'delete', path: ID_PREFIX + h });
-    };
-    await visit(hash);
-    return ops;
+    return revocationTreeOps(this.#barrier, () => this.#key(), this.#revocationHooks, hash, seen);
   }
 
   async #byHash(hash: string): Promise<TokenRecord | undefined> {
     const raw = await this.#barrier.get(ID_PREFIX + hash);
     if (!raw) return undefined;
-    const entry = decodeEntry(raw);
-    if (entry.expireTime > 0 && this.#nowSeconds() >= entry.expireTime) return undefined;
+    const entry = decodeTokenEntry(raw);
+    if (isExpired(entry, this.#nowSeconds())) return undefined;
     return { ...entry, hash };
   }
 
   async #write(hash: string, entry: TokenEntry): Promise<void> {
-    await this.#barrier.put(ID_PREFIX + hash, encodeEntry(entry));
+    await this.#barrier.put(ID_PREFIX + hash, encodeTokenEntry(entry));
   }
 
   #key(): Uint8Array {
@@ -380,55 +286,4 @@ export class TokenStore {
   #nowSeconds(): number {
     return Math.floor(this.#clock.now().getTime() / 1000);
   }
-}
-
-function keyedHash(key: Uint8Array, value: string): string {
-  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
-}
-
-function encodeEntry(entry: TokenEntry): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify({
-      accessor: entry.accessor,
-      policies: entry.policies,
-      display_name: entry.displayName,
-      meta: entry.meta,
-      creation_time: entry.creationTime,
-      ttl: entry.ttl,
-      expire_time: entry.expireTime,
-      explicit_max_ttl: entry.explicitMaxTtl,
-      renewable: entry.renewable,
-      num_uses: entry.numUses,
-      parent: entry.parent,
-      period: entry.period,
-      max_ttl: entry.maxTtl,
-      path: entry.path,
-      mount_accessor: entry.mountAccessor,
-      role: entry.role,
-      bound_cidrs: entry.boundCidrs,
-    }),
-  );
-}
-
-function decodeEntry(raw: Uint8Array): TokenEntry {
-  const j = JSON.parse(new TextDecoder().decode(raw)) as Record<string, unknown>;
-  return {
-    accessor: String(j.accessor),
-    policies: Array.isArray(j.policies) ? j.policies.map(String) : [],
-    displayName: String(j.display_name ?? ''),
-    meta: (j.meta as Record<string, string>) ?? {},
-    creationTime: Number(j.creation_time ?? 0),
-    ttl: Number(j.ttl ?? 0),
-    expireTime: Number(j.expire_time ?? 0),
-    explicitMaxTtl: Number(j.explicit_max_ttl ?? 0),
-    renewable: j.renewable === true,
-    numUses: Number(j.num_uses ?? 0),
-    parent: String(j.parent ?? ''),
-    period: Number(j.period ?? 0),
-    maxTtl: Number(j.max_ttl ?? 0),
-    path: String(j.path ?? (j.display_name === 'root' ? 'auth/token/root' : 'auth/token/create')),
-    mountAccessor: String(j.mount_accessor ?? ''),
-    role: String(j.role ?? ''),
-    boundCidrs: Array.isArray(j.bound_cidrs) ? j.bound_cidrs.map(String) : [],
-  };
 }
