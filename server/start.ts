@@ -105,6 +105,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     disableUnauthedRekeyEndpoints: config.disableUnauthedRekeyEndpoints,
     metrics,
     unauthenticatedMetrics: config.unauthenticatedMetrics,
+    ui: config.ui,
   });
   const listeners: RunningListener[] = [];
   try {

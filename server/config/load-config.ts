@@ -242,7 +242,6 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const clusterName = optionalString('cluster_name');
   const ui = raw.ui === undefined ? false : boolValue(raw.ui, 'ui', fail);
   const telemetry = topTelemetryConfig(raw.telemetry, text, fail, notes);
-  if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
 
   return {
     storage,

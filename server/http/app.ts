@@ -16,6 +16,7 @@ import { sysMountRoutes } from './routes/sys-mounts.js';
 import { sysPolicyRoutes } from './routes/sys-policy.js';
 import { sysRekeyRoutes } from './routes/sys-rekey.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
+import { uiHandler } from './ui-assets.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -24,6 +25,8 @@ export interface AppOptions {
   disableUnauthedRekeyEndpoints: boolean;
   /** Listener `telemetry { unauthenticated_metrics_access = true }`: `sys/metrics` without a token. */
   unauthenticatedMetrics: boolean;
+  /** Config `ui`: serve the operator page at `/ui/`. */
+  ui?: boolean;
 }
 
 /**
@@ -51,5 +54,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     authorizer: new Authorizer({ lifecycle, tokens, policies, logger: options.logger }),
     logger: options.logger,
     metrics: options.metrics,
+    ...(options.ui ? { ui: uiHandler() } : {}),
   });
 }

@@ -24,6 +24,8 @@ export interface PipelineDeps {
   authorizer: Authorizer;
   logger: Logger;
   metrics: CofferMetrics;
+  /** The operator page (`ui = true`): static files under `/ui/`; absent, `/ui/` is a 404 like any unknown path. */
+  ui?: express.RequestHandler;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -42,6 +44,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
 
   app.use((req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     const started = performance.now();
     res.on('finish', () => {
       const ms = performance.now() - started;
@@ -87,6 +90,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     const ctx = contextFor(req, res, method, path, route?.params ?? {}, authorizer, log);
     write(res, await handler(ctx));
   });
+  if (deps.ui) app.use(deps.ui);
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
