@@ -442,8 +442,10 @@ async function refreshRoot(): Promise<void> {
     setText('root-nonce', r.nonce);
     setProgress('root-progress', 'root-progress-text', numberOf(r.progress), numberOf(r.required));
   } catch (err) {
-    if (err instanceof ApiError && err.unavailable) {
-      el('root-unavailable').textContent = 'Not available on this server.';
+    // A server without generate-root answers an anonymous request with 403 (no route, so no unauthenticated path).
+    const anonymousRefusal = err instanceof ApiError && err.status === 403 && token === undefined;
+    if ((err instanceof ApiError && err.unavailable) || anonymousRefusal) {
+      el('root-unavailable').textContent = anonymousRefusal ? 'Enter a token to see whether this server offers it.' : 'Not available on this server.';
       show('root-unavailable', true);
       show('root-body', false);
     } else showError('root-error', err);
