@@ -19,7 +19,15 @@ async function launch(t: TestContext): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM!,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   t.after(() => browser.close());
   return browser;
@@ -59,7 +67,7 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     await page.fill('#init-threshold', '3');
     await page.press('#init-threshold', 'Enter');
     await page.locator('#once-list li').nth(5).waitFor();
-    assert.match(await page.textContent('#once-warning') ?? '', /shown once and Coffer does not keep them/);
+    assert.match((await page.textContent('#once-warning')) ?? '', /shown once and Coffer does not keep them/);
     const codes = await page.locator('#once-list li code').allTextContents();
     const shares = codes.slice(0, 5);
     const rootToken = codes[5]!;
@@ -178,8 +186,9 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     await shot('09-phone-width');
     for (const url of requests) for (const s of secrets) assert.ok(!url.includes(s) && !url.includes(encodeURIComponent(s)), `no secret in ${url}`);
     const leftovers = await page.evaluate(() => {
+      const dump = (store: Storage) => Array.from({ length: store.length }, (_, i) => `${store.key(i)}=${store.getItem(store.key(i)!)}`).join('\n');
       const values = [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value);
-      return [JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage }), document.cookie, document.documentElement.outerHTML, ...values].join('\n');
+      return [dump(localStorage), dump(sessionStorage), document.cookie, document.documentElement.outerHTML, ...values].join('\n');
     });
     for (const s of secrets) assert.ok(!leftovers.includes(s), 'no share or token left in storage or the DOM');
     assert.deepEqual(consoleErrors, []);
@@ -193,4 +202,13 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
       assert.deepEqual(await res.json(), { errors: [] });
     }
   });
+});
+
+test('coffer server -dev serves the page even when its config file says ui = false', async (t) => {
+  const dir = await tempDir(t);
+  const config = await writeServerConfig(dir, { extra: 'ui = false' });
+  const server = await startServerProcess(t, ['-dev', `-config=${config}`]);
+  const res = await fetch(`${server.url}/ui/`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /<title>Coffer operator page<\/title>/);
 });

@@ -229,6 +229,10 @@ async function useToken(event: SubmitEvent): Promise<void> {
 function forgetToken(): void {
   token = undefined;
   el('token-state').textContent = 'No token.';
+  for (const id of ['key-term', 'key-installed', 'key-encryptions']) setText(id, '');
+  show('key-terms', false);
+  show('rewrap-job', false);
+  show('census', false);
   void refreshAll();
 }
 
@@ -428,11 +432,18 @@ async function verifyRekey(event: SubmitEvent): Promise<void> {
 
 // ---- Generate root ----
 
+/** Panels that need the barrier unsealed (and, for most, a token) say so instead of staying blank. */
+function waiting(panel: 'root' | 'rewrap' | 'audit', needsToken: boolean): boolean {
+  const why = sealed ? 'Available once the server is unsealed.' : needsToken && token === undefined ? 'Enter a token to see this.' : '';
+  if (why === '') return false;
+  el(`${panel}-unavailable`).textContent = why;
+  show(`${panel}-unavailable`, true);
+  if (panel !== 'audit') show(`${panel}-body`, false);
+  return true;
+}
+
 async function refreshRoot(): Promise<void> {
-  if (sealed) {
-    show('root-body', false);
-    return;
-  }
+  if (waiting('root', false)) return;
   try {
     const r = await api('GET', 'sys/generate-root/attempt', rekeyAuth());
     show('root-unavailable', false);
@@ -509,7 +520,7 @@ function unavailable(panel: 'rewrap' | 'audit', err: unknown): boolean {
 }
 
 async function refreshRewrap(): Promise<void> {
-  if (token === undefined || sealed) return;
+  if (waiting('rewrap', true) || token === undefined) return;
   try {
     const list = dataOf(await api('GET', 'sys/rewrap/jobs', { token }));
     show('rewrap-unavailable', false);
@@ -619,7 +630,7 @@ async function refreshCensus(): Promise<void> {
 // ---- Audit devices ----
 
 async function refreshAudit(): Promise<void> {
-  if (token === undefined || sealed) return;
+  if (waiting('audit', true) || token === undefined) return;
   try {
     const a = dataOf(await api('GET', 'sys/audit', { token }));
     show('audit-unavailable', false);
