@@ -185,11 +185,13 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('09-phone-width');
     for (const url of requests) for (const s of secrets) assert.ok(!url.includes(s) && !url.includes(encodeURIComponent(s)), `no secret in ${url}`);
-    const leftovers = await page.evaluate(() => {
-      const dump = (store: Storage) => Array.from({ length: store.length }, (_, i) => `${store.key(i)}=${store.getItem(store.key(i)!)}`).join('\n');
-      const values = [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value);
-      return [dump(localStorage), dump(sessionStorage), document.cookie, document.documentElement.outerHTML, ...values].join('\n');
-    });
+    // A string, not a function: tsx would wrap named helpers in a `__name` call the page does not have.
+    const leftovers = await page.evaluate<string>(`[
+      ...[localStorage, sessionStorage].flatMap((store) => Array.from({ length: store.length }, (_, i) => store.key(i) + '=' + store.getItem(store.key(i)))),
+      document.cookie,
+      document.documentElement.outerHTML,
+      ...Array.from(document.querySelectorAll('input, textarea'), (e) => e.value),
+    ].join('\\n')`);
     for (const s of secrets) assert.ok(!leftovers.includes(s), 'no share or token left in storage or the DOM');
     assert.deepEqual(consoleErrors, []);
   });
