@@ -196,6 +196,48 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     assert.deepEqual(consoleErrors, []);
   });
 
+  test('a rekey with verification through the page: the new share is shown once, then verified, then it alone unseals', async (t) => {
+    const server = await startUiServer(t);
+    const init = await apiCall(server.url, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    const [oldShare] = init.body.keys_base64 as string[];
+    await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: oldShare } });
+    const browser = await launch(t);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`${server.url}/ui/`);
+    await waitText(page, '#seal-state', /^unsealed$/);
+
+    await page.fill('#rekey-shares', '1');
+    await page.fill('#rekey-threshold', '1');
+    await page.focus('#rekey-verify');
+    await page.keyboard.press('Space');
+    await page.click('#rekey-start-submit');
+    await waitText(page, '#rekey-verification', /^required$/);
+    await page.fill('#rekey-key', oldShare!);
+    await page.press('#rekey-key', 'Enter');
+    await page.locator('#rekey-confirm').waitFor();
+    assert.match((await page.textContent('#rc-fingerprints')) ?? '', /none: the new shares will be shown in clear/);
+    await page.click('#rekey-send');
+    await page.locator('#once-list li').first().waitFor();
+    assert.match((await page.textContent('#once-warning')) ?? '', /old shares stay valid until enough new shares are verified/);
+    const newShare = (await page.locator('#once-list li code').first().textContent())!;
+    await page.click('#once-clear');
+    await page.locator('#rekey-verify-form').waitFor();
+    await page.fill('#rekey-verify-key', newShare);
+    await page.press('#rekey-verify-key', 'Enter');
+    await waitText(page, '#rekey-done', /Verification complete/);
+
+    const secrets = [oldShare!, newShare, init.body.root_token as string];
+    for (const url of requests) for (const s of secrets) assert.ok(!url.includes(s) && !url.includes(encodeURIComponent(s)), `no secret in ${url}`);
+    const html = await page.content();
+    for (const s of secrets) assert.ok(!html.includes(s), 'no share left in the DOM');
+    assert.equal((await apiCall(server.url, 'PUT', 'sys/seal', { token: init.body.root_token })).status, 204);
+    assert.equal((await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: oldShare } })).status, 400, 'the old share no longer unseals');
+    const unsealed = await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: newShare } });
+    assert.equal(unsealed.body.sealed, false, 'the verified new share unseals');
+  });
+
   test('ui = false: /ui/ answers 404 and the page is not served', async (t) => {
     const server = await startUiServer(t, false);
     for (const p of ['/ui/', '/ui/app.js', '/ui/index.html']) {
