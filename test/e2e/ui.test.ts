@@ -238,6 +238,54 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     assert.equal(unsealed.body.sealed, false, 'the verified new share unseals');
   });
 
+  test("generate-root through the page, against Vault's API shape (answered by page.route until this server has it): OTP shown once, token decoded in the page", async (t) => {
+    const server = await startUiServer(t);
+    const init = await apiCall(server.url, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: init.body.keys_base64[0] } });
+    const browser = await launch(t);
+    const page = await browser.newPage();
+    const otp = 'Zq8uR2xW7pLm3Nc9Vb1Tg5Hy6Jk0';
+    const newRoot = 'hvs.AbCdEfGhIjKlMnOpQrStUvWx';
+    const encoded = Buffer.from(Buffer.from(newRoot).map((b, i) => b ^ otp.charCodeAt(i)))
+      .toString('base64')
+      .replace(/=+$/, '');
+    const sent: unknown[] = [];
+    let attempt = { started: false, nonce: '', progress: 0, required: 2, complete: false, otp_length: 28, encoded_token: '' };
+    await page.route('**/v1/sys/generate-root/**', async (route) => {
+      const req = route.request();
+      const reply = (body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+      if (req.url().endsWith('/attempt') && req.method() === 'GET') return reply(attempt);
+      if (req.url().endsWith('/attempt') && req.method() === 'PUT') {
+        attempt = { ...attempt, started: true, nonce: 'gr-nonce-1' };
+        return reply({ ...attempt, otp });
+      }
+      sent.push(req.postDataJSON());
+      attempt = { ...attempt, progress: attempt.progress + 1 };
+      if (attempt.progress < attempt.required) return reply(attempt);
+      attempt = { ...attempt, started: false, progress: 0 };
+      return reply({ ...attempt, complete: true, encoded_token: encoded });
+    });
+    await page.goto(`${server.url}/ui/`);
+    await page.fill('#token-input', init.body.root_token);
+    await page.press('#token-input', 'Enter');
+    await page.click('#root-start');
+    await waitText(page, '#once-list', new RegExp(otp));
+    await page.click('#once-clear');
+    for (const share of ['share-one', 'share-two']) {
+      await page.fill('#root-key', share);
+      await page.press('#root-key', 'Enter');
+      assert.equal(await page.inputValue('#root-key'), '');
+    }
+    await waitText(page, '#once-list', new RegExp(newRoot.replace('.', '\\.')));
+    assert.deepEqual(sent, [
+      { key: 'share-one', nonce: 'gr-nonce-1' },
+      { key: 'share-two', nonce: 'gr-nonce-1' },
+    ]);
+    await page.click('#once-clear');
+    const html = await page.content();
+    for (const s of [otp, newRoot, 'share-one', 'share-two']) assert.ok(!html.includes(s), `${s} left the DOM`);
+  });
+
   test('ui = false: /ui/ answers 404 and the page is not served', async (t) => {
     const server = await startUiServer(t, false);
     for (const p of ['/ui/', '/ui/app.js', '/ui/index.html']) {
