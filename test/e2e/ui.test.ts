@@ -286,6 +286,71 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     for (const s of [otp, newRoot, 'share-one', 'share-two']) assert.ok(!html.includes(s), `${s} left the DOM`);
   });
 
+  test("rewrap and census panels, against the rewrap issue's API shape (answered by page.route until this server has it): job to completed, 0 entries under old terms", async (t) => {
+    const server = await startUiServer(t);
+    const init = await apiCall(server.url, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: init.body.keys_base64[0] } });
+    const browser = await launch(t);
+    const page = await browser.newPage();
+    const started: unknown[] = [];
+    let reads = 0;
+    let census = false;
+    await page.route('**/v1/sys/rewrap/**', async (route) => {
+      const req = route.request();
+      const reply = (body: unknown, status = 200) => route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+      const url = new URL(req.url()).pathname;
+      assert.equal(req.headers()['x-vault-token'], init.body.root_token, 'rewrap calls carry the token in the header');
+      if (url === '/v1/sys/rewrap/jobs' && req.method() === 'POST') {
+        started.push(req.postDataJSON());
+        return reply({ job_id: 'rw-1' }, 202);
+      }
+      if (url === '/v1/sys/rewrap/jobs') return reply({ jobs: started.length > 0 ? [{ job_id: 'rw-1' }] : [] });
+      if (url === '/v1/sys/rewrap/jobs/rw-1') {
+        reads += 1;
+        const done = reads > 1;
+        return reply({
+          job_id: 'rw-1',
+          state: done ? 'completed' : 'running',
+          percent: done ? 100 : 50,
+          rate: 120.5,
+          eta_seconds: done ? 0 : 3,
+          rewrapped: done ? 8 : 4,
+          skipped: 0,
+          failed: 0,
+          remaining_by_term: done ? { '1': 0, '2': 0 } : { '1': 2, '2': 2 },
+        });
+      }
+      if (url === '/v1/sys/rewrap/census' && req.method() === 'POST') {
+        census = true;
+        return reply({ census_id: 'c-1' }, 202);
+      }
+      if (url === '/v1/sys/rewrap/census') {
+        return census
+          ? reply({ state: 'completed', terms: { '1': { entries: 0 }, '2': { entries: 0 }, '3': { entries: 8 } } })
+          : reply({ errors: ['no census yet'] }, 404);
+      }
+      return reply({ errors: [] }, 404);
+    });
+    await page.goto(`${server.url}/ui/`);
+    await page.fill('#token-input', init.body.root_token);
+    await page.press('#token-input', 'Enter');
+    await page.locator('#rewrap-body').waitFor();
+    await page.click('#rewrap-start-submit');
+    await waitText(page, '#rewrap-state', /^completed$/);
+    assert.deepEqual(started, [{ spec: { rewrap: { apiVersion: 'v1' } } }]);
+    assert.match((await page.textContent('#rewrap-remaining')) ?? '', /term 1: 0, term 2: 0/);
+    await page.click('#census-start');
+    await page.locator('#census-body tr').nth(2).waitFor();
+    const rows = await page
+      .locator('#census-body tr')
+      .evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-term'), tr.children[1]?.textContent]));
+    assert.deepEqual(rows, [
+      ['1', '0'],
+      ['2', '0'],
+      ['3', '8'],
+    ]);
+  });
+
   test('ui = false: /ui/ answers 404 and the page is not served', async (t) => {
     const server = await startUiServer(t, false);
     for (const p of ['/ui/', '/ui/app.js', '/ui/index.html']) {
