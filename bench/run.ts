@@ -60,7 +60,8 @@ async function kvServer(dir: string): Promise<{ server: RunningCoffer; token: st
   await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
   await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
   const token = (await call(server.url, 'POST', 'auth/token/create', { policies: ['app'] }, root)).auth.client_token as string;
-  for (let i = 0; i < KEYS; i++) await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
+  for (let i = 0; i < KEYS; i++)
+    await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
   return { server, token, root, keys: init.keys };
 }
 
@@ -81,7 +82,10 @@ async function load(base: string, token: string): Promise<{ read: Result; write:
     duration: LOAD_SECONDS,
     requests: [{ method: 'PUT', headers, body, setupRequest: (r) => ({ ...r, path: `/v1/secret/data/app/k${n++ % KEYS}` }) }],
   });
-  for (const [name, r] of [['read', read], ['write', write]] as const) {
+  for (const [name, r] of [
+    ['read', read],
+    ['write', write],
+  ] as const) {
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
   }
   return { read, write };
@@ -140,7 +144,9 @@ async function httpLoad(dir: string): Promise<void> {
 async function fill(server: RunningCoffer, entries: number): Promise<void> {
   const value = new Uint8Array(1024).fill(7);
   for (let i = 0; i < entries; i += 1000) {
-    await server.core.barrier.batch(Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `bench/${i + j}`, value })));
+    await server.core.barrier.batch(
+      Array.from({ length: Math.min(1000, entries - i) }, (_, j) => ({ type: 'put' as const, path: `bench/${i + j}`, value })),
+    );
   }
   // Let LevelDB finish compacting the load, so the figures are the operations and not background I/O.
   await new Promise((r) => setTimeout(r, 2000));
@@ -205,7 +211,10 @@ async function flatness(dir: string): Promise<string> {
 /** The built server as its own process: start-up to the listening line, then RSS after unseal and reads. */
 async function processFigures(dir: string, dataDir: string): Promise<void> {
   const config = path.join(dir, 'rss.hcl');
-  await writeFile(config, `storage "leveldb" { path = "${dataDir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\nlog_level = "error"\n`);
+  await writeFile(
+    config,
+    `storage "leveldb" { path = "${dataDir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\nlog_level = "error"\n`,
+  );
   const t0 = performance.now();
   const child = spawn(process.execPath, ['dist/server/main.js', `-config=${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
@@ -241,9 +250,14 @@ async function main(): Promise<void> {
   const lines = rows.map((r) => `| ${r.name.padEnd(width)} | ${r.value.toFixed(r.value < 10 ? 2 : 0).padStart(9)} ${r.unit.padEnd(5)} |`);
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const header = `| ${'figure'.padEnd(width)} | ${'value'.padStart(15)} |\n|${'-'.repeat(width + 2)}|${'-'.repeat(17)}|`;
-  process.stdout.write(`Coffer benchmarks — ${machine}\nload: autocannon, ${CONNECTIONS} connections, ${LOAD_SECONDS} s per run\n\n${header}\n${lines.join('\n')}\n`);
+  process.stdout.write(
+    `Coffer benchmarks — ${machine}\nload: autocannon, ${CONNECTIONS} connections, ${LOAD_SECONDS} s per run\n\n${header}\n${lines.join('\n')}\n`,
+  );
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/latest.json', JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, connections: CONNECTIONS, rows }, null, 2) + '\n');
+  await writeFile(
+    'bench/results/latest.json',
+    JSON.stringify({ machine, date: new Date().toISOString(), loadSeconds: LOAD_SECONDS, connections: CONNECTIONS, rows }, null, 2) + '\n',
+  );
 }
 
 await main();

@@ -28,7 +28,7 @@ class VaultStyleHelp extends Help {
 /** Builds the `coffer` command tree. Output goes to `ctx.output`; nothing here exits the process. */
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('coffer')
-    .description('Coffer: a secrets server that speaks Vault\'s API')
+    .description("Coffer: a secrets server that speaks Vault's API")
     .usage('<command> [args]')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.output.out(s), writeErr: (s) => ctx.output.err(s) });

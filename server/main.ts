@@ -119,6 +119,7 @@ const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pat
 if (invokedDirectly) {
   const args = process.argv.slice(2);
   const configIndex = args.findIndex((a) => /^--?config(=|$)/.test(a));
-  const configArg = configIndex < 0 ? undefined : args[configIndex]!.includes('=') ? args[configIndex]!.split('=').slice(1).join('=') : args[configIndex + 1];
+  const configArg =
+    configIndex < 0 ? undefined : args[configIndex]!.includes('=') ? args[configIndex]!.split('=').slice(1).join('=') : args[configIndex + 1];
   await runServer({ ...(configArg ? { configPath: configArg } : {}), dev: args.some((a) => /^--?dev$/.test(a)) });
 }

@@ -93,7 +93,12 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
   }
   // An auto seal unseals at start. A key service that refuses (wrong key, permission) stops the start with its
   // reason; one that is unreachable or sealed is retried in the background while the server answers "sealed".
-  const autoUnseal = new AutoUnsealLoop(core, options.logger, options.autoUnsealRetryMs ?? AUTO_UNSEAL_FIRST_DELAY_MS, options.schedule ?? timerScheduler);
+  const autoUnseal = new AutoUnsealLoop(
+    core,
+    options.logger,
+    options.autoUnsealRetryMs ?? AUTO_UNSEAL_FIRST_DELAY_MS,
+    options.schedule ?? timerScheduler,
+  );
   try {
     await autoUnseal.first();
   } catch (err) {

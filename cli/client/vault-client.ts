@@ -175,7 +175,7 @@ function connectionError(method: string, url: string, address: string, err: Node
     return new ConnectionError(`${op}: http: server gave HTTP response to HTTPS client`, plainHint);
   }
   if (/CERT|certificate|self.signed|UNABLE_TO_VERIFY|ALTNAME/i.test(text)) {
-    return new ConnectionError(`${op}: tls: failed to verify certificate: ${err.message}`, 'trust the server\'s CA with VAULT_CACERT or -ca-cert.');
+    return new ConnectionError(`${op}: tls: failed to verify certificate: ${err.message}`, "trust the server's CA with VAULT_CACERT or -ca-cert.");
   }
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return new ConnectionError(`${op}: EOF`, hint);
   return new ConnectionError(`${op}: ${err.message}`, undefined);

@@ -55,7 +55,10 @@ export function writeTable(path: string, metadata: Record<string, unknown>): str
 
 /** Versions as `-versions=1,2 -versions 3` give them. @throws LocalError for a non-number. */
 export function versionList(values: string[] | undefined): number[] {
-  const out = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const out = (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   const nums = out.map(Number);
   if (nums.some((n) => !Number.isInteger(n) || n < 1)) throw new LocalError(`invalid versions "${out.join(',')}": must be positive integers`);
   return nums;

@@ -42,7 +42,8 @@ export function registerKvVersions(kv: Command, ctx: CommandContext): void {
     .option('--method <method>', 'patch (HTTP PATCH) or rw (read, then write with cas); default: patch, falling back to rw')
     .option('--field <name>', 'print only this field of the response')
     .action(async (path: string, pairs: string[], opts: ClientOptions & KvOptions & PatchOptions) => {
-      if (pairs.length === 0 && !opts.removeData) return runApi(ctx, 'patching', async () => Promise.reject(new LocalError('Must supply data', true)));
+      if (pairs.length === 0 && !opts.removeData)
+        return runApi(ctx, 'patching', async () => Promise.reject(new LocalError('Must supply data', true)));
       const client = clientFor(ctx, opts);
       let full = path;
       await runApi(ctx, `writing data to ${path}`, async () => {
@@ -66,7 +67,10 @@ export function registerKvVersions(kv: Command, ctx: CommandContext): void {
           res = await readThenWrite();
         } else {
           try {
-            res = await client.request<SecretEnvelope>('PATCH', full, { data: patch, options: opts.cas !== undefined ? { cas: Number(opts.cas) } : {} });
+            res = await client.request<SecretEnvelope>('PATCH', full, {
+              data: patch,
+              options: opts.cas !== undefined ? { cas: Number(opts.cas) } : {},
+            });
           } catch (err) {
             // Without -method, a server that refuses PATCH (405) or a policy without `patch` (403) gets the old way.
             if (opts.method !== undefined || !(err instanceof ApiError) || (err.status !== 405 && err.status !== 403)) throw err;

@@ -81,7 +81,12 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
     .addOption(new Option('-t, --key-threshold <n>', 'new threshold').argParser(int).default(3))
     .option('--nonce <nonce>', 'the rekey (or verification) nonce')
     .option('--pgp-keys <keys>', 'comma list of PGP key files or base64 keys, one per new share')
-    .addOption(new Option('--target <target>', 'barrier or recovery').choices(['barrier', 'recovery', 'hsm']).default('barrier').argParser((v) => (v === 'hsm' ? 'recovery' : v)))
+    .addOption(
+      new Option('--target <target>', 'barrier or recovery')
+        .choices(['barrier', 'recovery', 'hsm'])
+        .default('barrier')
+        .argParser((v) => (v === 'hsm' ? 'recovery' : v)),
+    )
     .option('--verify', 'require (or perform) verification of the new shares')
     .option('--backup', 'store the PGP-encrypted new shares in Coffer')
     .option('--backup-retrieve', 'print the stored backup')
@@ -96,9 +101,20 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
 
       if (opts.backupRetrieve) {
         return runApi(ctx, 'retrieving backed-up unseal keys', async () => {
-          const res = await client.request<{ data: { nonce: string; keys: Record<string, string[]>; keys_base64: Record<string, string[]> } }>('GET', backupPath);
+          const res = await client.request<{ data: { nonce: string; keys: Record<string, string[]>; keys_base64: Record<string, string[]> } }>(
+            'GET',
+            backupPath,
+          );
           const d = res.body!.data;
-          ctx.output.out(json ? formatJson(res.body) : formatKeyValueTable([['Nonce', d.nonce], ['Keys', JSON.stringify(d.keys)], ['KeysB64', JSON.stringify(d.keys_base64)]]));
+          ctx.output.out(
+            json
+              ? formatJson(res.body)
+              : formatKeyValueTable([
+                  ['Nonce', d.nonce],
+                  ['Keys', JSON.stringify(d.keys)],
+                  ['KeysB64', JSON.stringify(d.keys_base64)],
+                ]),
+          );
         });
       }
       if (opts.backupDelete) {
@@ -156,7 +172,14 @@ export function registerOperatorRekey(operator: Command, ctx: CommandContext): v
  * current operation" blindly. At a terminal the operation is shown and must be confirmed; elsewhere -nonce is
  * required and must match.
  */
-async function provideKey(ctx: CommandContext, client: VaultClient, base: string, key: string | undefined, opts: RekeyOptions, json: boolean): Promise<void> {
+async function provideKey(
+  ctx: CommandContext,
+  client: VaultClient,
+  base: string,
+  key: string | undefined,
+  opts: RekeyOptions,
+  json: boolean,
+): Promise<void> {
   const statusPath = `${base}/${opts.verify ? 'verify' : 'init'}`;
   const status = (await client.request<Status & { started_time?: string }>('GET', statusPath)).body!;
   if (!status.started) {
@@ -165,7 +188,9 @@ async function provideKey(ctx: CommandContext, client: VaultClient, base: string
   const interactive = key === undefined && ctx.stdin.isTTY === true;
   if (key !== undefined && !opts.nonce) throw new LocalError('Missing nonce value: specify it via the -nonce flag');
   if (!interactive && !opts.nonce) {
-    throw new LocalError('Refusing to send a share without -nonce when not at a terminal: check the operation with "coffer operator rekey -status" and pass its nonce with -nonce');
+    throw new LocalError(
+      'Refusing to send a share without -nonce when not at a terminal: check the operation with "coffer operator rekey -status" and pass its nonce with -nonce',
+    );
   }
   if (opts.nonce && opts.nonce !== status.nonce) {
     throw new LocalError(`The ${opts.verify ? 'verification' : 'rekey'} in progress has nonce ${status.nonce}, not ${opts.nonce}: no share was sent`);
@@ -196,7 +221,10 @@ async function provideKey(ctx: CommandContext, client: VaultClient, base: string
   const lines = keys.map((k, i) => (fingerprints ? `Key ${i + 1} fingerprint: ${fingerprints[i]}; value: ${k}` : `Key ${i + 1}: ${k}`));
   lines.push('', `Operation nonce: ${String(body.nonce)}`, '');
   if (body.backup) {
-    lines.push(`The encrypted unseal keys are backed up to "${opts.target === 'recovery' ? 'core/recovery-keys-backup' : 'core/unseal-keys-backup'}" in Coffer's storage. Remove them with "coffer operator rekey -backup-delete" once they are safe.`, '');
+    lines.push(
+      `The encrypted unseal keys are backed up to "${opts.target === 'recovery' ? 'core/recovery-keys-backup' : 'core/unseal-keys-backup'}" in Coffer's storage. Remove them with "coffer operator rekey -backup-delete" once they are safe.`,
+      '',
+    );
   }
   // The threshold the server is applying, from the status read before the share was sent (not the flag default).
   const t = status.t;

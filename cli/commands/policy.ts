@@ -39,14 +39,13 @@ export function registerPolicy(program: Command, ctx: CommandContext): void {
         emit(ctx, opts, body, () => `${body.data.policy.trim()}\n`);
       });
     });
-  addClientOptions(policy.command('list'))
-    .action(async (opts: ClientOptions) => {
-      await runApi(ctx, 'listing policies', async () => {
-        const res = await clientFor(ctx, opts).request<{ data: { keys: string[] } }>('GET', 'sys/policies/acl?list=true');
-        const keys = res.body!.data.keys;
-        emit(ctx, opts, keys, () => keys.map((k) => `${k}\n`).join(''));
-      });
+  addClientOptions(policy.command('list')).action(async (opts: ClientOptions) => {
+    await runApi(ctx, 'listing policies', async () => {
+      const res = await clientFor(ctx, opts).request<{ data: { keys: string[] } }>('GET', 'sys/policies/acl?list=true');
+      const keys = res.body!.data.keys;
+      emit(ctx, opts, keys, () => keys.map((k) => `${k}\n`).join(''));
     });
+  });
   addClientOptions(policy.command('delete'))
     .argument('<name>')
     .action(async (name: string, opts: ClientOptions) => {

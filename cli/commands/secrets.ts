@@ -112,19 +112,21 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .option('--default-lease-ttl <duration>')
     .option('--max-lease-ttl <duration>')
     .option('--options <k=v...>', 'engine options, e.g. -options=version=2 (repeatable)')
-    .action(async (path: string, opts: ClientOptions & { description?: string; defaultLeaseTtl?: string; maxLeaseTtl?: string; options?: string[] }) => {
-      await runApi(ctx, `tuning secrets engine ${mountPath(path)}`, async () => {
-        const options = optionsMap(opts.options);
-        // Only the settings given are sent, as Vault's CLI does, so a tune never resets the others.
-        await clientFor(ctx, opts).request('POST', `sys/mounts/${mountPath(path).slice(0, -1)}/tune`, {
-          ...(opts.description !== undefined ? { description: opts.description } : {}),
-          ...(opts.defaultLeaseTtl !== undefined ? { default_lease_ttl: opts.defaultLeaseTtl } : {}),
-          ...(opts.maxLeaseTtl !== undefined ? { max_lease_ttl: opts.maxLeaseTtl } : {}),
-          ...(options ? { options } : {}),
+    .action(
+      async (path: string, opts: ClientOptions & { description?: string; defaultLeaseTtl?: string; maxLeaseTtl?: string; options?: string[] }) => {
+        await runApi(ctx, `tuning secrets engine ${mountPath(path)}`, async () => {
+          const options = optionsMap(opts.options);
+          // Only the settings given are sent, as Vault's CLI does, so a tune never resets the others.
+          await clientFor(ctx, opts).request('POST', `sys/mounts/${mountPath(path).slice(0, -1)}/tune`, {
+            ...(opts.description !== undefined ? { description: opts.description } : {}),
+            ...(opts.defaultLeaseTtl !== undefined ? { default_lease_ttl: opts.defaultLeaseTtl } : {}),
+            ...(opts.maxLeaseTtl !== undefined ? { max_lease_ttl: opts.maxLeaseTtl } : {}),
+            ...(options ? { options } : {}),
+          });
+          ctx.output.out(`Success! Tuned the secrets engine at: ${mountPath(path)}\n`);
         });
-        ctx.output.out(`Success! Tuned the secrets engine at: ${mountPath(path)}\n`);
-      });
-    });
+      },
+    );
   addClientOptions(secrets.command('move'))
     .description('Move a mounted engine to a new path (sys/remount)')
     .argument('<source>')
@@ -139,10 +141,14 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
         ctx.output.out(`Started moving secrets engine ${from} to ${to}, with migration ID ${id}\n`);
         // Vault polls the migration about once a second until it ends.
         for (;;) {
-          const status = await client.request<{ data?: { migration_info?: { status?: string } } }>('GET', `sys/remount/status/${encodeURIComponent(id)}`);
+          const status = await client.request<{ data?: { migration_info?: { status?: string } } }>(
+            'GET',
+            `sys/remount/status/${encodeURIComponent(id)}`,
+          );
           const state = status.body?.data?.migration_info?.status;
           if (state === 'success') return ctx.output.out(`Success! Finished moving secrets engine ${from} to ${to}, with migration ID ${id}\n`);
-          if (state === 'failure') throw new LocalError(`Failure! Error encountered moving secrets engine ${from} to ${to}, with migration ID ${id}`, true, 1);
+          if (state === 'failure')
+            throw new LocalError(`Failure! Error encountered moving secrets engine ${from} to ${to}, with migration ID ${id}`, true, 1);
           ctx.output.out(`Waiting for terminal status in migration of secrets engine ${from} to ${to}, with migration ID ${id}\n`);
           await delay(1000);
         }

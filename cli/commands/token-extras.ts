@@ -15,7 +15,10 @@ export function registerTokenExtras(token: Command, ctx: CommandContext): void {
         const client = clientFor(ctx, opts);
         // With a token argument Vault asks sys/capabilities (which needs its own permission); without, -self.
         const res = target
-          ? await client.request<{ data?: Record<string, unknown> } & Record<string, unknown>>('PUT', 'sys/capabilities', { token: target, paths: [path] })
+          ? await client.request<{ data?: Record<string, unknown> } & Record<string, unknown>>('PUT', 'sys/capabilities', {
+              token: target,
+              paths: [path],
+            })
           : await client.request<{ data?: Record<string, unknown> } & Record<string, unknown>>('PUT', 'sys/capabilities-self', { paths: [path] });
         const data = res.body?.data ?? res.body ?? {};
         const caps = ((data[path] ?? data.capabilities ?? []) as string[]).slice();

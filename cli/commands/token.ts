@@ -20,19 +20,30 @@ export function registerToken(program: Command, ctx: CommandContext): Command {
     .option('--use-limit <n>')
     .option('--display-name <name>')
     .option('--no-default-policy', 'do not attach the default policy')
-    .action(async (opts: ClientOptions & { policy?: string[]; ttl?: string; explicitMaxTtl?: string; useLimit?: string; displayName?: string; defaultPolicy?: boolean }) => {
-      await runApi(ctx, 'creating token', async () => {
-        const res = await clientFor(ctx, opts).request<{ auth: AuthInfo }>('POST', 'auth/token/create', {
-          policies: (opts.policy ?? []).flatMap((p) => p.split(',')),
-          ...(opts.ttl ? { ttl: opts.ttl } : {}),
-          ...(opts.explicitMaxTtl ? { explicit_max_ttl: opts.explicitMaxTtl } : {}),
-          ...(opts.useLimit ? { num_uses: Number(opts.useLimit) } : {}),
-          ...(opts.displayName ? { display_name: opts.displayName } : {}),
-          no_default_policy: opts.defaultPolicy === false,
+    .action(
+      async (
+        opts: ClientOptions & {
+          policy?: string[];
+          ttl?: string;
+          explicitMaxTtl?: string;
+          useLimit?: string;
+          displayName?: string;
+          defaultPolicy?: boolean;
+        },
+      ) => {
+        await runApi(ctx, 'creating token', async () => {
+          const res = await clientFor(ctx, opts).request<{ auth: AuthInfo }>('POST', 'auth/token/create', {
+            policies: (opts.policy ?? []).flatMap((p) => p.split(',')),
+            ...(opts.ttl ? { ttl: opts.ttl } : {}),
+            ...(opts.explicitMaxTtl ? { explicit_max_ttl: opts.explicitMaxTtl } : {}),
+            ...(opts.useLimit ? { num_uses: Number(opts.useLimit) } : {}),
+            ...(opts.displayName ? { display_name: opts.displayName } : {}),
+            no_default_policy: opts.defaultPolicy === false,
+          });
+          emit(ctx, opts, res.body, () => formatKeyValueTable(authRows(res.body!.auth)));
         });
-        emit(ctx, opts, res.body, () => formatKeyValueTable(authRows(res.body!.auth)));
-      });
-    });
+      },
+    );
   addClientOptions(token.command('lookup'))
     .argument('[token]', 'token to look up (default: your own); "-" reads it from standard input')
     .option('--accessor', 'the argument is an accessor')
@@ -41,7 +52,8 @@ export function registerToken(program: Command, ctx: CommandContext): Command {
         const client = clientFor(ctx, opts);
         let data: Record<string, unknown>;
         if (!target) data = await lookupSelf(client);
-        else if (opts.accessor) data = (await client.request<{ data: Record<string, unknown> }>('POST', 'auth/token/lookup-accessor', { accessor: target })).body!.data;
+        else if (opts.accessor)
+          data = (await client.request<{ data: Record<string, unknown> }>('POST', 'auth/token/lookup-accessor', { accessor: target })).body!.data;
         else data = (await client.request<{ data: Record<string, unknown> }>('POST', 'auth/token/lookup', { token: target })).body!.data;
         emit(ctx, opts, { data }, () => dataTable(data));
       });
@@ -67,7 +79,9 @@ export function registerToken(program: Command, ctx: CommandContext): Command {
     .action(async (given: string | undefined, opts: ClientOptions) => {
       await runApi(ctx, 'authenticating', async () => {
         const secret =
-          given === '-' ? (await readAll(ctx.stdin)).trim() : (given ?? (await promptHidden('Token (will be hidden): ', ctx.stdin, ctx.promptOutput))).trim();
+          given === '-'
+            ? (await readAll(ctx.stdin)).trim()
+            : (given ?? (await promptHidden('Token (will be hidden): ', ctx.stdin, ctx.promptOutput))).trim();
         const data = await lookupSelf(clientFor(ctx, opts, secret));
         storeToken(ctx.env, secret);
         ctx.output.out(

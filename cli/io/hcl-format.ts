@@ -135,7 +135,15 @@ class Parser {
     if (t.text === '{') {
       const body = this.body(false);
       this.#next();
-      return { keys, kind: 'block', value: { kind: 'object', body }, lead, firstLine: first.line, lastLine: this.#lastLine(), closing: body.closing ?? [] };
+      return {
+        keys,
+        kind: 'block',
+        value: { kind: 'object', body },
+        lead,
+        firstLine: first.line,
+        lastLine: this.#lastLine(),
+        closing: body.closing ?? [],
+      };
     }
     throw new Error(`unexpected "${t.text}" on line ${t.line}`);
   }

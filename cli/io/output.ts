@@ -24,7 +24,11 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
  * separated by four spaces; an empty value prints as `n/a`.
  */
 export function formatKeyValueTable(rows: ReadonlyArray<readonly [string, string | number | boolean]>): string {
-  const all: Array<[string, string]> = [['Key', 'Value'], ['---', '-----'], ...rows.map(([k, v]) => [k, v === '' ? 'n/a' : String(v)] as [string, string])];
+  const all: Array<[string, string]> = [
+    ['Key', 'Value'],
+    ['---', '-----'],
+    ...rows.map(([k, v]) => [k, v === '' ? 'n/a' : String(v)] as [string, string]),
+  ];
   const width = Math.max(...all.map(([k]) => k.length));
   return all.map(([k, v]) => `${k.padEnd(width)}    ${v}`.trimEnd()).join('\n') + '\n';
 }
@@ -39,7 +43,16 @@ export function dataTable(data: Record<string, unknown>): string {
 export function formatColumns(rows: ReadonlyArray<readonly string[]>): string {
   const columns = Math.max(...rows.map((r) => r.length));
   const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('    ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c))
+          .join('    ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** JSON the way `vault ... -format=json` prints it: indented by four spaces. */
@@ -60,5 +73,9 @@ export function formatStructured(format: OutputFormat, value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sortKeys(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortKeys(v)]),
+  );
 }

@@ -214,9 +214,11 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
       : [{ address: '127.0.0.1:8200', host: '127.0.0.1', port: 8200 }];
 
   const seals = blocks(raw, 'seal', fail).map((b) => sealConfig(b, text, fail, env));
-  if (seals.filter((x) => !x.disabled).length > 1) fail('only one seal stanza may be enabled; during a migration mark the old one disabled = "true"', 'seal');
+  if (seals.filter((x) => !x.disabled).length > 1)
+    fail('only one seal stanza may be enabled; during a migration mark the old one disabled = "true"', 'seal');
   if (seals.filter((x) => x.disabled).length > 1) fail('only one seal stanza may be disabled', 'seal');
-  if (seals.length === 2 && seals[0]!.type === seals[1]!.type) fail(`two seal "${seals[0]!.type}" stanzas: a migration needs two different seals`, 'seal');
+  if (seals.length === 2 && seals[0]!.type === seals[1]!.type)
+    fail(`two seal "${seals[0]!.type}" stanzas: a migration needs two different seals`, 'seal');
 
   const logLevelRaw = raw.log_level === undefined ? 'info' : String(raw.log_level).toLowerCase();
   const logLevel = LOG_LEVELS[logLevelRaw] ?? fail(`invalid log_level "${logLevelRaw}"`, 'log_level');
@@ -228,7 +230,8 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
 
   const defaultLeaseTtlSeconds =
     raw.default_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.default_lease_ttl, 'default_lease_ttl', fail);
-  const maxLeaseTtlSeconds = raw.max_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.max_lease_ttl, 'max_lease_ttl', fail);
+  const maxLeaseTtlSeconds =
+    raw.max_lease_ttl === undefined ? VAULT_DEFAULT_LEASE_TTL_SECONDS : durationValue(raw.max_lease_ttl, 'max_lease_ttl', fail);
   if (defaultLeaseTtlSeconds === 0) fail('default_lease_ttl must be more than 0', 'default_lease_ttl');
   if (maxLeaseTtlSeconds === 0) fail('max_lease_ttl must be more than 0', 'max_lease_ttl');
   // Vault refuses this combination too: a default the maximum would cut anyway is a configuration mistake.
@@ -291,7 +294,10 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
       if (key === 'prometheus_retention_time') {
         out.prometheusEnabled = durationValue(v, key, fail) > 0;
         if (out.prometheusEnabled) {
-          notes.push({ key: `telemetry.${key}`, reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything' });
+          notes.push({
+            key: `telemetry.${key}`,
+            reason: 'Coffer keeps every series for the life of the process; only 0 (Prometheus off) changes anything',
+          });
         }
       } else if (key === 'metrics_prefix') {
         const prefix = stringValue(v, key, fail);
@@ -301,7 +307,10 @@ function topTelemetryConfig(value: unknown, text: string, fail: Fail, notes: Con
         out.hostnameLabel = boolValue(v, key, fail);
       } else if (key === 'disable_hostname') {
         if (!boolValue(v, key, fail)) {
-          notes.push({ key: `telemetry.${key}`, reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)' });
+          notes.push({
+            key: `telemetry.${key}`,
+            reason: 'Coffer never prefixes metric names with the hostname (use enable_hostname_label for a host label)',
+          });
         }
       } else if (TELEMETRY_NO_EFFECT[key]) {
         notes.push({ key: `telemetry.${key}`, reason: TELEMETRY_NO_EFFECT[key] });
@@ -395,7 +404,20 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
   if (block.label === 'transit') {
     checkKeys(
       block,
-      ['disabled', 'address', 'token', 'key_name', 'mount_path', 'tls_ca_cert', 'tls_client_cert', 'tls_client_key', 'tls_server_name', 'tls_skip_verify', 'disable_renewal', 'namespace'],
+      [
+        'disabled',
+        'address',
+        'token',
+        'key_name',
+        'mount_path',
+        'tls_ca_cert',
+        'tls_client_cert',
+        'tls_client_key',
+        'tls_server_name',
+        'tls_skip_verify',
+        'disable_renewal',
+        'namespace',
+      ],
       text,
       fail,
     );
@@ -426,7 +448,12 @@ function sealConfig(block: Block, text: string, fail: Fail, env: NodeJS.ProcessE
 
 function listenerConfig(block: Block, text: string, fail: Fail): ListenerConfig {
   if (block.label !== 'tcp') fail(`unknown listener type "${block.label}" (supported: tcp)`, 'listener');
-  checkKeys(block, ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'], text, fail);
+  checkKeys(
+    block,
+    ['address', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'telemetry', ...Object.keys(LISTENER_TIMEOUT_KEYS), 'max_connections'],
+    text,
+    fail,
+  );
   const telemetry = telemetryConfig(block.body.telemetry, text, fail);
   const limits: Partial<ListenerLimitsConfig> = {};
   for (const [key, field] of Object.entries(LISTENER_TIMEOUT_KEYS)) {

@@ -152,7 +152,20 @@ export class CofferCore {
   async initialize(request: InitRequest): Promise<InitResult> {
     const { barrier, lifecycle, sealStore: store, clock } = this;
     const clusterName = this.#clusterName;
-    return initialize({ storage: this.#storage, store, barrier, lifecycle, seal: this.#seals.active, clock, random: this.#random, logger: this.#log, ...(clusterName ? { clusterName } : {}) }, request);
+    return initialize(
+      {
+        storage: this.#storage,
+        store,
+        barrier,
+        lifecycle,
+        seal: this.#seals.active,
+        clock,
+        random: this.#random,
+        logger: this.#log,
+        ...(clusterName ? { clusterName } : {}),
+      },
+      request,
+    );
   }
 
   /** @see Unsealer.submit */

@@ -56,7 +56,11 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
   // read timeout.
   const requestTimeout = limits.readTimeoutMs;
   const headersTimeout =
-    limits.readHeaderTimeoutMs === 0 ? requestTimeout : requestTimeout === 0 ? limits.readHeaderTimeoutMs : Math.min(limits.readHeaderTimeoutMs, requestTimeout);
+    limits.readHeaderTimeoutMs === 0
+      ? requestTimeout
+      : requestTimeout === 0
+        ? limits.readHeaderTimeoutMs
+        : Math.min(limits.readHeaderTimeoutMs, requestTimeout);
   const httpServer = http.createServer(
     {
       keepAliveTimeout: limits.idleTimeoutMs,

@@ -152,11 +152,7 @@ function rewriteHead(head: Buffer): Buffer {
   if (!head.subarray(start, start + LIST_PREFIX.length).equals(LIST_PREFIX)) return head;
   const lineEnd = head.indexOf('\r\n', start);
   const requestLine = 'GET ' + head.subarray(start + LIST_PREFIX.length, lineEnd).toString('latin1');
-  return Buffer.concat([
-    head.subarray(0, start),
-    Buffer.from(`${requestLine}\r\n${LIST_MARKER_HEADER}: true`, 'latin1'),
-    head.subarray(lineEnd),
-  ]);
+  return Buffer.concat([head.subarray(0, start), Buffer.from(`${requestLine}\r\n${LIST_MARKER_HEADER}: true`, 'latin1'), head.subarray(lineEnd)]);
 }
 
 function nextFraming(head: Buffer): Framing {

@@ -58,7 +58,8 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     const refusal = crossSiteRefusal(req);
     if (refusal) return write(res, errors(403, [refusal]));
     // A wrapped answer cannot be given yet: refuse rather than answer in clear what the client asked to be wrapped.
-    if (req.headers['x-vault-wrap-ttl'] !== undefined) return write(res, errors(400, ['X-Vault-Wrap-TTL: response wrapping is not supported by this server']));
+    if (req.headers['x-vault-wrap-ttl'] !== undefined)
+      return write(res, errors(400, ['X-Vault-Wrap-TTL: response wrapping is not supported by this server']));
     next();
   });
   // Vault clients often send no Content-Type (or curl's form type), and Vault ignores it: every body is parsed as
@@ -109,7 +110,8 @@ export function replyForError(err: unknown, path: string, log: Logger): Reply {
   const bodyError = err as { type?: string; status?: number; message?: string };
   if (bodyError.type === 'entity.parse.failed') return errors(400, [`failed to parse JSON input: ${bodyError.message ?? 'invalid JSON'}`]);
   if (bodyError.type === 'entity.too.large') return errors(413, ['http: request body too large']);
-  if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) return errors(bodyError.status, [bodyError.message ?? 'bad request']);
+  if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500)
+    return errors(bodyError.status, [bodyError.message ?? 'bad request']);
   log.error({ err: (err as Error)?.message, path }, 'unexpected error');
   return errors(500, ['internal error']);
 }
@@ -133,7 +135,15 @@ export function crossSiteRefusal(req: Request): string | undefined {
   return host !== undefined && host === req.headers.host ? undefined : 'cross-site request refused: the Origin is not this server';
 }
 
-function contextFor(req: Request, res: Response, method: Method, path: string, params: Record<string, string>, authorizer: Authorizer, log: Logger): RequestContext {
+function contextFor(
+  req: Request,
+  res: Response,
+  method: Method,
+  path: string,
+  params: Record<string, string>,
+  authorizer: Authorizer,
+  log: Logger,
+): RequestContext {
   const raw: unknown = req.body;
   const body = Object.create(null) as Record<string, unknown>;
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) Object.assign(body, raw);

@@ -20,7 +20,10 @@ export class BodyValidator {
    */
   parse<T>(raw: unknown, schema: BodySchema): T {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new CofferError('invalid_request', `failed to parse JSON input: json: cannot unmarshal ${jsonKind(raw)} into Go value of type http.${schema.goStruct}`);
+      throw new CofferError(
+        'invalid_request',
+        `failed to parse JSON input: json: cannot unmarshal ${jsonKind(raw)} into Go value of type http.${schema.goStruct}`,
+      );
     }
     const body = Object.create(null) as Record<string, unknown>;
     for (const [key, value] of Object.entries(raw)) {

@@ -19,4 +19,3 @@ export function routerMethod(req: Request): Method | undefined {
       return undefined;
   }
 }
-

@@ -46,7 +46,11 @@ test(`kill -9 under concurrent writes, rotations and rekeys, ${ITERATIONS} times
     const listed = await apiCall(server.url, 'GET', 'kv/?list=true', { token });
     const keys: string[] = listed.status === 404 ? [] : listed.body.data.keys;
     for (let i = 0; i < keys.length; i += 16) {
-      await Promise.all(keys.slice(i, i + 16).map(async (key) => assert.equal((await apiCall(server.url, 'GET', `kv/${key}`, { token })).status, 200, `${label}: ${key} decrypts`)));
+      await Promise.all(
+        keys
+          .slice(i, i + 16)
+          .map(async (key) => assert.equal((await apiCall(server.url, 'GET', `kv/${key}`, { token })).status, 200, `${label}: ${key} decrypts`)),
+      );
     }
     const metrics = await apiCall(server.url, 'GET', 'sys/metrics?format=prometheus', { token });
     const failures = [...metrics.text.matchAll(/^coffer_barrier_decrypt_failures_total\{[^}]*\} (\d+)$/gm)].map((m) => Number(m[1]));
@@ -90,8 +94,11 @@ test(`kill -9 under concurrent writes, rotations and rekeys, ${ITERATIONS} times
       const shares = 2 + (i % 3);
       const nextThreshold = 2 + (i % 2);
       const started = await apiCall(server.url, 'PUT', 'sys/rekey/init', { body: { secret_shares: shares, secret_threshold: nextThreshold } });
-      for (const key of held.slice(0, threshold - 1)) await apiCall(server.url, 'PUT', 'sys/rekey/update', { body: { key, nonce: started.body.nonce } });
-      const final = apiCall(server.url, 'PUT', 'sys/rekey/update', { body: { key: held[threshold - 1], nonce: started.body.nonce } }).catch(() => undefined);
+      for (const key of held.slice(0, threshold - 1))
+        await apiCall(server.url, 'PUT', 'sys/rekey/update', { body: { key, nonce: started.body.nonce } });
+      const final = apiCall(server.url, 'PUT', 'sys/rekey/update', { body: { key: held[threshold - 1], nonce: started.body.nonce } }).catch(
+        () => undefined,
+      );
       const killed = new Promise<void>((resolve) => setTimeout(() => (kill(), resolve()), Math.random() * 12));
       const [response] = await Promise.all([final, killed]);
       stats.killedDuringRekey++;

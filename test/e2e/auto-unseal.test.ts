@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/test-server.js';
  * Two server processes: A (Shamir) serves a transit key `autounseal` under a policy that allows only encrypt and
  * decrypt; B is configured with `seal "transit"` pointing at A, and is driven with the built CLI.
  */
-test('auto-unseal: B unseals itself through A\'s transit key, waits while A is sealed, uses recovery shares and rekeys them (PGP)', async (t) => {
+test("auto-unseal: B unseals itself through A's transit key, waits while A is sealed, uses recovery shares and rekeys them (PGP)", async (t) => {
   const dir = await tempDir(t);
   const writeConfig = (name: string, extra: string) => writeServerConfig(dir, { name, dataName: name, logLevel: 'info', extra });
   const a = await startServerProcess(t, [`-config=${await writeConfig('a', '')}`]);
@@ -21,7 +21,10 @@ test('auto-unseal: B unseals itself through A\'s transit key, waits while A is s
   assert.equal((await runCliProcess(['secrets', 'enable', 'transit'], aRoot)).code, 0);
   assert.equal((await runCliProcess(['write', 'transit/keys/autounseal', 'type=aes256-gcm96'], aRoot)).code, 0);
   const policyFile = path.join(dir, 'autounseal.hcl');
-  await writeFile(policyFile, 'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }\n');
+  await writeFile(
+    policyFile,
+    'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }\n',
+  );
   assert.equal((await runCliProcess(['policy', 'write', 'autounseal', policyFile], aRoot)).code, 0);
   const created = await runCliProcess(['token', 'create', '-policy=autounseal', '-no-default-policy', '-format=json'], aRoot);
   const sealToken = JSON.parse(created.stdout).auth.client_token as string;
@@ -85,14 +88,26 @@ test('auto-unseal: B unseals itself through A\'s transit key, waits while A is s
       return file;
     }),
   );
-  const started = await bCli(['operator', 'rekey', '-init', '-target=recovery', '-key-shares=2', '-key-threshold=2', `-pgp-keys=${keyFiles.join(',')}`, '-format=json']);
+  const started = await bCli([
+    'operator',
+    'rekey',
+    '-init',
+    '-target=recovery',
+    '-key-shares=2',
+    '-key-threshold=2',
+    `-pgp-keys=${keyFiles.join(',')}`,
+    '-format=json',
+  ]);
   assert.equal(started.code, 0, started.stderr);
   const nonce = JSON.parse(started.stdout).nonce as string;
   assert.equal((await bCli(['operator', 'rekey', '-target=recovery', `-nonce=${nonce}`, bInit.recovery_keys_b64[1]])).code, 0);
   const done = await bCli(['operator', 'rekey', '-target=recovery', `-nonce=${nonce}`, '-'], `${bInit.recovery_keys_b64[0]}\n`);
   assert.equal(done.code, 0, done.stderr);
   const messages = [...done.stdout.matchAll(/^Key \d fingerprint: ([0-9a-f]+); value: (\S+)$/gm)];
-  assert.deepEqual(messages.map((m) => m[1]), holders.map((h) => h.fingerprint));
+  assert.deepEqual(
+    messages.map((m) => m[1]),
+    holders.map((h) => h.fingerprint),
+  );
   const newShares = await Promise.all(messages.map((m) => gpg.decryptBase64(m[2]!)));
 
   assert.equal((await runCliProcess(['operator', 'seal'], bRoot())).code, 0);

@@ -17,7 +17,10 @@ test('operator rekey: interactively at the prompt and with -nonce, with and with
   const started = await cli(['operator', 'rekey', '-init', '-key-shares=2', '-key-threshold=2']);
   assert.equal(started.code, 0, started.stderr);
   assert.match(started.stderr, /^WARNING! The new key shares will be printed in plain text/);
-  assert.match(started.stdout, /^Key\s+Value\n---\s+-----\nNonce\s+[0-9a-f-]{36}\nStarted\s+true\nRekey Progress\s+0\/2\nNew Shares\s+2\nNew Threshold\s+2\nVerification Required\s+false\n$/);
+  assert.match(
+    started.stdout,
+    /^Key\s+Value\n---\s+-----\nNonce\s+[0-9a-f-]{36}\nStarted\s+true\nRekey Progress\s+0\/2\nNew Shares\s+2\nNew Threshold\s+2\nVerification Required\s+false\n$/,
+  );
   const status = await cli(['operator', 'rekey', '-status', '-format=json']);
   const nonce = JSON.parse(status.stdout).nonce;
   const confirm = 'Type "yes" to confirm: ';
@@ -63,7 +66,7 @@ test('operator rekey: interactively at the prompt and with -nonce, with and with
   await server.stop();
 });
 
-test('rekey takeover: a key holder\'s CLI never feeds a share to an operation it did not confirm', async (t) => {
+test("rekey takeover: a key holder's CLI never feeds a share to an operation it did not confirm", async (t) => {
   const dir = await tempDir(t);
   const config = await writeServerConfig(dir);
   const server = await startServerProcess(t, [`-config=${config}`]);
@@ -75,7 +78,9 @@ test('rekey takeover: a key holder\'s CLI never feeds a share to an operation it
   const theirs = JSON.parse((await cli(['operator', 'rekey', '-init', '-key-shares=3', '-key-threshold=2', '-format=json'])).stdout).nonce;
   // ...and before any share is in, an unauthenticated client replaces it with its own (here: 1 share, 1 of 1).
   assert.equal((await fetch(`${server.url}/v1/sys/rekey/init`, { method: 'DELETE', body: JSON.stringify({ nonce: theirs }) })).status, 204);
-  const attacker = await (await fetch(`${server.url}/v1/sys/rekey/init`, { method: 'PUT', body: JSON.stringify({ secret_shares: 1, secret_threshold: 1 }) })).json();
+  const attacker = await (
+    await fetch(`${server.url}/v1/sys/rekey/init`, { method: 'PUT', body: JSON.stringify({ secret_shares: 1, secret_threshold: 1 }) })
+  ).json();
 
   // A script without -nonce is refused; with the operators' nonce it is refused too: nothing is sent.
   const blind = await cli(['operator', 'rekey'], `${init.unseal_keys_b64[0]}\n`);
@@ -91,6 +96,6 @@ test('rekey takeover: a key holder\'s CLI never feeds a share to an operation it
   assert.match(shown.stdout, /PGP Fingerprints\s+none: the new shares will be returned in plain text/);
   assert.match(shown.stdout, /Not confirmed: no share was sent/);
   const status = JSON.parse((await cli(['operator', 'rekey', '-status', '-format=json'])).stdout);
-  assert.equal(status.progress, 0, 'no share reached the attacker\'s operation');
+  assert.equal(status.progress, 0, "no share reached the attacker's operation");
   await server.stop();
 });

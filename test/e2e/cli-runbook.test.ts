@@ -35,7 +35,9 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
   const put = await ok(['kv', 'put', '-custom-metadata=owner=ops', 'secret/app/db', 'user=alice', 'pass=s3cret']);
   assert.match(
     put,
-    new RegExp(`^=== Secret Path ===\\nsecret/data/app/db\\n\\n======= Metadata =======\\nKey                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      n/a\\ndestroyed          false\\nversion            1\\n$`),
+    new RegExp(
+      `^=== Secret Path ===\\nsecret/data/app/db\\n\\n======= Metadata =======\\nKey                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      n/a\\ndestroyed          false\\nversion            1\\n$`,
+    ),
   );
   // kv patch merges (HTTP PATCH), -remove-data removes a key; each makes a version.
   assert.match(await ok(['kv', 'patch', 'secret/app/db', 'pass=rotated']), /^version\s+2$/m);
@@ -52,7 +54,12 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
   assert.equal(await ok(['kv', 'delete', 'secret/app/db']), 'Success! Data deleted (if it existed) at: secret/data/app/db\n');
   const deleted = await run(['kv', 'get', 'secret/app/db']);
   assert.equal(deleted.code, 0, deleted.stderr);
-  assert.match(deleted.stdout, new RegExp(`======= Metadata =======\\nKey                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      ${TIME}\\ndestroyed          false\\nversion            3\\n`));
+  assert.match(
+    deleted.stdout,
+    new RegExp(
+      `======= Metadata =======\\nKey                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      ${TIME}\\ndestroyed          false\\nversion            3\\n`,
+    ),
+  );
   assert.doesNotMatch(deleted.stdout + deleted.stderr, /Raw Message|Data ==|"data"/);
   assert.equal(await ok(['kv', 'undelete', '-versions=3', 'secret/app/db']), 'Success! Data written to: secret/undelete/app/db\n');
   assert.equal(await ok(['kv', 'get', '-field=pass', 'secret/app/db']), 'rotated');
@@ -62,13 +69,21 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
   assert.deepEqual([noVersions.code, noVersions.stderr], [1, 'No versions provided, use the "-versions" flag to specify the version to undelete.\n']);
 
   // kv rollback writes version 2's data as version 4 and prints the write's metadata table (Vault's example).
-  assert.match(await ok(['kv', 'rollback', '-version=2', 'secret/app/db']), new RegExp(`^Key                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      n/a\\ndestroyed          false\\nversion            4\\n$`));
+  assert.match(
+    await ok(['kv', 'rollback', '-version=2', 'secret/app/db']),
+    new RegExp(
+      `^Key                Value\\n---                -----\\ncreated_time       ${TIME}\\ncustom_metadata    map\\[owner:ops\\]\\ndeletion_time      n/a\\ndestroyed          false\\nversion            4\\n$`,
+    ),
+  );
   assert.deepEqual(JSON.parse(await ok(['kv', 'get', '-format=json', 'secret/app/db'])).data.data, { user: 'alice', pass: 'rotated' });
   const destroyedRollback = await run(['kv', 'rollback', '-version=1', 'secret/app/db']);
   assert.deepEqual([destroyedRollback.code, destroyedRollback.stderr], [2, 'Cannot roll back to a version that has been destroyed\n']);
 
   // kv metadata put -custom-metadata replaces the map; metadata get prints Vault's sections.
-  assert.equal(await ok(['kv', 'metadata', 'put', '-custom-metadata=team=a', '-custom-metadata=env=prod', 'secret/app/db']), 'Success! Data written to: secret/metadata/app/db\n');
+  assert.equal(
+    await ok(['kv', 'metadata', 'put', '-custom-metadata=team=a', '-custom-metadata=env=prod', 'secret/app/db']),
+    'Success! Data written to: secret/metadata/app/db\n',
+  );
   const meta = await ok(['kv', 'metadata', 'get', 'secret/app/db']);
   assert.match(meta, /^==== Metadata Path ====\nsecret\/metadata\/app\/db\n\n========== Metadata ==========\n/);
   assert.match(meta, /^custom_metadata         map\[env:prod team:a\]$/m);
@@ -86,9 +101,15 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
 
   // policy fmt rewrites the file in the canonical layout; the formatted policy is accepted by the server.
   const policyFile = path.join(dir, 'app.hcl');
-  await writeFile(policyFile, '# app\npath "secret/data/app/*" {\ncapabilities=["read","list"]\n}\npath "secret/metadata/*" { capabilities = ["list"] }\n');
+  await writeFile(
+    policyFile,
+    '# app\npath "secret/data/app/*" {\ncapabilities=["read","list"]\n}\npath "secret/metadata/*" { capabilities = ["list"] }\n',
+  );
   assert.equal(await ok(['policy', 'fmt', policyFile]), `Success! Formatted policy: ${policyFile}\n`);
-  assert.equal(await readFile(policyFile, 'utf8'), '# app\npath "secret/data/app/*" {\n  capabilities = ["read", "list"]\n}\n\npath "secret/metadata/*" {\n  capabilities = ["list"]\n}\n');
+  assert.equal(
+    await readFile(policyFile, 'utf8'),
+    '# app\npath "secret/data/app/*" {\n  capabilities = ["read", "list"]\n}\n\npath "secret/metadata/*" {\n  capabilities = ["list"]\n}\n',
+  );
   await writeFile(path.join(dir, 'bad.hcl'), 'path "x" {\n');
   const bad = await run(['policy', 'fmt', path.join(dir, 'bad.hcl')]);
   assert.equal(bad.code, 1);
@@ -109,7 +130,10 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
 
   // secrets list -detailed, secrets tune, operator step-down (Vault's messages).
   const detailed = await ok(['secrets', 'list', '-detailed']);
-  assert.match(detailed, /^Path\s+Plugin\s+Accessor\s+Default TTL\s+Max TTL\s+Force No Cache\s+Replication\s+Seal Wrap\s+External Entropy Access\s+Options\s+Description\s+UUID/);
+  assert.match(
+    detailed,
+    /^Path\s+Plugin\s+Accessor\s+Default TTL\s+Max TTL\s+Force No Cache\s+Replication\s+Seal Wrap\s+External Entropy Access\s+Options\s+Description\s+UUID/,
+  );
   assert.match(detailed, /^secret\/\s+kv\s+kv_[0-9a-f]{8}\s+system\s+system\s+false\s+replicated\s+false\s+false\s+map\[version:2\]/m);
   assert.equal(await ok(['secrets', 'tune', '-description=apps', 'secret/']), 'Success! Tuned the secrets engine at: secret/\n');
   assert.match(await ok(['secrets', 'list']), /^secret\/\s+kv\s+kv_[0-9a-f]{8}\s+apps$/m);
@@ -117,8 +141,14 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
 
   // -output-curl-string: the request as curl, never the token, nothing sent (the write does not happen).
   const curl = await ok(['kv', 'put', '-output-curl-string', 'secret/app/db', 'x=y']);
-  assert.equal(curl, `curl -X PUT -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" -d '{"data":{"x":"y"}}' "${server.url}/v1/secret/data/app/db"\n`);
-  assert.equal(await ok(['-output-curl-string', 'read', 'secret/data/app/db']), `curl -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" "${server.url}/v1/secret/data/app/db"\n`);
+  assert.equal(
+    curl,
+    `curl -X PUT -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" -d '{"data":{"x":"y"}}' "${server.url}/v1/secret/data/app/db"\n`,
+  );
+  assert.equal(
+    await ok(['-output-curl-string', 'read', 'secret/data/app/db']),
+    `curl -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" "${server.url}/v1/secret/data/app/db"\n`,
+  );
   assert.ok(!curl.includes(token));
   assert.equal(JSON.parse(await ok(['kv', 'metadata', 'get', '-format=json', 'secret/app/db'])).data.current_version, 4);
 
@@ -132,7 +162,10 @@ test('a Vault runbook runs unchanged: version, tokens, KV v2 life cycle, policie
   // A KV v1 read shows Vault's refresh_interval as a Go duration (768h), not 2764800s.
   await ok(['secrets', 'enable', '-path=legacy', 'kv']);
   await ok(['kv', 'put', 'legacy/x', 'a=b']);
-  assert.equal(await ok(['read', 'legacy/x']), 'Key                 Value\n---                 -----\nrefresh_interval    768h\na                   b\n');
+  assert.equal(
+    await ok(['read', 'legacy/x']),
+    'Key                 Value\n---                 -----\nrefresh_interval    768h\na                   b\n',
+  );
 
   // Help prints flags in Vault's single-dash style.
   assert.match(await ok(['kv', 'put', '-help']), /^ {2}-cas <n>/m);
@@ -153,12 +186,15 @@ test('bare coffer prints the usage and exits 127; a refused connection names the
   );
 });
 
-test('https to a plain-http server says so in Go\'s words instead of OpenSSL\'s', async (t) => {
+test("https to a plain-http server says so in Go's words instead of OpenSSL's", async (t) => {
   const { server } = await devServer(t);
   const https = server.url.replace('http://', 'https://');
   const res = await runCliProcess(['status'], { VAULT_ADDR: https });
   assert.equal(res.code, 1);
-  assert.match(res.stderr, /^Error checking seal status: Get "https:\/\/127\.0\.0\.1:\d+\/v1\/sys\/seal-status": http: server gave HTTP response to HTTPS client\n/);
+  assert.match(
+    res.stderr,
+    /^Error checking seal status: Get "https:\/\/127\.0\.0\.1:\d+\/v1\/sys\/seal-status": http: server gave HTTP response to HTTPS client\n/,
+  );
   assert.doesNotMatch(res.stderr, /SSL|ssl3|routines/);
   await server.stop();
 });
@@ -202,6 +238,9 @@ test('path-help asks GET <path>?help=1 and prints the help field (server side pe
     // The server does not answer ?help=1 yet (it is listed in docs/cli.md): the CLI says so instead of printing data.
     assert.deepEqual([res.code, res.stdout, res.stderr], [2, '', 'No help available for sys/mounts\n']);
   }
-  assert.equal((await runCliProcess(['path-help', '-output-curl-string', 'sys/mounts'], env)).stdout, `curl -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" "${server.url}/v1/sys/mounts?help=1"\n`);
+  assert.equal(
+    (await runCliProcess(['path-help', '-output-curl-string', 'sys/mounts'], env)).stdout,
+    `curl -H "X-Vault-Request: true" -H "X-Vault-Token: $(coffer print token)" "${server.url}/v1/sys/mounts?help=1"\n`,
+  );
   await server.stop();
 });

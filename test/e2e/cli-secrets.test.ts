@@ -36,7 +36,11 @@ test('login, policy, token, secrets, kv and raw path commands against a real ser
   assert.match(cas.stderr, /check-and-set parameter did not match the current version/);
   const got = await ok(['kv', 'get', 'secret/app/db']);
   assert.match(got, /\n==== Data ====\nKey     Value\n---     -----\npass    rotated\nuser    alice\n$/);
-  assert.equal(await ok(['kv', 'get', '-version=1', '-field=pass', 'secret/app/db']), 's3cret', 'a raw field into a pipe has no newline, as in Vault');
+  assert.equal(
+    await ok(['kv', 'get', '-version=1', '-field=pass', 'secret/app/db']),
+    's3cret',
+    'a raw field into a pipe has no newline, as in Vault',
+  );
   assert.equal(await ok(['kv', 'list', 'secret/app']), 'Keys\n----\ndb\n');
   assert.match(await ok(['kv', 'metadata', 'get', 'secret/app/db']), /^current_version\s+2$/m);
 

@@ -94,7 +94,10 @@ describe('the coffer CLI against a real server process', () => {
 
     const denied = await runCliProcess(['operator', 'rotate'], env);
     assert.equal(denied.code, 2);
-    assert.match(denied.stderr, /^Error rotating key: Error making API request\.\n\nURL: PUT .*\/v1\/sys\/rotate\nCode: 403\. Errors:\n\n\* permission denied\n$/);
+    assert.match(
+      denied.stderr,
+      /^Error rotating key: Error making API request\.\n\nURL: PUT .*\/v1\/sys\/rotate\nCode: 403\. Errors:\n\n\* permission denied\n$/,
+    );
     await server.stop();
   });
 

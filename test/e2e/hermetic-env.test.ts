@@ -5,12 +5,22 @@ import { test } from 'node:test';
 import { isolatedEnv, runCliProcess, startServerProcess, writeServerConfig } from '../helpers/processes.js';
 import { tempDir } from '../helpers/test-server.js';
 
-test('processes started by tests never see the runner\'s ~/.vault-token or VAULT_* variables', async (t) => {
+test("processes started by tests never see the runner's ~/.vault-token or VAULT_* variables", async (t) => {
   // What a developer who followed the README has: a stored (since revoked) token, and VAULT_* set in the shell.
   const parentHome = await tempDir(t);
   await writeFile(path.join(parentHome, '.vault-token'), 'hvs.revoked-token-in-the-runners-home');
-  const saved = { HOME: process.env.HOME, VAULT_TOKEN: process.env.VAULT_TOKEN, VAULT_ADDR: process.env.VAULT_ADDR, VAULT_FORMAT: process.env.VAULT_FORMAT };
-  Object.assign(process.env, { HOME: parentHome, VAULT_TOKEN: 'hvs.token-in-the-runners-env', VAULT_ADDR: 'https://127.0.0.1:8200', VAULT_FORMAT: 'json' });
+  const saved = {
+    HOME: process.env.HOME,
+    VAULT_TOKEN: process.env.VAULT_TOKEN,
+    VAULT_ADDR: process.env.VAULT_ADDR,
+    VAULT_FORMAT: process.env.VAULT_FORMAT,
+  };
+  Object.assign(process.env, {
+    HOME: parentHome,
+    VAULT_TOKEN: 'hvs.token-in-the-runners-env',
+    VAULT_ADDR: 'https://127.0.0.1:8200',
+    VAULT_FORMAT: 'json',
+  });
   t.after(() => {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -20,7 +30,10 @@ test('processes started by tests never see the runner\'s ~/.vault-token or VAULT
 
   const { env, cleanup } = isolatedEnv({});
   cleanup();
-  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith('VAULT_')), []);
+  assert.deepEqual(
+    Object.keys(env).filter((k) => k.startsWith('VAULT_')),
+    [],
+  );
   assert.notEqual(env.HOME, parentHome);
 
   // The CLI flow of the other tests still works: the child uses only what the test gives it.

@@ -55,11 +55,13 @@ test('secrets-in-logs: nothing secret reaches the server output or CLI diagnosti
   // Rekey to PGP-encrypted shares; gpg decrypts them; they are secrets too.
   const gpg = await GpgHome.create(t);
   const holders = [await gpg.generateKey('a@example.com'), await gpg.generateKey('b@example.com')];
-  const files = await Promise.all(holders.map(async (h, i) => {
-    const file = path.join(dir, `k${i}.b64`);
-    await writeFile(file, h.base64);
-    return file;
-  }));
+  const files = await Promise.all(
+    holders.map(async (h, i) => {
+      const file = path.join(dir, `k${i}.b64`);
+      await writeFile(file, h.base64);
+      return file;
+    }),
+  );
   const pgp = JSON.parse(await rekey(plain.keys_base64, ['-key-shares=2', '-key-threshold=2', `-pgp-keys=${files.join(',')}`, '-backup']));
   const decrypted = await Promise.all(pgp.keys_base64.map((m: string) => gpg.decryptBase64(m)));
   keep(...decrypted, ...decrypted.map((hex) => Buffer.from(hex, 'hex').toString('base64')));
@@ -77,9 +79,13 @@ test('secrets-in-logs: nothing secret reaches the server output or CLI diagnosti
 
   // Tokens, KV and transit.
   const policy = path.join(dir, 'app.hcl');
-  await writeFile(policy, 'path "secret/*" { capabilities = ["create","read","update","list"] }\npath "transit/*" { capabilities = ["create","update"] }\n');
+  await writeFile(
+    policy,
+    'path "secret/*" { capabilities = ["create","read","update","list"] }\npath "transit/*" { capabilities = ["create","update"] }\n',
+  );
   await cli(['policy', 'write', 'app', policy], { token: root });
-  const child = JSON.parse((await cli(['token', 'create', '-policy=app', '-format=json'], { token: root, showsSecrets: true })).stdout).auth.client_token as string;
+  const child = JSON.parse((await cli(['token', 'create', '-policy=app', '-format=json'], { token: root, showsSecrets: true })).stdout).auth
+    .client_token as string;
   keep(child);
   await cli(['secrets', 'enable', '-version=2', '-path=secret', 'kv'], { token: root });
   await cli(['secrets', 'enable', 'transit'], { token: root });
@@ -100,6 +106,12 @@ test('secrets-in-logs: nothing secret reaches the server output or CLI diagnosti
   assert.ok(serverOutput.split('\n').filter((l) => l.includes('"msg":"request"')).length > 30, 'debug request logs were written');
   const everything = [serverOutput, ...watched].join('\n');
   const hits = [...secrets].filter((s) => s.length >= 8 && everything.includes(s));
-  assert.deepEqual(hits.map((h) => `${h.slice(0, 4)}…(${h.length} chars)`), [], 'secrets found in output');
-  t.diagnostic(`secrets-in-logs: ${secrets.size} secrets searched in ${serverOutput.length} bytes of server output and ${watched.length} CLI streams: 0 hits`);
+  assert.deepEqual(
+    hits.map((h) => `${h.slice(0, 4)}…(${h.length} chars)`),
+    [],
+    'secrets found in output',
+  );
+  t.diagnostic(
+    `secrets-in-logs: ${secrets.size} secrets searched in ${serverOutput.length} bytes of server output and ${watched.length} CLI streams: 0 hits`,
+  );
 });

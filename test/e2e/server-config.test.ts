@@ -51,7 +51,11 @@ test('a Vault-style config with every common key starts: pid file, standard-form
   const logFile = path.join(dir, 'logs', 'vault.log');
   const logged = readFileSync(logFile, 'utf8');
   for (const key of ['cluster_addr', 'disable_mlock', 'telemetry.usage_gauge_period', 'telemetry.prometheus_retention_time']) {
-    assert.match(logged, new RegExp(`^\\S+Z \\[WARN\\]  config: ${key.replace('.', '\\.')} has no effect: .+ config_key=${key.replace('.', '\\.')}$`, 'm'), key);
+    assert.match(
+      logged,
+      new RegExp(`^\\S+Z \\[WARN\\]  config: ${key.replace('.', '\\.')} has no effect: .+ config_key=${key.replace('.', '\\.')}$`, 'm'),
+      key,
+    );
   }
   assert.match(logged, /^\S+Z \[INFO\]  listening: addresses=/m, 'the log file has the standard format');
   assert.match(server.output(), /\[WARN\]  config: disable_mlock has no effect: Node\.js cannot lock memory/, 'stdout gets the same lines');
@@ -68,7 +72,10 @@ test('storage "raft" in a Vault config stops the start with a message naming lev
   await writeFile(file, vaultStyleConfig(dir, 'storage "raft" {\n  path    = "/opt/vault/data"\n  node_id = "node1"\n}'));
   const result = await runCliProcess(['server', `-config=${file}`], {});
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*postgresql is planned/);
+  assert.match(
+    result.stderr,
+    /Error loading configuration: vault\.hcl:\d+: storage "raft" is not available in Coffer: use storage "leveldb" .*postgresql is planned/,
+  );
   assert.equal(existsSync(path.join(dir, 'coffer.pid')), false, 'nothing was written');
 });
 

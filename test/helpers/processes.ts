@@ -30,7 +30,10 @@ export function isolatedEnv(extra: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv;
  * Writes `<dir>/<name>.hcl`: LevelDB in `<dir>/<dataName>`, a loopback listener on port 0, `logLevel`, plus
  * `extra` stanzas (seals). Returns the file's path for `-config=`.
  */
-export async function writeServerConfig(dir: string, options: { name?: string; dataName?: string; logLevel?: string; extra?: string } = {}): Promise<string> {
+export async function writeServerConfig(
+  dir: string,
+  options: { name?: string; dataName?: string; logLevel?: string; extra?: string } = {},
+): Promise<string> {
   const file = path.join(dir, `${options.name ?? 'coffer'}.hcl`);
   const data = path.join(dir, options.dataName ?? 'data');
   await writeFile(
@@ -124,7 +127,12 @@ export async function runCliProcess(args: string[], env: NodeJS.ProcessEnv, stdi
  * Runs the CLI inside a real pseudo-terminal (util-linux `script`), waits for `prompt` to appear, then types
  * `answer` and Enter. Returns everything the terminal showed.
  */
-export async function runCliInTerminal(args: string[], env: NodeJS.ProcessEnv, prompt: string | string[], answer: string | string[]): Promise<CliResult> {
+export async function runCliInTerminal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  prompt: string | string[],
+  answer: string | string[],
+): Promise<CliResult> {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const isolated = isolatedEnv({ ...env, TERM: 'dumb' });
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: isolated.env, stdio: ['pipe', 'pipe', 'pipe'] });

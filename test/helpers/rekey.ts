@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import type { TestServer } from './test-server.js';
 
 /** Runs a whole rekey with `current` shares; returns the new shares (hex) or, with verification, the result. */
-export async function rekey(server: TestServer, current: readonly string[], config: { shares: number; threshold: number; extra?: Record<string, unknown> }) {
-  const init = await server.api('PUT', 'sys/rekey/init', { body: { secret_shares: config.shares, secret_threshold: config.threshold, ...config.extra } });
+export async function rekey(
+  server: TestServer,
+  current: readonly string[],
+  config: { shares: number; threshold: number; extra?: Record<string, unknown> },
+) {
+  const init = await server.api('PUT', 'sys/rekey/init', {
+    body: { secret_shares: config.shares, secret_threshold: config.threshold, ...config.extra },
+  });
   assert.equal(init.status, 200, init.text);
   let last = init;
   for (const key of current) {

@@ -13,7 +13,11 @@ export interface TestServer extends RunningCoffer {
   dataDir: string;
   port: number;
   /** Sends a request to `/v1/<path>` and returns status, headers and the parsed body. */
-  api(method: string, apiPath: string, options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<ApiResult>;
+  api(
+    method: string,
+    apiPath: string,
+    options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> },
+  ): Promise<ApiResult>;
 }
 
 export interface ApiResult {
@@ -46,7 +50,16 @@ ${extra}
 /** A real server on port 0 over real LevelDB in a temp dir (or `dataDir`), closed when the test ends. */
 export async function startTestServer(
   t: TestContext,
-  options: { dataDir?: string; clock?: Clock; storage?: StorageBackend; extraConfig?: string; listenerExtra?: string; logger?: Logger; schedule?: Scheduler; sealTokenSchedule?: Scheduler } = {},
+  options: {
+    dataDir?: string;
+    clock?: Clock;
+    storage?: StorageBackend;
+    extraConfig?: string;
+    listenerExtra?: string;
+    logger?: Logger;
+    schedule?: Scheduler;
+    sealTokenSchedule?: Scheduler;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await tempDir(t));
   const running = await startCoffer(testConfig(dataDir, options.extraConfig, options.listenerExtra), {

@@ -25,7 +25,10 @@ describe('cross-site requests', () => {
     });
     assert.equal(forged.status, 403);
     assert.match(((await forged.json()) as { errors: string[] }).errors[0]!, /cross-site request refused/);
-    const marked = await server.api('PUT', 'sys/rekey/init', { headers: { 'Sec-Fetch-Site': 'cross-site' }, body: { secret_shares: 1, secret_threshold: 1 } });
+    const marked = await server.api('PUT', 'sys/rekey/init', {
+      headers: { 'Sec-Fetch-Site': 'cross-site' },
+      body: { secret_shares: 1, secret_threshold: 1 },
+    });
     assert.equal(marked.status, 403);
     assert.equal((await server.api('GET', 'sys/seal-status')).body.progress, 0, 'no share was taken');
   });
@@ -33,10 +36,17 @@ describe('cross-site requests', () => {
   test('a same-origin request and a client that sends no Origin are served', async (t) => {
     const { server, keys } = await initialised(t);
     const host = new URL(server.url).host;
-    const same = await server.api('PUT', 'sys/unseal', { headers: { Origin: `http://${host}`, 'Sec-Fetch-Site': 'same-origin' }, body: { key: keys[0] } });
+    const same = await server.api('PUT', 'sys/unseal', {
+      headers: { Origin: `http://${host}`, 'Sec-Fetch-Site': 'same-origin' },
+      body: { key: keys[0] },
+    });
     assert.equal(same.status, 200);
     assert.equal(same.body.progress, 1);
-    assert.equal((await server.api('GET', 'sys/seal-status', { headers: { Origin: 'https://evil.example' } })).status, 200, 'reads are not state changes');
+    assert.equal(
+      (await server.api('GET', 'sys/seal-status', { headers: { Origin: 'https://evil.example' } })).status,
+      200,
+      'reads are not state changes',
+    );
   });
 });
 
@@ -83,7 +93,8 @@ describe('errors and probes', () => {
     const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
     const server = await startTestServer(t, {
       logger: createLogger('info', sink),
-      extraConfig: 'seal "transit" {\n address = "http://127.0.0.1:9"\n token = "s.not-a-real-token"\n key_name = "autounseal"\n mount_path = "transit/"\n}',
+      extraConfig:
+        'seal "transit" {\n address = "http://127.0.0.1:9"\n token = "s.not-a-real-token"\n key_name = "autounseal"\n mount_path = "transit/"\n}',
     });
     const res = await server.api('PUT', 'sys/init', { body: { recovery_shares: 1, recovery_threshold: 1 } });
     assert.equal(res.status, 500);
@@ -104,7 +115,11 @@ describe('errors and probes', () => {
     const dataKeys = await storage.list(`logical/${mountEntry}`);
     for (const k of dataKeys) await storage.inner.put(`logical/${mountEntry}${k}`, new Uint8Array([0, 0, 0, 9, 2, ...new Uint8Array(40)]));
     assert.ok(dataKeys.length > 0, 'the engine stored the secret');
-    assert.equal((await server.api('PUT', 'kv/present', { token: init.root_token, body: { v: 2 } })).status, 500, 'a valid token reaches the corrupt entry');
+    assert.equal(
+      (await server.api('PUT', 'kv/present', { token: init.root_token, body: { v: 2 } })).status,
+      500,
+      'a valid token reaches the corrupt entry',
+    );
     for (const token of [undefined, 'hvs.bogus']) {
       const res = await server.api('PUT', 'kv/present', { ...(token ? { token } : {}), body: { v: 2 } });
       assert.equal(res.status, 403, `token ${String(token)}: ${res.text}`);
@@ -151,7 +166,11 @@ describe('a rekey result that may not have been delivered', () => {
     assert.match(metricsText, /coffer_rekey_unconfirmed\{target="barrier"\} 1/);
     await first.close();
 
-    const second = await startTestServer(t, { storage, logger: createLogger('info', sink), listenerExtra: 'telemetry {\n unauthenticated_metrics_access = true\n}' });
+    const second = await startTestServer(t, {
+      storage,
+      logger: createLogger('info', sink),
+      listenerExtra: 'telemetry {\n unauthenticated_metrics_access = true\n}',
+    });
     assert.match(lines.join(''), /a rekey result may have been lost/);
     assert.match(await second.metrics.text(), /coffer_rekey_unconfirmed\{target="barrier"\} 1/);
     for (const k of init.keys.slice(1, 3)) await second.api('PUT', 'sys/unseal', { body: { key: k } });

@@ -61,17 +61,45 @@ describe('sys/init and sys/seal-status before init (behaviours 1–3)', () => {
 
   const invalid: Array<[string, unknown, string]> = [
     ['threshold above shares', { secret_shares: 3, secret_threshold: 5 }, 'invalid seal configuration: threshold cannot be larger than shares'],
-    ['threshold 1 with 5 shares', { secret_shares: 5, secret_threshold: 1 }, 'invalid seal configuration: threshold must be greater than one for multiple shares'],
+    [
+      'threshold 1 with 5 shares',
+      { secret_shares: 5, secret_threshold: 1 },
+      'invalid seal configuration: threshold must be greater than one for multiple shares',
+    ],
     ['no shares', { secret_shares: 0, secret_threshold: 0 }, 'invalid seal configuration: shares must be at least one'],
     ['an empty body', {}, 'invalid seal configuration: shares must be at least one'],
     ['256 shares', { secret_shares: 256, secret_threshold: 3 }, 'invalid seal configuration: shares must be less than 256'],
     ['threshold 0', { secret_shares: 5, secret_threshold: 0 }, 'invalid seal configuration: threshold must be at least one'],
-    ['a PGP key count that differs from the shares', { secret_shares: 3, secret_threshold: 2, pgp_keys: ['a', 'b'] }, 'invalid seal configuration: count mismatch between number of provided PGP keys and number of shares'],
-    ['recovery parameters on a Shamir seal', { secret_shares: 3, secret_threshold: 2, recovery_shares: 5, recovery_threshold: 3 }, 'parameters recovery_shares,recovery_threshold not applicable to seal type shamir'],
-    ['a string where a number belongs', { secret_shares: '5', secret_threshold: 3 }, 'failed to parse JSON input: json: cannot unmarshal string into Go struct field InitRequest.secret_shares of type int'],
-    ['a fractional number', { secret_shares: 2.5, secret_threshold: 2 }, 'failed to parse JSON input: json: cannot unmarshal number 2.5 into Go struct field InitRequest.secret_shares of type int'],
-    ['a number in pgp_keys', { secret_shares: 1, secret_threshold: 1, pgp_keys: [7] }, 'failed to parse JSON input: json: cannot unmarshal number 7 into Go struct field InitRequest.pgp_keys of type string'],
-    ['a PGP key that is not base64', { secret_shares: 1, secret_threshold: 1, pgp_keys: ['%%%'] }, 'error decoding given PGP key: illegal base64 data'],
+    [
+      'a PGP key count that differs from the shares',
+      { secret_shares: 3, secret_threshold: 2, pgp_keys: ['a', 'b'] },
+      'invalid seal configuration: count mismatch between number of provided PGP keys and number of shares',
+    ],
+    [
+      'recovery parameters on a Shamir seal',
+      { secret_shares: 3, secret_threshold: 2, recovery_shares: 5, recovery_threshold: 3 },
+      'parameters recovery_shares,recovery_threshold not applicable to seal type shamir',
+    ],
+    [
+      'a string where a number belongs',
+      { secret_shares: '5', secret_threshold: 3 },
+      'failed to parse JSON input: json: cannot unmarshal string into Go struct field InitRequest.secret_shares of type int',
+    ],
+    [
+      'a fractional number',
+      { secret_shares: 2.5, secret_threshold: 2 },
+      'failed to parse JSON input: json: cannot unmarshal number 2.5 into Go struct field InitRequest.secret_shares of type int',
+    ],
+    [
+      'a number in pgp_keys',
+      { secret_shares: 1, secret_threshold: 1, pgp_keys: [7] },
+      'failed to parse JSON input: json: cannot unmarshal number 7 into Go struct field InitRequest.pgp_keys of type string',
+    ],
+    [
+      'a PGP key that is not base64',
+      { secret_shares: 1, secret_threshold: 1, pgp_keys: ['%%%'] },
+      'error decoding given PGP key: illegal base64 data',
+    ],
     ['an array body', [1], 'failed to parse JSON input: json: cannot unmarshal array into Go value of type http.InitRequest'],
   ];
   for (const [what, body, message] of invalid) {
@@ -88,7 +116,9 @@ describe('sys/init and sys/seal-status before init (behaviours 1–3)', () => {
 
   test('a PGP key that base64-decodes to garbage is rejected as unparseable', async (t) => {
     const server = await startTestServer(t);
-    const res = await server.api('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1, pgp_keys: [Buffer.from('not a key').toString('base64')] } });
+    const res = await server.api('PUT', 'sys/init', {
+      body: { secret_shares: 1, secret_threshold: 1, pgp_keys: [Buffer.from('not a key').toString('base64')] },
+    });
     assert.equal(res.status, 400);
     assert.match(res.body.errors[0], /^error parsing given PGP key: /);
   });
@@ -100,7 +130,7 @@ describe('sys/init and sys/seal-status before init (behaviours 1–3)', () => {
     assert.equal(res.body.keys.length, 3);
   });
 
-  test('malformed JSON is a 400 in Vault\'s error shape', async (t) => {
+  test("malformed JSON is a 400 in Vault's error shape", async (t) => {
     const server = await startTestServer(t);
     const res = await server.api('PUT', 'sys/init', { rawBody: '{"secret_shares": 5,' });
     assert.equal(res.status, 400);
@@ -132,12 +162,18 @@ describe('init is one atomic batch', () => {
     const storage = new RecordingStorage(new InmemBackend());
     const server = await startTestServer(t, { storage });
     await server.api('PUT', 'sys/init', { body: { secret_shares: 5, secret_threshold: 3 } });
-    assert.deepEqual(storage.writes.map((w) => w.kind), ['batch']);
-    const keys = storage.writes[0]!.ops.map((op) => op.key);
     assert.deepEqual(
-      keys.filter((k) => !k.startsWith('sys/token/')).sort(),
-      ['core/cluster', 'core/keyring', 'core/seal-config', 'core/sealed-root-key', 'core/token-hmac-key'],
+      storage.writes.map((w) => w.kind),
+      ['batch'],
     );
+    const keys = storage.writes[0]!.ops.map((op) => op.key);
+    assert.deepEqual(keys.filter((k) => !k.startsWith('sys/token/')).sort(), [
+      'core/cluster',
+      'core/keyring',
+      'core/seal-config',
+      'core/sealed-root-key',
+      'core/token-hmac-key',
+    ]);
     assert.equal(keys.filter((k) => k.startsWith('sys/token/id/')).length, 1);
     assert.equal(keys.filter((k) => k.startsWith('sys/token/accessor/')).length, 1);
   });

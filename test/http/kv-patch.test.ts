@@ -6,7 +6,8 @@ async function ready(t: TestContext) {
   const server = await startTestServer(t);
   const { keys, rootToken } = await initServer(server, 1, 1);
   await unsealServer(server, keys);
-  const api = (method: string, path: string, body?: unknown, token = rootToken) => server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
+  const api = (method: string, path: string, body?: unknown, token = rootToken) =>
+    server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
   await api('POST', 'sys/mounts/secret', { type: 'kv-v2' });
   return { server, rootToken, api };
 }
@@ -29,7 +30,9 @@ describe('KV version 2 PATCH (JSON merge patch)', () => {
     assert.equal(stale.status, 400);
     assert.deepEqual(stale.body, { errors: ['check-and-set parameter did not match the current version'] });
     await api('POST', 'secret/metadata/app', { cas_required: true });
-    assert.deepEqual((await api('PATCH', 'secret/data/app', { data: { v: '2' } })).body, { errors: ['check-and-set parameter required for this call'] });
+    assert.deepEqual((await api('PATCH', 'secret/data/app', { data: { v: '2' } })).body, {
+      errors: ['check-and-set parameter required for this call'],
+    });
     assert.equal((await api('PATCH', 'secret/data/app', { data: { v: '2' }, options: { cas: 1 } })).status, 200);
     assert.deepEqual((await api('GET', 'secret/data/app')).body.data.data, { v: '2' });
   });

@@ -6,7 +6,8 @@ async function ready(t: TestContext) {
   const server = await startTestServer(t);
   const { keys, rootToken } = await initServer(server, 1, 1);
   await unsealServer(server, keys);
-  const api = (method: string, path: string, body?: unknown, token = rootToken) => server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
+  const api = (method: string, path: string, body?: unknown, token = rootToken) =>
+    server.api(method, path, { token, ...(body === undefined ? {} : { body }) });
   return { server, keys, rootToken, api };
 }
 
@@ -31,7 +32,7 @@ describe('sys/mounts', () => {
     assert.equal((await restarted.api('DELETE', 'sys/mounts/secret', { token: rootToken })).status, 204);
     assert.deepEqual(Object.keys((await restarted.api('GET', 'sys/mounts', { token: rootToken })).body.data).sort(), ['sys/', 'team/legacy/']);
     assert.equal((await restarted.api('GET', 'secret/data/a', { token: rootToken })).status, 404);
-    assert.deepEqual((await restarted.storage.list('logical/')).length, 0, 'disabling deleted the mount\'s data');
+    assert.deepEqual((await restarted.storage.list('logical/')).length, 0, "disabling deleted the mount's data");
   });
 
   const invalid: Array<[string, unknown, string]> = [
@@ -63,7 +64,7 @@ describe('sys/mounts', () => {
 });
 
 describe('KV version 1', () => {
-  test('write, read, list and delete, with Vault\'s envelope', async (t) => {
+  test("write, read, list and delete, with Vault's envelope", async (t) => {
     const { api } = await ready(t);
     await api('POST', 'sys/mounts/kv', { type: 'kv' });
     assert.equal((await api('PUT', 'kv/app/db', { user: 'u', pass: 'p' })).status, 204);

@@ -87,7 +87,9 @@ test('listener limits: Go durations or seconds, 0 for none; anything else is a c
   const listener = (extra: string) => parseConfig(`listener "tcp" {\n address = "127.0.0.1:8200"\n ${extra}\n}`).listeners[0]!;
   assert.equal(listener('').limits, undefined, 'defaults come from the listener');
   assert.deepEqual(
-    listener('http_read_header_timeout = "1m30s"\n http_read_timeout = 45\n http_write_timeout = "0"\n http_idle_timeout = "250ms"\n max_connections = "100"').limits,
+    listener(
+      'http_read_header_timeout = "1m30s"\n http_read_timeout = 45\n http_write_timeout = "0"\n http_idle_timeout = "250ms"\n max_connections = "100"',
+    ).limits,
     { readHeaderTimeoutMs: 90_000, readTimeoutMs: 45_000, writeTimeoutMs: 0, idleTimeoutMs: 250, maxConnections: 100 },
   );
   for (const [extra, key] of [
@@ -96,6 +98,10 @@ test('listener limits: Go durations or seconds, 0 for none; anything else is a c
     ['max_connections = -1', 'max_connections'],
     ['max_connections = "many"', 'max_connections'],
   ]) {
-    assert.throws(() => listener(extra!), (err: unknown) => isCofferError(err, 'config') && err.message.includes(key!) && /:3:/.test(err.message), extra);
+    assert.throws(
+      () => listener(extra!),
+      (err: unknown) => isCofferError(err, 'config') && err.message.includes(key!) && /:3:/.test(err.message),
+      extra,
+    );
   }
 });

@@ -61,7 +61,9 @@ test('sys/metrics: ACL-guarded Prometheus text, parsed; counts requests, seal st
     values: Array<{ metricName?: string; labels: Record<string, string>; value: number }>;
   }>;
   const latency = jsonMetrics.find((m) => m.name === 'coffer_http_request_duration_seconds')!;
-  const count = latency.values.find((v) => v.metricName === 'coffer_http_request_duration_seconds_count' && v.labels.route === 'mount:secret/' && v.labels.method === 'PUT');
+  const count = latency.values.find(
+    (v) => v.metricName === 'coffer_http_request_duration_seconds_count' && v.labels.route === 'mount:secret/' && v.labels.method === 'PUT',
+  );
   assert.ok(count && count.value >= 6, 'latency histogram count');
   assert.equal(value(afterWork, 'coffer_barrier_keyring_term'), 2);
   const encryptionsAfter = value(afterWork, 'coffer_barrier_active_term_encryptions');

@@ -15,7 +15,7 @@ test('node-vault writes, reads and lists a KV v2 secret with a child token limit
   await unsealServer(server, keys.slice(0, 2));
 
   const admin = nodeVault({ apiVersion: 'v1', endpoint: server.url, token: rootToken });
-  assert.equal((await admin.status()).sealed, false, 'seal-status passes node-vault\'s schema check');
+  assert.equal((await admin.status()).sealed, false, "seal-status passes node-vault's schema check");
   await admin.mount({ mount_point: 'secret', type: 'kv', options: { version: '2' } });
   await admin.addPolicy({ name: 'billing', rules: APP_POLICY });
   await admin.write('secret/data/other/thing', { data: { x: '1' } });

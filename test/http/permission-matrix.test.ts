@@ -31,13 +31,28 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'rotate config write', method: 'PUT', path: 'sys/rotate/config', body: { enabled: true }, sudo: false, ok: 204 },
   { name: 'policy list', method: 'LIST', path: 'sys/policies/acl', sudo: false, ok: 200 },
   { name: 'policy read', method: 'GET', path: 'sys/policies/acl/default', sudo: false, ok: 200 },
-  { name: 'policy write', method: 'PUT', path: 'sys/policies/acl/matrix', body: { policy: 'path "x" { capabilities = ["read"] }' }, sudo: false, ok: 204 },
+  {
+    name: 'policy write',
+    method: 'PUT',
+    path: 'sys/policies/acl/matrix',
+    body: { policy: 'path "x" { capabilities = ["read"] }' },
+    sudo: false,
+    ok: 204,
+  },
   { name: 'legacy policy list', method: 'GET', path: 'sys/policy', sudo: false, ok: 200 },
   { name: 'mount list', method: 'GET', path: 'sys/mounts', sudo: false, ok: 200 },
   { name: 'mount enable', method: 'POST', path: 'sys/mounts/m', body: { type: 'kv' }, sudo: false, ok: 204 },
   { name: 'token create', method: 'POST', path: 'auth/token/create', body: { policies: ['default'] }, sudo: false, ok: 200 },
   { name: 'token lookup-self', method: 'GET', path: 'auth/token/lookup-self', sudo: false, ok: 200, inDefault: true },
-  { name: 'capabilities-self', method: 'POST', path: 'sys/capabilities-self', body: { paths: ['secret/data/x'] }, sudo: false, ok: 200, inDefault: true },
+  {
+    name: 'capabilities-self',
+    method: 'POST',
+    path: 'sys/capabilities-self',
+    body: { paths: ['secret/data/x'] },
+    sudo: false,
+    ok: 200,
+    inDefault: true,
+  },
   { name: 'kv write', method: 'POST', path: 'secret/data/x', body: { data: { a: 'b' } }, sudo: false, ok: 200 },
   { name: 'kv read', method: 'GET', path: 'secret/data/x', sudo: false, ok: 200 },
   { name: 'kv list', method: 'LIST', path: 'secret/metadata/', sudo: false, ok: 200 },
@@ -73,20 +88,32 @@ test('permission matrix: every endpoint group × {no token, invalid, expired, la
   const expiring = (await server.core.tokens.create({ policies: ['root'], ttl: 30 })).token;
   clock.advance(31_000);
 
-  const tokens: Record<Kind, string | undefined> = { none: undefined, invalid: 'hvs.NotARealTokenAtAll00000', expired: expiring, lacking, 'no-sudo': noSudo, root: rootToken };
+  const tokens: Record<Kind, string | undefined> = {
+    none: undefined,
+    invalid: 'hvs.NotARealTokenAtAll00000',
+    expired: expiring,
+    lacking,
+    'no-sudo': noSudo,
+    root: rootToken,
+  };
   const order: Kind[] = ['none', 'invalid', 'expired', 'lacking', 'no-sudo', 'root'];
   const results: string[] = [];
   for (const endpoint of ENDPOINTS) {
     for (const kind of order) {
       // Resources a successful call consumes are recreated so every cell starts from the same state.
       if (endpoint.name === 'mount enable') await server.api('DELETE', 'sys/mounts/m', { token: rootToken });
-      if (endpoint.name === 'kv delete' || endpoint.name === 'kv read') await server.api('POST', 'secret/data/x', { token: rootToken, body: { data: { a: 'b' } } });
+      if (endpoint.name === 'kv delete' || endpoint.name === 'kv read')
+        await server.api('POST', 'secret/data/x', { token: rootToken, body: { data: { a: 'b' } } });
       const token = tokens[kind];
-      const res = await server.api(endpoint.method, endpoint.path, { ...(token ? { token } : {}), ...(endpoint.body ? { body: endpoint.body } : {}) });
+      const res = await server.api(endpoint.method, endpoint.path, {
+        ...(token ? { token } : {}),
+        ...(endpoint.body ? { body: endpoint.body } : {}),
+      });
       const want = expected(endpoint, kind);
       const okStatus = res.status === want.status;
       const okBody = want.body === undefined || JSON.stringify(res.body) === JSON.stringify(want.body);
-      if (!okStatus || !okBody) results.push(`${endpoint.name} as ${kind}: got ${res.status} ${res.text.trim()}, want ${want.status} ${JSON.stringify(want.body ?? '')}`);
+      if (!okStatus || !okBody)
+        results.push(`${endpoint.name} as ${kind}: got ${res.status} ${res.text.trim()}, want ${want.status} ${JSON.stringify(want.body ?? '')}`);
     }
   }
   assert.deepEqual(results, []);

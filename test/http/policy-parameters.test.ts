@@ -23,7 +23,10 @@ test('a policy with parameter constraints is stored, read back as written, and n
   assert.equal(written.status, 204, written.text);
   assert.equal((await server.api('GET', 'sys/policies/acl/painter', { token: root })).body.data.policy, POLICY);
 
-  const bad = await server.api('PUT', 'sys/policies/acl/bad', { token: root, body: { policy: 'path "kv/x" {\n capabilities = ["update"]\n allowed_parameters = { "*" = ["x"] }\n}' } });
+  const bad = await server.api('PUT', 'sys/policies/acl/bad', {
+    token: root,
+    body: { policy: 'path "kv/x" {\n capabilities = ["update"]\n allowed_parameters = { "*" = ["x"] }\n}' },
+  });
   assert.equal(bad.status, 400);
   assert.match(bad.body.errors[0], /"\*" only takes the empty list/);
 
@@ -35,7 +38,11 @@ test('a policy with parameter constraints is stored, read back as written, and n
   assert.equal((await server.api('GET', 'kv/constrained', { token })).status, 200, 'a read without parameters');
   const constrained = await server.api('PUT', 'kv/constrained', { token, body: { colour: 'green' } });
   assert.deepEqual([constrained.status, constrained.body], [403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] }]);
-  assert.deepEqual((await server.api('POST', 'sys/capabilities-self', { token, body: { paths: ['kv/constrained'] } })).body.capabilities, ['create', 'read', 'update']);
+  assert.deepEqual((await server.api('POST', 'sys/capabilities-self', { token, body: { paths: ['kv/constrained'] } })).body.capabilities, [
+    'create',
+    'read',
+    'update',
+  ]);
 });
 
 test('a request asking for response wrapping is refused with a 400 rather than answered in clear', async (t) => {

@@ -4,7 +4,17 @@ import { GpgHome } from '../helpers/gpg.js';
 import { rekey, unsealsWith } from '../helpers/rekey.js';
 import { createLogger } from '../../server/log/logger.js';
 import { startCoffer } from '../../server/start.js';
-import { apiCall, type ApiResult, initServer, ManualClock, startTestServer, tempDir, testConfig, unsealServer, type TestServer } from '../helpers/test-server.js';
+import {
+  apiCall,
+  type ApiResult,
+  initServer,
+  ManualClock,
+  startTestServer,
+  tempDir,
+  testConfig,
+  unsealServer,
+  type TestServer,
+} from '../helpers/test-server.js';
 
 async function unsealed(t: TestContext, shares = 5, threshold = 3, clock = new ManualClock()) {
   const server = await startTestServer(t, { clock });
@@ -21,13 +31,37 @@ describe('rekey happy path (behaviour 10)', () => {
   test('init reports the new parameters and the current threshold; updates advance; the last returns new keys; old fail, new unseal', async (t) => {
     const { server, keys, rootToken } = await unsealed(t);
     const idle = await server.api('GET', 'sys/rekey/init');
-    assert.deepEqual(idle.body, { nonce: '', started: false, t: 0, n: 0, progress: 0, required: 3, pgp_fingerprints: null, backup: false, verification_required: false });
+    assert.deepEqual(idle.body, {
+      nonce: '',
+      started: false,
+      t: 0,
+      n: 0,
+      progress: 0,
+      required: 3,
+      pgp_fingerprints: null,
+      backup: false,
+      verification_required: false,
+    });
     const init = await server.api('PUT', 'sys/rekey/init', { body: { secret_shares: 4, secret_threshold: 2 } });
     assert.equal(init.status, 200);
     assert.match(init.body.nonce, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     // started_time (not in Vault) lets key holders see which operation they are about to feed.
     assert.match(init.body.started_time, /^\d{4}-\d\d-\d\dT/);
-    assert.deepEqual({ ...init.body, nonce: 'N', started_time: 'T' }, { nonce: 'N', started: true, t: 2, n: 4, progress: 0, required: 3, pgp_fingerprints: null, backup: false, verification_required: false, started_time: 'T' });
+    assert.deepEqual(
+      { ...init.body, nonce: 'N', started_time: 'T' },
+      {
+        nonce: 'N',
+        started: true,
+        t: 2,
+        n: 4,
+        progress: 0,
+        required: 3,
+        pgp_fingerprints: null,
+        backup: false,
+        verification_required: false,
+        started_time: 'T',
+      },
+    );
     const one = await server.api('PUT', 'sys/rekey/update', { body: { key: keys[0], nonce: init.body.nonce } });
     assert.equal(one.body.progress, 1);
     assert.equal((await server.api('PUT', 'sys/rekey/update', { body: { Key: keys[1], Nonce: init.body.nonce } })).body.progress, 2);
@@ -51,7 +85,11 @@ describe('rekey happy path (behaviour 10)', () => {
     const { server, keys, rootToken } = await unsealed(t);
     await put(server, rootToken, 'round-trip');
     let current = keys.slice(0, 3);
-    for (const [shares, threshold] of [[3, 2], [1, 1], [5, 3]] as const) {
+    for (const [shares, threshold] of [
+      [3, 2],
+      [1, 1],
+      [5, 3],
+    ] as const) {
       const result = await rekey(server, current, { shares, threshold });
       assert.equal(result.keys.length, shares);
       assert.equal(result.keys[0]!.length, shares === 1 ? 64 : 66);
@@ -64,7 +102,11 @@ describe('rekey happy path (behaviour 10)', () => {
     assert.equal(await unsealsWith(restarted, keys.slice(0, 3)), false);
     assert.equal(await unsealsWith(restarted, current), true);
     assert.equal((await restarted.api('GET', 'sys/policies/acl/round-trip', { token: rootToken })).status, 200);
-    assert.deepEqual(await restarted.storage.list('core/'), ['cluster', 'keyring', 'seal-config', 'sealed-root-key', 'token-hmac-key'], 'no previous wrapping is left behind');
+    assert.deepEqual(
+      await restarted.storage.list('core/'),
+      ['cluster', 'keyring', 'seal-config', 'sealed-root-key', 'token-hmac-key'],
+      'no previous wrapping is left behind',
+    );
   });
 });
 
@@ -87,7 +129,10 @@ describe('rekey guards (behaviour 11)', () => {
     const again = await server.api('PUT', 'sys/rekey/init', { body: { secret_shares: 3, secret_threshold: 2 } });
     assert.deepEqual([again.status, again.body], [400, { errors: ['rekey already in progress'] }]);
     const wrongNonce = await server.api('PUT', 'sys/rekey/update', { body: { key: keys[0], nonce: 'not-it' } });
-    assert.deepEqual([wrongNonce.status, wrongNonce.body], [400, { errors: [`incorrect nonce supplied; nonce for this rekey operation is "${init.body.nonce}"`] }]);
+    assert.deepEqual(
+      [wrongNonce.status, wrongNonce.body],
+      [400, { errors: [`incorrect nonce supplied; nonce for this rekey operation is "${init.body.nonce}"`] }],
+    );
     assert.equal((await server.api('GET', 'sys/rekey/init')).body.progress, 0, 'a wrong nonce records nothing');
     await server.api('PUT', 'sys/rekey/update', { body: { key: keys[0], nonce: init.body.nonce } });
     const dup = await server.api('PUT', 'sys/rekey/update', { body: { key: keys[0], nonce: init.body.nonce } });
@@ -117,7 +162,11 @@ describe('rekey guards (behaviour 11)', () => {
     const { server, keys, rootToken } = await unsealed(t);
     await server.api('PUT', 'sys/rekey/init', { body: { secret_shares: 2, secret_threshold: 2 } });
     await seal(server, rootToken);
-    for (const [method, path] of [['GET', 'sys/rekey/init'], ['PUT', 'sys/rekey/update'], ['GET', 'sys/rekey/verify']] as const) {
+    for (const [method, path] of [
+      ['GET', 'sys/rekey/init'],
+      ['PUT', 'sys/rekey/update'],
+      ['GET', 'sys/rekey/verify'],
+    ] as const) {
       const res = await server.api(method, path, method === 'GET' ? {} : { body: { key: keys[0], nonce: 'x' } });
       assert.deepEqual([res.status, res.body], [503, { errors: ['Vault is sealed'] }]);
     }
@@ -142,7 +191,17 @@ describe('rekey cancel (behaviour 12)', () => {
     assert.equal((await server.api('DELETE', 'sys/rekey/init', { body: { nonce: 'wrong' } })).status, 400);
     assert.equal((await server.api('GET', 'sys/rekey/init')).body.nonce, first.body.nonce, 'still running');
     assert.equal((await server.api('DELETE', 'sys/rekey/init', { body: { nonce: first.body.nonce } })).status, 204);
-    assert.deepEqual((await server.api('GET', 'sys/rekey/init')).body, { nonce: '', started: false, t: 0, n: 0, progress: 0, required: 3, pgp_fingerprints: null, backup: false, verification_required: false });
+    assert.deepEqual((await server.api('GET', 'sys/rekey/init')).body, {
+      nonce: '',
+      started: false,
+      t: 0,
+      n: 0,
+      progress: 0,
+      required: 3,
+      pgp_fingerprints: null,
+      backup: false,
+      verification_required: false,
+    });
     const stale = await server.api('PUT', 'sys/rekey/update', { body: { key: keys[0], nonce: first.body.nonce } });
     assert.deepEqual(stale.body, { errors: ['no barrier rekey in progress'] });
 
@@ -155,14 +214,23 @@ describe('rekey cancel (behaviour 12)', () => {
   });
 
   test('disable_unauthed_rekey_endpoints makes every rekey endpoint need update + sudo', async (t) => {
-    const locked = await startCoffer({ ...testConfig(await tempDir(t)), disableUnauthedRekeyEndpoints: true }, { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
+    const locked = await startCoffer(
+      { ...testConfig(await tempDir(t)), disableUnauthedRekeyEndpoints: true },
+      { logger: createLogger('silent'), maintenanceIntervalMs: 0 },
+    );
     t.after(() => locked.close());
     const call = (method: string, path: string, options: Parameters<typeof apiCall>[3] = {}) => apiCall(locked.url, method, path, options);
     const init = await call('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
     await call('PUT', 'sys/unseal', { body: { key: init.body.keys[0] } });
     const rootToken: string = init.body.root_token;
     const noSudo = (await locked.core.tokens.create({ policies: ['default'] })).token;
-    for (const [method, path] of [['GET', 'sys/rekey/init'], ['PUT', 'sys/rekey/init'], ['PUT', 'sys/rekey/update'], ['DELETE', 'sys/rekey/init'], ['GET', 'sys/rekey/verify']] as const) {
+    for (const [method, path] of [
+      ['GET', 'sys/rekey/init'],
+      ['PUT', 'sys/rekey/init'],
+      ['PUT', 'sys/rekey/update'],
+      ['DELETE', 'sys/rekey/init'],
+      ['GET', 'sys/rekey/verify'],
+    ] as const) {
       const body = method === 'GET' ? {} : { body: { secret_shares: 1, secret_threshold: 1 } };
       assert.deepEqual((await call(method, path, body)).body, { errors: ['permission denied'] }, `${method} ${path} without a token`);
       assert.equal((await call(method, path, { token: noSudo, ...body })).status, 403, `${method} ${path} without sudo`);
@@ -182,7 +250,11 @@ describe('rekey with verification (behaviour 13)', () => {
     const status = (await server.api('GET', 'sys/rekey/init')).body;
     assert.deepEqual([status.verification_required, status.verification_nonce, status.progress], [true, result.verification_nonce, 0]);
     const update = await server.api('PUT', 'sys/rekey/update', { body: { key: keys[3], nonce: result.nonce } });
-    assert.deepEqual(update.body, { errors: [`rekey operation already finished; verification must be performed; nonce for the verification operation is "${result.verification_nonce}"`] });
+    assert.deepEqual(update.body, {
+      errors: [
+        `rekey operation already finished; verification must be performed; nonce for the verification operation is "${result.verification_nonce}"`,
+      ],
+    });
     const verifyStatus = (await server.api('GET', 'sys/rekey/verify')).body;
     assert.deepEqual(verifyStatus, { nonce: result.verification_nonce, started: true, t: 2, n: 3, progress: 0 });
 
@@ -232,20 +304,31 @@ describe('rekey with PGP (real gpg)', () => {
     const holders = [];
     for (const name of ['kh1', 'kh2', 'kh3']) holders.push(await gpg.generateKey(`${name}@example.com`));
     const { server, keys, rootToken } = await unsealed(t);
-    const init = await server.api('PUT', 'sys/rekey/init', { body: { secret_shares: 3, secret_threshold: 2, pgp_keys: holders.map((h) => h.base64), backup: true } });
-    assert.deepEqual(init.body.pgp_fingerprints, holders.map((h) => h.fingerprint));
+    const init = await server.api('PUT', 'sys/rekey/init', {
+      body: { secret_shares: 3, secret_threshold: 2, pgp_keys: holders.map((h) => h.base64), backup: true },
+    });
+    assert.deepEqual(
+      init.body.pgp_fingerprints,
+      holders.map((h) => h.fingerprint),
+    );
     assert.equal(init.body.backup, true);
     const result = await rekey(server, keys.slice(0, 3), { shares: 3, threshold: 2 }).catch(() => undefined);
     assert.equal(result, undefined, 'a second init is refused while the first runs');
     let done: ApiResult | undefined;
     for (const key of keys.slice(0, 3)) done = await server.api('PUT', 'sys/rekey/update', { body: { key, nonce: init.body.nonce } });
     assert.equal(done!.body.complete, true);
-    assert.deepEqual(done!.body.pgp_fingerprints, holders.map((h) => h.fingerprint));
+    assert.deepEqual(
+      done!.body.pgp_fingerprints,
+      holders.map((h) => h.fingerprint),
+    );
     const shares: string[] = [];
     for (const message of done!.body.keys_base64) shares.push(await gpg.decryptBase64(message));
     shares.forEach((s) => assert.match(s, /^[0-9a-f]{66}$/));
 
-    await server.api('PUT', 'sys/policies/acl/backup-reader', { token: rootToken, body: { policy: 'path "sys/rekey/backup" { capabilities = ["read"] }' } });
+    await server.api('PUT', 'sys/policies/acl/backup-reader', {
+      token: rootToken,
+      body: { policy: 'path "sys/rekey/backup" { capabilities = ["read"] }' },
+    });
     const reader = (await server.core.tokens.create({ policies: ['backup-reader'] })).token;
     const backup = await server.api('GET', 'sys/rekey/backup', { token: reader });
     assert.equal(backup.status, 200);

@@ -38,7 +38,15 @@ async function unsealedCore() {
   const clock = new ManualClock();
   const newCore = () => new CofferCore({ storage, storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
   const core = newCore();
-  const { keys } = await core.initialize({ secretShares: 1, secretThreshold: 1, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const { keys } = await core.initialize({
+    secretShares: 1,
+    secretThreshold: 1,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   await core.submitUnsealKey(keys[0]!);
   return { core, newCore, keys };
 }
@@ -102,8 +110,14 @@ describe('sys/rotate and sys/key-status', () => {
   test('a rotator policy token rotates and reads status; without sudo, without read, without a token and while sealed it cannot', async (t) => {
     const { server, rootToken } = await unsealed(t);
     await server.api('PUT', 'sys/policies/acl/rotator', { token: rootToken, body: { policy: ROTATOR } });
-    await server.api('PUT', 'sys/policies/acl/no-sudo', { token: rootToken, body: { policy: 'path "sys/rotate" { capabilities = ["update"] }\npath "sys/key-status" { capabilities = ["read"] }' } });
-    await server.api('PUT', 'sys/policies/acl/rotate-only', { token: rootToken, body: { policy: 'path "sys/rotate" { capabilities = ["update", "sudo"] }' } });
+    await server.api('PUT', 'sys/policies/acl/no-sudo', {
+      token: rootToken,
+      body: { policy: 'path "sys/rotate" { capabilities = ["update"] }\npath "sys/key-status" { capabilities = ["read"] }' },
+    });
+    await server.api('PUT', 'sys/policies/acl/rotate-only', {
+      token: rootToken,
+      body: { policy: 'path "sys/rotate" { capabilities = ["update", "sudo"] }' },
+    });
     const rotator = (await server.core.tokens.create({ policies: ['default', 'rotator'] })).token;
     const noSudo = (await server.core.tokens.create({ policies: ['no-sudo'] })).token;
     const rotateOnly = (await server.core.tokens.create({ policies: ['rotate-only'] })).token;
@@ -143,7 +157,10 @@ describe('sys/rotate and sys/key-status', () => {
       for (let i = 0; i < perWriter; i++) {
         const name = `w${w}-${i % 10}`;
         const value = `v${w}x${i}`;
-        const res = await server.api('PUT', `sys/policies/acl/${name}`, { token: rootToken, body: { policy: `path "data/${value}" { capabilities = ["read"] }` } });
+        const res = await server.api('PUT', `sys/policies/acl/${name}`, {
+          token: rootToken,
+          body: { policy: `path "data/${value}" { capabilities = ["read"] }` },
+        });
         if (res.status === 204) acknowledged.set(name, value);
         else failures.push(`write ${name}: ${res.status}`);
         const back = await readSecret(server, rootToken, name);
@@ -228,7 +245,7 @@ describe('automatic rotation', () => {
 });
 
 describe('sys/rotate/config', () => {
-  test('reads Vault\'s defaults and reads back what was written, across a restart', async (t) => {
+  test("reads Vault's defaults and reads back what was written, across a restart", async (t) => {
     const { server, keys, rootToken } = await unsealed(t);
     const initial = await server.api('GET', 'sys/rotate/config', { token: rootToken });
     assert.equal(initial.status, 200);
@@ -256,13 +273,20 @@ describe('sys/rotate/config', () => {
       const res = await server.api('PUT', 'sys/rotate/config', { token: rootToken, body });
       assert.equal(res.status, 400);
       assert.deepEqual(res.body, { errors: [message] });
-      assert.deepEqual((await server.api('GET', 'sys/rotate/config', { token: rootToken })).body.data, { max_operations: 3865470566, interval: 0, enabled: true });
+      assert.deepEqual((await server.api('GET', 'sys/rotate/config', { token: rootToken })).body.data, {
+        max_operations: 3865470566,
+        interval: 0,
+        enabled: true,
+      });
     });
   }
 
   test('needs read and update on sys/rotate/config, but not sudo', async (t) => {
     const { server, rootToken } = await unsealed(t);
-    await server.api('PUT', 'sys/policies/acl/cfg', { token: rootToken, body: { policy: 'path "sys/rotate/config" { capabilities = ["read", "update"] }' } });
+    await server.api('PUT', 'sys/policies/acl/cfg', {
+      token: rootToken,
+      body: { policy: 'path "sys/rotate/config" { capabilities = ["read", "update"] }' },
+    });
     const token = (await server.core.tokens.create({ policies: ['cfg'] })).token;
     assert.equal((await server.api('GET', 'sys/rotate/config', { token })).status, 200);
     assert.equal((await server.api('PUT', 'sys/rotate/config', { token, body: { enabled: false } })).status, 204);

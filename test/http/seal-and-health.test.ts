@@ -49,7 +49,7 @@ describe('while sealed (behaviour 7)', () => {
 });
 
 describe('sys/health', () => {
-  test('answers 200 when unsealed and honours every code override, including the Go client\'s 299s', async (t) => {
+  test("answers 200 when unsealed and honours every code override, including the Go client's 299s", async (t) => {
     const { server } = await unsealedServer(t);
     const ok = await server.api('GET', 'sys/health');
     assert.equal(ok.status, 200);
@@ -57,7 +57,8 @@ describe('sys/health', () => {
     assert.equal(ok.body.standby, false);
     assert.match(ok.body.cluster_name, /^coffer-cluster-/);
     assert.equal((await server.api('GET', 'sys/health?activecode=204')).status, 204);
-    const goClient = 'uninitcode=299&sealedcode=299&standbycode=299&drsecondarycode=299&performancestandbycode=299&removedcode=299&haunhealthycode=299';
+    const goClient =
+      'uninitcode=299&sealedcode=299&standbycode=299&drsecondarycode=299&performancestandbycode=299&removedcode=299&haunhealthycode=299';
     assert.equal((await server.api('GET', `sys/health?${goClient}`)).status, 200);
     assert.equal((await server.api('GET', 'sys/health?standbyok=true&perfstandbyok=1')).status, 200);
   });

@@ -26,7 +26,7 @@ test('default_lease_ttl and max_lease_ttl: tokens get the default, never outlive
   assert.equal(read.body.lease_duration, 3600);
 });
 
-test('without lease settings tokens keep Vault\'s 768h', async (t) => {
+test("without lease settings tokens keep Vault's 768h", async (t) => {
   const server = await startTestServer(t);
   const init = await initServer(server, 1, 1);
   await unsealServer(server, init.keys);

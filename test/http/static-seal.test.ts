@@ -53,9 +53,15 @@ test('static seal: init gives recovery shares and unseals; restarts unseal by th
 
   // Vault's parameter gate, then its recovery rules.
   const wrongFields = await server.api('PUT', 'sys/init', { body: { secret_shares: 5, secret_threshold: 3 } });
-  assert.deepEqual([wrongFields.status, wrongFields.body], [400, { errors: ['parameters secret_shares,secret_threshold not applicable to seal type static'] }]);
+  assert.deepEqual(
+    [wrongFields.status, wrongFields.body],
+    [400, { errors: ['parameters secret_shares,secret_threshold not applicable to seal type static'] }],
+  );
   const badRecovery = await server.api('PUT', 'sys/init', { body: { recovery_shares: 3, recovery_threshold: 1 } });
-  assert.deepEqual([badRecovery.status, badRecovery.body], [400, { errors: ['invalid recovery configuration: threshold must be greater than one for multiple shares'] }]);
+  assert.deepEqual(
+    [badRecovery.status, badRecovery.body],
+    [400, { errors: ['invalid recovery configuration: threshold must be greater than one for multiple shares'] }],
+  );
   assert.equal((await server.api('GET', 'sys/init')).body.initialized, false);
 
   const init = await initAuto(server);
@@ -119,7 +125,10 @@ test('static seal: a wrong key stops the start with a clear error and changes no
 
   const wrong = await keyFile(t, 'other.key');
   await assert.rejects(startTestServer(t, { dataDir, extraConfig: staticSeal(wrong) }), (err: Error) => {
-    assert.match(err.message, new RegExp(`static seal: the key from key_file ${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not decrypt the stored root key`));
+    assert.match(
+      err.message,
+      new RegExp(`static seal: the key from key_file ${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not decrypt the stored root key`),
+    );
     return true;
   });
   const badFile = path.join(path.dirname(wrong), 'short.key');
@@ -133,7 +142,7 @@ test('static seal: a wrong key stops the start with a clear error and changes no
   assert.equal((await back.api('GET', 'sys/seal-status')).body.sealed, false);
 });
 
-test('static seal: barrier rekey rotates the root key only, with Vault\'s refusals; recovery rekey with PGP', async (t) => {
+test("static seal: barrier rekey rotates the root key only, with Vault's refusals; recovery rekey with PGP", async (t) => {
   const dataDir = await tempDir(t);
   const file = await keyFile(t);
   const server = await startTestServer(t, { dataDir, extraConfig: staticSeal(file) });
@@ -147,7 +156,10 @@ test('static seal: barrier rekey rotates the root key only, with Vault\'s refusa
   for (const [body, message] of [
     [{ secret_shares: 1, secret_threshold: 1, pgp_keys: ['AAAA'] }, 'PGP key encryption not supported when using stored keys'],
     [{ secret_shares: 1, secret_threshold: 1, backup: true }, 'key backup not supported when using stored keys'],
-    [{ secret_shares: 1, secret_threshold: 1, require_verification: true }, 'requiring verification not supported when rekeying the barrier key with recovery keys'],
+    [
+      { secret_shares: 1, secret_threshold: 1, require_verification: true },
+      'requiring verification not supported when rekeying the barrier key with recovery keys',
+    ],
   ] as const) {
     const res = await server.api('PUT', 'sys/rekey/init', { body });
     assert.deepEqual([res.status, res.body], [400, { errors: [message] }]);
@@ -172,7 +184,10 @@ test('static seal: barrier rekey rotates the root key only, with Vault\'s refusa
   });
   assert.equal(rinit.status, 200, rinit.text);
   assert.equal(rinit.body.required, 2);
-  assert.deepEqual(rinit.body.pgp_fingerprints, holders.map((h) => h.fingerprint));
+  assert.deepEqual(
+    rinit.body.pgp_fingerprints,
+    holders.map((h) => h.fingerprint),
+  );
   await server.api('PUT', 'sys/rekey-recovery-key/update', { body: { key: init.recovery_keys[2], nonce: rinit.body.nonce } });
   const rdone = await server.api('PUT', 'sys/rekey-recovery-key/update', { body: { key: init.recovery_keys[0], nonce: rinit.body.nonce } });
   assert.equal(rdone.status, 200, rdone.text);
@@ -196,7 +211,7 @@ test('static seal: barrier rekey rotates the root key only, with Vault\'s refusa
   assert.equal(await unsealsWith(again, [newShares[0]!, newShares[2]!]), true);
 });
 
-test('Shamir seal: recovery parameters and recovery rekey are refused with Vault\'s messages', async (t) => {
+test("Shamir seal: recovery parameters and recovery rekey are refused with Vault's messages", async (t) => {
   const server = await startTestServer(t);
   const res = await server.api('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1, recovery_shares: 3, recovery_threshold: 2 } });
   assert.deepEqual([res.status, res.body], [400, { errors: ['parameters recovery_shares,recovery_threshold not applicable to seal type shamir'] }]);
@@ -208,7 +223,7 @@ test('Shamir seal: recovery parameters and recovery rekey are refused with Vault
   assert.deepEqual([rekey.status, rekey.body], [400, { errors: ['recovery rekeying not supported'] }]);
 });
 
-test('static seal: a key given in an environment variable is deleted from the server\'s environment once read', async (t) => {
+test("static seal: a key given in an environment variable is deleted from the server's environment once read", async (t) => {
   for (const stanza of ['key_env = "COFFER_SEAL_KEY"', 'current_key = "env://COFFER_SEAL_KEY"']) {
     const env: NodeJS.ProcessEnv = { COFFER_SEAL_KEY: randomBytes(32).toString('hex'), PATH: '/usr/bin' };
     const setup = sealSetupFrom(parseConfig(`seal "static" { ${stanza} }`).seals, env);

@@ -40,7 +40,10 @@ describe('auth/token', () => {
 
   test('a child may not hold policies its parent lacks, unless the parent is root', async (t) => {
     const { server, rootToken } = await ready(t);
-    await server.api('PUT', 'sys/policies/acl/creator', { token: rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
+    await server.api('PUT', 'sys/policies/acl/creator', {
+      token: rootToken,
+      body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' },
+    });
     const parent = await create(server, rootToken, { policies: ['creator', 'app'] });
     const ok = await create(server, parent.client_token, { policies: ['app'] });
     assert.deepEqual(ok.policies, ['app', 'default']);
@@ -71,7 +74,10 @@ describe('auth/token', () => {
 
   test('revoking a token revokes its children and grandchildren, but not its parent or siblings', async (t) => {
     const { server, rootToken } = await ready(t);
-    await server.api('PUT', 'sys/policies/acl/creator', { token: rootToken, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
+    await server.api('PUT', 'sys/policies/acl/creator', {
+      token: rootToken,
+      body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' },
+    });
     const parent = await create(server, rootToken, { policies: ['creator'] });
     const child = await create(server, parent.client_token, {});
     const grandchild = await create(server, child.client_token, {});
@@ -112,7 +118,10 @@ describe('auth/token', () => {
     await server.api('POST', 'sys/mounts/secret', { token: rootToken, body: { type: 'kv', options: { version: '2' } } });
     const auth = await create(server, rootToken, { policies: ['default'] });
     await server.api('POST', 'secret/data/app', { token: rootToken, body: { data: { password: 'correct-horse-battery-staple' } } });
-    await server.api('POST', 'sys/policies/acl/visible', { token: rootToken, body: { policy: 'path "needle-in-policy" { capabilities = ["read"] }' } });
+    await server.api('POST', 'sys/policies/acl/visible', {
+      token: rootToken,
+      body: { policy: 'path "needle-in-policy" { capabilities = ["read"] }' },
+    });
     const needles = [rootToken, auth.client_token, auth.accessor, 'correct-horse-battery-staple', 'needle-in-policy'];
     const dump: Buffer[] = [];
     const walk = async (prefix: string) => {

@@ -27,20 +27,32 @@ describe('transit derived and convergent keys', () => {
 
     // Batch items carry their own contexts.
     const batch = (
-      await ts.write('encrypt/tenant', { batch_input: [{ plaintext: b64('1'), context: b64('c1') }, { plaintext: b64('2'), context: b64('c2') }, { plaintext: b64('3') }] })
+      await ts.write('encrypt/tenant', {
+        batch_input: [{ plaintext: b64('1'), context: b64('c1') }, { plaintext: b64('2'), context: b64('c2') }, { plaintext: b64('3') }],
+      })
     ).data.batch_results;
     assert.match(batch[2].error, /^missing 'context'/);
-    const back = (await ts.write('decrypt/tenant', { batch_input: [{ ciphertext: batch[0].ciphertext, context: b64('c1') }, { ciphertext: batch[1].ciphertext, context: b64('c2') }] })).data
-      .batch_results;
-    assert.deepEqual(back.map((r: { plaintext: string }) => unb64(r.plaintext).toString()), ['1', '2']);
+    const back = (
+      await ts.write('decrypt/tenant', {
+        batch_input: [
+          { ciphertext: batch[0].ciphertext, context: b64('c1') },
+          { ciphertext: batch[1].ciphertext, context: b64('c2') },
+        ],
+      })
+    ).data.batch_results;
+    assert.deepEqual(
+      back.map((r: { plaintext: string }) => unb64(r.plaintext).toString()),
+      ['1', '2'],
+    );
   });
 
-  test('convergent encryption is deterministic per plaintext and context, with Vault\'s v3 nonce (HMAC of the plaintext)', async (t) => {
+  test("convergent encryption is deterministic per plaintext and context, with Vault's v3 nonce (HMAC of the plaintext)", async (t) => {
     const ts = await transitServer(t);
     assert.deepEqual(await refused(ts, 'keys/conv', { convergent_encryption: true }), ['convergent encryption requires derivation to be enabled']);
     const created = (await ts.write('keys/conv', { derived: true, convergent_encryption: true, exportable: true })).data;
     assert.deepEqual([created.convergent_encryption, created.convergent_encryption_version], [true, 3]);
-    const enc = async (plaintext: string, context: string) => (await ts.write('encrypt/conv', { plaintext: b64(plaintext), context: b64(context) })).data.ciphertext as string;
+    const enc = async (plaintext: string, context: string) =>
+      (await ts.write('encrypt/conv', { plaintext: b64(plaintext), context: b64(context) })).data.ciphertext as string;
     const first = await enc('ssn 123', 'users');
     assert.equal(await enc('ssn 123', 'users'), first, 'same plaintext and context → same ciphertext');
     assert.notEqual(await enc('ssn 124', 'users'), first);
@@ -64,7 +76,9 @@ describe('transit derived and convergent keys', () => {
 
   test('derivation is refused for key types that do not support it; encrypt with a context creates a derived key', async (t) => {
     const ts = await transitServer(t);
-    assert.deepEqual(await refused(ts, 'keys/ec', { type: 'ecdsa-p256', derived: true }), ['key derivation is not supported for key type ecdsa-p256']);
+    assert.deepEqual(await refused(ts, 'keys/ec', { type: 'ecdsa-p256', derived: true }), [
+      'key derivation is not supported for key type ecdsa-p256',
+    ]);
     assert.deepEqual(await refused(ts, 'keys/ed', { type: 'ed25519', derived: true, convergent_encryption: true }), [
       'convergent encryption is not supported for key type ed25519',
     ]);

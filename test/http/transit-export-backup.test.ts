@@ -30,7 +30,7 @@ describe('transit export, backup and restore', () => {
     assert.equal((await ts.read('keys/closed')).data.exportable, true);
   });
 
-  test('export picks versions (all, a number, vN, latest) and Vault\'s formats for each type', async (t) => {
+  test("export picks versions (all, a number, vN, latest) and Vault's formats for each type", async (t) => {
     const ts = await transitServer(t);
     for (const type of ['ed25519', 'ecdsa-p384', 'rsa-2048', 'aes128-gcm96']) await ts.write(`keys/${type}`, { type, exportable: true });
     await ts.write('keys/ecdsa-p384/rotate');
@@ -47,8 +47,13 @@ describe('transit export, backup and restore', () => {
     assert.match(ecPkcs8, /^-----BEGIN PRIVATE KEY-----/);
     const ecDer = (await ts.read('export/signing-key/ecdsa-p384/2?format=der')).data.keys['2'];
     const fromDer = createPrivateKey({ key: unb64(ecDer), format: 'der', type: 'pkcs8' });
-    assert.equal(createPublicKey(fromDer).export({ format: 'pem', type: 'spki' }).toString().trim(), createPublicKey(ec).export({ format: 'pem', type: 'spki' }).toString().trim());
-    assert.deepEqual((await exportRes(ts, 'signing-key/ecdsa-p384/2?format=raw')).body, { errors: ['unknown key format for ec key; supported values are ``, `der`, or `pem`'] });
+    assert.equal(
+      createPublicKey(fromDer).export({ format: 'pem', type: 'spki' }).toString().trim(),
+      createPublicKey(ec).export({ format: 'pem', type: 'spki' }).toString().trim(),
+    );
+    assert.deepEqual((await exportRes(ts, 'signing-key/ecdsa-p384/2?format=raw')).body, {
+      errors: ['unknown key format for ec key; supported values are ``, `der`, or `pem`'],
+    });
 
     const rsa = (await ts.read('export/signing-key/rsa-2048')).data.keys['1'];
     assert.match(rsa, /^-----BEGIN RSA PRIVATE KEY-----\n[\s\S]+-----END RSA PRIVATE KEY-----\n$/, 'PKCS#1 with its final newline');
@@ -73,7 +78,9 @@ describe('transit export, backup and restore', () => {
     await ts.write('keys/k/config', { exportable: true });
     assert.deepEqual((await backupOf('k')).body, { errors: ['plaintext backup is disallowed on the policy'] });
     await ts.write('keys/k/config', { allow_plaintext_backup: true });
-    assert.deepEqual(await refused(ts, 'keys/k/config', { allow_plaintext_backup: false }), ['allow_plaintext_backup cannot be disabled once enabled']);
+    assert.deepEqual(await refused(ts, 'keys/k/config', { allow_plaintext_backup: false }), [
+      'allow_plaintext_backup cannot be disabled once enabled',
+    ]);
     const ct = (await ts.write('encrypt/k', { plaintext: b64('kept') })).data.ciphertext;
     await ts.write('keys/k/rotate');
     const ct2 = (await ts.write('encrypt/k', { plaintext: b64('kept 2') })).data.ciphertext;
@@ -85,8 +92,15 @@ describe('transit export, backup and restore', () => {
     assert.deepEqual(await refused(ts, 'restore', { backup }), ['key "k" already exists']);
     assert.equal((await ts.server.api('POST', 'transit/restore/k2', { token: ts.root, body: { backup } })).status, 204);
     const restored = (await ts.read('keys/k2')).data;
-    assert.deepEqual([restored.latest_version, restored.exportable, restored.allow_plaintext_backup, restored.restore_info.version], [2, true, true, 2]);
-    for (const [c, text] of [[ct, 'kept'], [ct2, 'kept 2']]) assert.equal(unb64((await ts.write('decrypt/k2', { ciphertext: c })).data.plaintext).toString(), text);
+    assert.deepEqual(
+      [restored.latest_version, restored.exportable, restored.allow_plaintext_backup, restored.restore_info.version],
+      [2, true, true, 2],
+    );
+    for (const [c, text] of [
+      [ct, 'kept'],
+      [ct2, 'kept 2'],
+    ])
+      assert.equal(unb64((await ts.write('decrypt/k2', { ciphertext: c })).data.plaintext).toString(), text);
 
     await ts.write('keys/k/config', { deletion_allowed: true });
     assert.equal((await ts.server.api('DELETE', 'transit/keys/k', { token: ts.root })).status, 204);

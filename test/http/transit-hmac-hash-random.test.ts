@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { b64, refused, transitServer, unb64 } from '../helpers/transit.js';
 
 describe('transit hmac, hash and random', () => {
-  test('hmac is HMAC under the version\'s exported hmac-key, in vault:vN: form; verify with hmac checks it', async (t) => {
+  test("hmac is HMAC under the version's exported hmac-key, in vault:vN: form; verify with hmac checks it", async (t) => {
     const ts = await transitServer(t);
     await ts.write('keys/mac', { exportable: true });
     const hmacKey = unb64((await ts.read('export/hmac-key/mac/1')).data.keys['1']);
@@ -31,16 +31,27 @@ describe('transit hmac, hash and random', () => {
     assert.notEqual(v1.slice(9), v2.slice(9));
     assert.equal((await ts.write('verify/mac', { input: b64(msg), hmac: v1 })).data.valid, true);
     await ts.write('keys/mac/config', { min_decryption_version: 2 });
-    assert.deepEqual(await refused(ts, 'verify/mac', { input: b64(msg), hmac: v1 }), ['cannot verify HMAC: version is too old (disallowed by policy)']);
+    assert.deepEqual(await refused(ts, 'verify/mac', { input: b64(msg), hmac: v1 }), [
+      'cannot verify HMAC: version is too old (disallowed by policy)',
+    ]);
     assert.deepEqual(await refused(ts, 'verify/mac', { input: b64(msg), hmac: 'vault:v9:AAAA' }), ['invalid HMAC: version is too new']);
-    assert.deepEqual(await refused(ts, 'verify/mac', { input: b64(msg), hmac: v2, signature: 'vault:v1:AAAA' }), ["provide one of 'signature' or 'hmac'"]);
+    assert.deepEqual(await refused(ts, 'verify/mac', { input: b64(msg), hmac: v2, signature: 'vault:v1:AAAA' }), [
+      "provide one of 'signature' or 'hmac'",
+    ]);
     assert.deepEqual(await refused(ts, 'hmac/mac', {}), ['missing input for HMAC']);
     assert.deepEqual(await refused(ts, 'hmac/mac/md5', { input: b64(msg) }), ['unsupported algorithm "md5"']);
     assert.deepEqual(await refused(ts, 'hmac/none', { input: b64(msg) }), ['encryption key not found']);
 
     const batch = (await ts.write('hmac/mac', { batch_input: [{ input: b64('a'), reference: 'one' }, { input: b64('b') }] })).data.batch_results;
     assert.equal(batch[0].reference, 'one');
-    const checked = (await ts.write('verify/mac', { batch_input: [{ input: b64('a'), hmac: batch[0].hmac }, { input: b64('a'), hmac: batch[1].hmac }] })).data;
+    const checked = (
+      await ts.write('verify/mac', {
+        batch_input: [
+          { input: b64('a'), hmac: batch[0].hmac },
+          { input: b64('a'), hmac: batch[1].hmac },
+        ],
+      })
+    ).data;
     assert.deepEqual(checked.batch_results, [{ valid: true }, { valid: false }]);
   });
 
@@ -67,7 +78,10 @@ describe('transit hmac, hash and random', () => {
       ['sha3-512', 'sha3-512'],
     ] as const) {
       assert.equal((await ts.write(`hash/${name}`, { input: b64(input) })).data.sum, createHash(nodeName).update(input).digest('hex'), name);
-      assert.equal((await ts.write('hash', { input: b64(input), algorithm: name, format: 'base64' })).data.sum, createHash(nodeName).update(input).digest('base64'));
+      assert.equal(
+        (await ts.write('hash', { input: b64(input), algorithm: name, format: 'base64' })).data.sum,
+        createHash(nodeName).update(input).digest('base64'),
+      );
     }
     assert.equal((await ts.write('hash', { input: '' })).data.sum, createHash('sha256').update('').digest('hex'));
     assert.deepEqual(await refused(ts, 'hash', {}), ['input missing']);
@@ -76,7 +90,7 @@ describe('transit hmac, hash and random', () => {
     assert.deepEqual(await refused(ts, 'hash', { input: '%%%' }), ['unable to decode input as base64']);
   });
 
-  test('random returns the requested number of bytes in base64 or hex, from the URL or the body, with Vault\'s limits', async (t) => {
+  test("random returns the requested number of bytes in base64 or hex, from the URL or the body, with Vault's limits", async (t) => {
     const ts = await transitServer(t);
     assert.equal(unb64((await ts.write('random')).data.random_bytes).length, 32);
     assert.equal(unb64((await ts.write('random/64')).data.random_bytes).length, 64);

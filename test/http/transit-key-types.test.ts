@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { constants, createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type CipherGCMTypes,
+} from 'node:crypto';
 import { describe, test } from 'node:test';
 import { b64, refused, transitServer, unb64 } from '../helpers/transit.js';
 
@@ -12,7 +22,7 @@ const RSA = ['rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 const SIGNING_ONLY = ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'] as const;
 
 describe('transit key types', () => {
-  test('each symmetric type round-trips, and its ciphertext is Vault\'s nonce‖ciphertext‖tag that node:crypto opens with the exported key', async (t) => {
+  test("each symmetric type round-trips, and its ciphertext is Vault's nonce‖ciphertext‖tag that node:crypto opens with the exported key", async (t) => {
     const ts = await transitServer(t);
     for (const [type, cipher, keyBytes] of SYMMETRIC) {
       const created = await ts.write(`keys/${type}`, { type, exportable: true });
@@ -54,7 +64,10 @@ describe('transit key types', () => {
     const ts = await transitServer(t);
     for (const type of RSA) {
       const created = (await ts.write(`keys/${type}`, { type, exportable: true })).data;
-      assert.deepEqual([created.supports_encryption, created.supports_decryption, created.supports_signing, created.supports_derivation], [true, true, true, false]);
+      assert.deepEqual(
+        [created.supports_encryption, created.supports_decryption, created.supports_signing, created.supports_derivation],
+        [true, true, true, false],
+      );
       assert.equal(created.keys['1'].name, type);
       assert.match(created.keys['1'].public_key, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n$/);
       const bits = createPublicKey(created.keys['1'].public_key).asymmetricKeyDetails!.modulusLength;
@@ -66,9 +79,15 @@ describe('transit key types', () => {
       const pem = (await ts.read(`export/encryption-key/${type}`)).data.keys['1'];
       assert.match(pem, /^-----BEGIN RSA PRIVATE KEY-----\n/);
       const priv = createPrivateKey(pem);
-      const opened = privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, unb64(ct.slice('vault:v1:'.length)));
+      const opened = privateDecrypt(
+        { key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        unb64(ct.slice('vault:v1:'.length)),
+      );
       assert.equal(opened.toString(), 'rsa secret');
-      const fromNode = publicEncrypt({ key: createPublicKey(priv), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from('made by node'));
+      const fromNode = publicEncrypt(
+        { key: createPublicKey(priv), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        Buffer.from('made by node'),
+      );
       const back = (await ts.write(`decrypt/${type}`, { ciphertext: `vault:v1:${fromNode.toString('base64')}` })).data.plaintext;
       assert.equal(unb64(back).toString(), 'made by node');
 
@@ -95,14 +114,18 @@ describe('transit key types', () => {
       assert.equal((await ts.write(`verify/${type}`, { input: b64('hello'), signature: sig.signature })).data.valid, true);
       assert.equal((await ts.write(`verify/${type}`, { input: b64('hellO'), signature: sig.signature })).data.valid, false);
       assert.deepEqual(await refused(ts, `encrypt/${type}`, { plaintext: b64('x') }), [`message encryption not supported for key type ${type}`]);
-      assert.deepEqual(await refused(ts, `decrypt/${type}`, { ciphertext: 'vault:v1:AAAA' }), [`message decryption not supported for key type ${type}`]);
+      assert.deepEqual(await refused(ts, `decrypt/${type}`, { ciphertext: 'vault:v1:AAAA' }), [
+        `message decryption not supported for key type ${type}`,
+      ]);
       const exported = await ts.server.api('GET', `transit/export/signing-key/${type}`, { token: ts.root });
       assert.deepEqual([exported.status, exported.body], [400, { errors: ['private key material is not exportable'] }]);
     }
     assert.deepEqual(await refused(ts, 'sign/aes256-none', { input: b64('x') }), ['signing key not found']);
     await ts.write('keys/sym', {});
     assert.deepEqual(await refused(ts, 'sign/sym', { input: b64('x') }), ['key type aes256-gcm96 does not support signing']);
-    assert.deepEqual(await refused(ts, 'verify/sym', { input: b64('x'), signature: 'vault:v1:AAAA' }), ['key type aes256-gcm96 does not support verification']);
+    assert.deepEqual(await refused(ts, 'verify/sym', { input: b64('x'), signature: 'vault:v1:AAAA' }), [
+      'key type aes256-gcm96 does not support verification',
+    ]);
   });
 
   test('rotation adds a version of the same type; old signatures and ciphertexts still verify and decrypt', async (t) => {
@@ -121,7 +144,11 @@ describe('transit key types', () => {
     assert.match((await ts.write('sign/ec', { input: b64('m'), key_version: 1 })).data.signature, /^vault:v1:/);
     assert.equal(unb64((await ts.write('decrypt/rsa', { ciphertext: ct1 })).data.plaintext).toString(), 'p');
     await ts.write('keys/ec/config', { min_decryption_version: 2 });
-    assert.deepEqual(await refused(ts, 'verify/ec', { input: b64('m'), signature: sig1 }), ['ciphertext or signature version is disallowed by policy (too old)']);
-    assert.deepEqual(await refused(ts, 'verify/ec', { input: b64('m'), signature: sig1.replace('vault:v1:', 'vault:v3:') }), ['invalid signature: version is too new']);
+    assert.deepEqual(await refused(ts, 'verify/ec', { input: b64('m'), signature: sig1 }), [
+      'ciphertext or signature version is disallowed by policy (too old)',
+    ]);
+    assert.deepEqual(await refused(ts, 'verify/ec', { input: b64('m'), signature: sig1.replace('vault:v1:', 'vault:v3:') }), [
+      'invalid signature: version is too new',
+    ]);
   });
 });

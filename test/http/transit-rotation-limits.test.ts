@@ -52,7 +52,7 @@ describe('transit automatic rotation and encryption limits', () => {
     assert.equal((await ts.read('keys/k')).data.latest_version, 3);
   });
 
-  test('the engine\'s maintenance hook rotates due keys that nobody uses, and only those', async (t) => {
+  test("the engine's maintenance hook rotates due keys that nobody uses, and only those", async (t) => {
     const clock = new ManualClock();
     const ts = await transitServer(t, { clock });
     await ts.write('keys/daily', { auto_rotate_period: '24h' });
@@ -67,14 +67,14 @@ describe('transit automatic rotation and encryption limits', () => {
     assert.deepEqual([await latest('daily'), await latest('weekly'), await latest('never')], [2, 1, 1]);
   });
 
-  test('the server\'s periodic maintenance rotates due transit keys that nobody uses', async (t) => {
+  test("the server's periodic maintenance rotates due transit keys that nobody uses", async (t) => {
     const clock = new ManualClock();
     const ts = await transitServer(t, { clock });
     await ts.write('keys/idle', { auto_rotate_period: '24h' });
     clock.advance(25 * HOUR);
     await ts.server.core.maintenance();
     const engine = ts.server.core.mounts.find('transit/keys')!.engine as TransitEngine;
-    assert.deepEqual(await engine.maintenance(), [], 'already rotated by the server\'s maintenance');
+    assert.deepEqual(await engine.maintenance(), [], "already rotated by the server's maintenance");
     assert.equal((await ts.read('keys/idle')).data.latest_version, 2);
   });
 

@@ -22,7 +22,9 @@ async function keyServer(t: test.TestContext, clock?: ManualClock): Promise<{ a:
   await a.api('POST', 'transit/keys/autounseal', { token: root, body: {} });
   await a.api('PUT', 'sys/policies/acl/autounseal', {
     token: root,
-    body: { policy: 'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }' },
+    body: {
+      policy: 'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }',
+    },
   });
   const created = await a.api('POST', 'auth/token/create', { token: root, body: { policies: ['autounseal'], no_default_policy: true } });
   return { a, keys: init.keys, root, sealToken: created.body.auth.client_token };
@@ -102,7 +104,10 @@ test('transit seal: a token without permission stops the start with a clear erro
   await b.close();
 
   await assert.rejects(startTestServer(t, { dataDir, extraConfig: transitStanza(a.url, 'hvs.not-a-token') }), (err: Error) => {
-    assert.match(err.message, /transit seal: decrypt with transit key "autounseal" at .* was refused with 403: .*permission denied.* \(check the seal token and its policy\)/);
+    assert.match(
+      err.message,
+      /transit seal: decrypt with transit key "autounseal" at .* was refused with 403: .*permission denied.* \(check the seal token and its policy\)/,
+    );
     assert.ok(!err.message.includes('hvs.not-a-token'), 'the token is not in the error');
     return true;
   });
@@ -208,7 +213,10 @@ async function recordingProxy(t: test.TestContext, target: string) {
     seen.push({ method: req.method!, path: req.url!, headers: req.headers });
     const forwarded = await fetch(`${target}${req.url}`, {
       method: req.method!,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-vault-') || k === 'content-type')) as Record<string, string>,
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-vault-') || k === 'content-type')) as Record<
+        string,
+        string
+      >,
       ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
     });
     res.writeHead(forwarded.status, { 'content-type': 'application/json' }).end(await forwarded.text());
@@ -230,99 +238,136 @@ test('transit seal: a plain http:// key service on another machine is refused at
   const plainRemote = /seal "transit": address http:\/\/10\.0\.0\.5:8200 is plain HTTP to another machine.*use https:\/\//;
   const isPlainRemote = (err: unknown) => isCofferError(err, 'config') && plainRemote.test(err.message);
   assert.throws(() => parseConfig(transitStanza('http://10.0.0.5:8200', 'tok')), isPlainRemote);
-  assert.throws(() => parseConfig('seal "transit" { key_name = "k"\n mount_path = "transit/" }', 'c', { VAULT_ADDR: 'http://10.0.0.5:8200', VAULT_TOKEN: 'tok' }), isPlainRemote);
-  assert.throws(() => new TransitSeal({ address: 'http://10.0.0.5:8200', token: 'tok', keyName: 'k', mountPath: 'transit/', tls: {} }), isPlainRemote);
-  assert.throws(() => parseConfig(transitStanza('http://kms.example.com', 'tok')), (err: unknown) => isCofferError(err, 'config') && /plain HTTP/.test(err.message));
+  assert.throws(
+    () => parseConfig('seal "transit" { key_name = "k"\n mount_path = "transit/" }', 'c', { VAULT_ADDR: 'http://10.0.0.5:8200', VAULT_TOKEN: 'tok' }),
+    isPlainRemote,
+  );
+  assert.throws(
+    () => new TransitSeal({ address: 'http://10.0.0.5:8200', token: 'tok', keyName: 'k', mountPath: 'transit/', tls: {} }),
+    isPlainRemote,
+  );
+  assert.throws(
+    () => parseConfig(transitStanza('http://kms.example.com', 'tok')),
+    (err: unknown) => isCofferError(err, 'config') && /plain HTTP/.test(err.message),
+  );
   for (const allowed of ['http://127.0.0.1:8200', 'http://127.8.9.10:1', 'http://localhost:8200', 'http://[::1]:8200', 'https://10.0.0.5:8200']) {
     assert.equal(parseConfig(transitStanza(allowed, 'tok')).seals[0]!.type, 'transit', allowed);
   }
-  await assert.rejects(startTestServer(t, { extraConfig: transitStanza('http://192.168.1.20:8200', 'tok') }), (err: unknown) => isCofferError(err, 'config'));
+  await assert.rejects(startTestServer(t, { extraConfig: transitStanza('http://192.168.1.20:8200', 'tok') }), (err: unknown) =>
+    isCofferError(err, 'config'),
+  );
 });
 
-test('transit seal: the seal token is renewed at half its TTL, after every renewal, and a failed renewal is logged and retried', { timeout: 60_000 }, async (t) => {
-  const clockA = new ManualClock();
-  const { a, keys: aKeys, root } = await keyServer(t, clockA);
-  const token = await renewableToken(a, root, '1h');
-  const ttlOnA = async () => (await a.api('PUT', 'auth/token/lookup', { token: root, body: { token } })).body.data.ttl as number;
-  const log = capturedLogger();
-  const renewals = recordingScheduler();
-  await startTestServer(t, { extraConfig: transitStanza(a.url, token), sealTokenSchedule: renewals.schedule, logger: log.logger });
+test(
+  'transit seal: the seal token is renewed at half its TTL, after every renewal, and a failed renewal is logged and retried',
+  { timeout: 60_000 },
+  async (t) => {
+    const clockA = new ManualClock();
+    const { a, keys: aKeys, root } = await keyServer(t, clockA);
+    const token = await renewableToken(a, root, '1h');
+    const ttlOnA = async () => (await a.api('PUT', 'auth/token/lookup', { token: root, body: { token } })).body.data.ttl as number;
+    const log = capturedLogger();
+    const renewals = recordingScheduler();
+    await startTestServer(t, { extraConfig: transitStanza(a.url, token), sealTokenSchedule: renewals.schedule, logger: log.logger });
 
-  await renewals.next(1);
-  assert.deepEqual(renewals.delays, [1_800_000], 'looked up at start: renewal planned at half of 1h');
-  clockA.advance(40 * 60_000);
-  assert.equal(await ttlOnA(), 1200);
-  renewals.fire();
-  await renewals.next(2);
-  assert.equal(await ttlOnA(), 3600, 'renew-self restored the full TTL');
-  assert.equal(renewals.delays[1], 1_800_000);
+    await renewals.next(1);
+    assert.deepEqual(renewals.delays, [1_800_000], 'looked up at start: renewal planned at half of 1h');
+    clockA.advance(40 * 60_000);
+    assert.equal(await ttlOnA(), 1200);
+    renewals.fire();
+    await renewals.next(2);
+    assert.equal(await ttlOnA(), 3600, 'renew-self restored the full TTL');
+    assert.equal(renewals.delays[1], 1_800_000);
 
-  // The key service is sealed when the renewal is due: logged, retried after 1 s, 2 s, … until it works again.
-  await a.api('PUT', 'sys/seal', { token: root });
-  renewals.fire();
-  await renewals.next(3);
-  renewals.fire();
-  await renewals.next(4);
-  assert.deepEqual(renewals.delays.slice(2), [1000, 2000]);
-  const failures = log.entries().filter((e) => e.msg === 'cannot renew the seal token; retrying');
-  assert.equal(failures.length, 2);
-  assert.match(String(failures[0]!.err), /answered 503 to token renewal/);
-  await unsealServer(a, aKeys);
-  clockA.advance(10 * 60_000);
-  renewals.fire();
-  await renewals.next(5);
-  assert.equal(renewals.delays[4], 1_800_000);
-  assert.equal(await ttlOnA(), 3600);
-  assert.ok(!log.lines.join('').includes(token), 'the token is never logged');
-});
+    // The key service is sealed when the renewal is due: logged, retried after 1 s, 2 s, … until it works again.
+    await a.api('PUT', 'sys/seal', { token: root });
+    renewals.fire();
+    await renewals.next(3);
+    renewals.fire();
+    await renewals.next(4);
+    assert.deepEqual(renewals.delays.slice(2), [1000, 2000]);
+    const failures = log.entries().filter((e) => e.msg === 'cannot renew the seal token; retrying');
+    assert.equal(failures.length, 2);
+    assert.match(String(failures[0]!.err), /answered 503 to token renewal/);
+    await unsealServer(a, aKeys);
+    clockA.advance(10 * 60_000);
+    renewals.fire();
+    await renewals.next(5);
+    assert.equal(renewals.delays[4], 1_800_000);
+    assert.equal(await ttlOnA(), 3600);
+    assert.ok(!log.lines.join('').includes(token), 'the token is never logged');
+  },
+);
 
-test('transit seal: disable_renewal (or VAULT_TRANSIT_SEAL_DISABLE_RENEWAL) means the token is never looked up or renewed', { timeout: 60_000 }, async (t) => {
-  const { a, root } = await keyServer(t);
-  const token = await renewableToken(a, root);
-  const proxy = await recordingProxy(t, a.url);
-  const renewals = recordingScheduler();
-  const b = await startTestServer(t, { extraConfig: transitStanza(proxy.url, token, 'disable_renewal = "true"'), sealTokenSchedule: renewals.schedule });
-  assert.equal((await b.api('PUT', 'sys/init', { body: { recovery_shares: 1, recovery_threshold: 1 } })).status, 200);
-  await b.close();
-  assert.deepEqual(proxy.seen.map((r) => r.path), ['/v1/transit/encrypt/autounseal']);
-  assert.deepEqual(renewals.delays, []);
+test(
+  'transit seal: disable_renewal (or VAULT_TRANSIT_SEAL_DISABLE_RENEWAL) means the token is never looked up or renewed',
+  { timeout: 60_000 },
+  async (t) => {
+    const { a, root } = await keyServer(t);
+    const token = await renewableToken(a, root);
+    const proxy = await recordingProxy(t, a.url);
+    const renewals = recordingScheduler();
+    const b = await startTestServer(t, {
+      extraConfig: transitStanza(proxy.url, token, 'disable_renewal = "true"'),
+      sealTokenSchedule: renewals.schedule,
+    });
+    assert.equal((await b.api('PUT', 'sys/init', { body: { recovery_shares: 1, recovery_threshold: 1 } })).status, 200);
+    await b.close();
+    assert.deepEqual(
+      proxy.seen.map((r) => r.path),
+      ['/v1/transit/encrypt/autounseal'],
+    );
+    assert.deepEqual(renewals.delays, []);
 
-  // The same server without the option does look its token up.
-  await startTestServer(t, { dataDir: b.dataDir, extraConfig: transitStanza(proxy.url, token), sealTokenSchedule: renewals.schedule });
-  await renewals.next(1);
-  assert.ok(proxy.seen.some((r) => r.path === '/v1/auth/token/lookup-self'));
+    // The same server without the option does look its token up.
+    await startTestServer(t, { dataDir: b.dataDir, extraConfig: transitStanza(proxy.url, token), sealTokenSchedule: renewals.schedule });
+    await renewals.next(1);
+    assert.ok(proxy.seen.some((r) => r.path === '/v1/auth/token/lookup-self'));
 
-  const fromEnv = parseConfig(transitStanza(a.url, token), 'c', { VAULT_TRANSIT_SEAL_DISABLE_RENEWAL: 'true' }).seals[0]!;
-  assert.equal(fromEnv.type === 'transit' && fromEnv.disableRenewal, true);
-  assert.throws(() => parseConfig(transitStanza(a.url, token, 'disable_renewal = "sometimes"')), (err: unknown) => isCofferError(err, 'config') && /disable_renewal must be a boolean/.test(err.message));
-});
+    const fromEnv = parseConfig(transitStanza(a.url, token), 'c', { VAULT_TRANSIT_SEAL_DISABLE_RENEWAL: 'true' }).seals[0]!;
+    assert.equal(fromEnv.type === 'transit' && fromEnv.disableRenewal, true);
+    assert.throws(
+      () => parseConfig(transitStanza(a.url, token, 'disable_renewal = "sometimes"')),
+      (err: unknown) => isCofferError(err, 'config') && /disable_renewal must be a boolean/.test(err.message),
+    );
+  },
+);
 
-test('transit seal: namespace (or VAULT_NAMESPACE) is sent as X-Vault-Namespace on every request to the key service', { timeout: 60_000 }, async (t) => {
-  const { a, root } = await keyServer(t);
-  const token = await renewableToken(a, root);
-  const proxy = await recordingProxy(t, a.url);
-  const renewals = recordingScheduler();
-  const stanza = transitStanza(proxy.url, token, 'namespace = "team-a/"');
-  const b = await startTestServer(t, { extraConfig: stanza, sealTokenSchedule: renewals.schedule });
-  assert.equal((await b.api('PUT', 'sys/init', { body: { recovery_shares: 1, recovery_threshold: 1 } })).status, 200);
-  await renewals.next(1);
-  renewals.fire();
-  await renewals.next(2);
-  await b.close();
-  const b2 = await startTestServer(t, { dataDir: b.dataDir, extraConfig: stanza });
-  assert.equal((await b2.api('GET', 'sys/seal-status')).body.sealed, false, 'unsealed through the proxy');
+test(
+  'transit seal: namespace (or VAULT_NAMESPACE) is sent as X-Vault-Namespace on every request to the key service',
+  { timeout: 60_000 },
+  async (t) => {
+    const { a, root } = await keyServer(t);
+    const token = await renewableToken(a, root);
+    const proxy = await recordingProxy(t, a.url);
+    const renewals = recordingScheduler();
+    const stanza = transitStanza(proxy.url, token, 'namespace = "team-a/"');
+    const b = await startTestServer(t, { extraConfig: stanza, sealTokenSchedule: renewals.schedule });
+    assert.equal((await b.api('PUT', 'sys/init', { body: { recovery_shares: 1, recovery_threshold: 1 } })).status, 200);
+    await renewals.next(1);
+    renewals.fire();
+    await renewals.next(2);
+    await b.close();
+    const b2 = await startTestServer(t, { dataDir: b.dataDir, extraConfig: stanza });
+    assert.equal((await b2.api('GET', 'sys/seal-status')).body.sealed, false, 'unsealed through the proxy');
 
-  const paths = new Set(proxy.seen.map((r) => r.path));
-  for (const path of ['/v1/transit/encrypt/autounseal', '/v1/transit/decrypt/autounseal', '/v1/auth/token/lookup-self', '/v1/auth/token/renew-self']) {
-    assert.ok(paths.has(path), path);
-  }
-  for (const request of proxy.seen) assert.equal(request.headers['x-vault-namespace'], 'team-a/', request.path);
+    const paths = new Set(proxy.seen.map((r) => r.path));
+    for (const path of [
+      '/v1/transit/encrypt/autounseal',
+      '/v1/transit/decrypt/autounseal',
+      '/v1/auth/token/lookup-self',
+      '/v1/auth/token/renew-self',
+    ]) {
+      assert.ok(paths.has(path), path);
+    }
+    for (const request of proxy.seen) assert.equal(request.headers['x-vault-namespace'], 'team-a/', request.path);
 
-  const fromEnv = parseConfig(transitStanza(a.url, token), 'c', { VAULT_NAMESPACE: 'team-b/' }).seals[0]!;
-  assert.equal(fromEnv.type === 'transit' && fromEnv.namespace, 'team-b/');
-  const none = parseConfig(transitStanza(a.url, token), 'c', {}).seals[0]!;
-  assert.equal(none.type === 'transit' && none.namespace, undefined);
-});
+    const fromEnv = parseConfig(transitStanza(a.url, token), 'c', { VAULT_NAMESPACE: 'team-b/' }).seals[0]!;
+    assert.equal(fromEnv.type === 'transit' && fromEnv.namespace, 'team-b/');
+    const none = parseConfig(transitStanza(a.url, token), 'c', {}).seals[0]!;
+    assert.equal(none.type === 'transit' && none.namespace, undefined);
+  },
+);
 
 test('transit seal: tls_skip_verify = true logs a loud security warning at start', async (t) => {
   const { a, sealToken } = await keyServer(t);

@@ -44,11 +44,28 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
       ['sign/ecdsa-p256', {}, (s, pub) => verify('sha256', msg, pub, sigBytes(s))],
       ['sign/ecdsa-p256/sha2-384', {}, (s, pub) => verify('sha384', msg, pub, sigBytes(s))],
       ['sign/ecdsa-p256', { hash_algorithm: 'sha3-256' }, (s, pub) => verify('sha3-256', msg, pub, sigBytes(s))],
-      ['sign/ecdsa-p256', { marshaling_algorithm: 'jws' }, (s, pub) => verify('sha256', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url'))],
+      [
+        'sign/ecdsa-p256',
+        { marshaling_algorithm: 'jws' },
+        (s, pub) => verify('sha256', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url')),
+      ],
       ['sign/ecdsa-p384', { hash_algorithm: 'sha2-384' }, (s, pub) => verify('sha384', msg, pub, sigBytes(s))],
-      ['sign/ecdsa-p521', { hash_algorithm: 'sha2-512', marshaling_algorithm: 'jws' }, (s, pub) => verify('sha512', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url'))],
-      ['sign/rsa-2048', {}, (s, pub) => verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sigBytes(s))],
-      ['sign/rsa-2048/sha2-512', { salt_length: 'hash' }, (s, pub) => verify('sha512', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, sigBytes(s))],
+      [
+        'sign/ecdsa-p521',
+        { hash_algorithm: 'sha2-512', marshaling_algorithm: 'jws' },
+        (s, pub) => verify('sha512', msg, { key: pub, dsaEncoding: 'ieee-p1363' }, sigBytes(s, 'base64url')),
+      ],
+      [
+        'sign/rsa-2048',
+        {},
+        (s, pub) =>
+          verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sigBytes(s)),
+      ],
+      [
+        'sign/rsa-2048/sha2-512',
+        { salt_length: 'hash' },
+        (s, pub) => verify('sha512', msg, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, sigBytes(s)),
+      ],
       ['sign/rsa-2048', { signature_algorithm: 'pkcs1v15', hash_algorithm: 'sha2-224' }, (s, pub) => verify('sha224', msg, pub, sigBytes(s))],
     ];
     for (const [p, options, check] of cases) {
@@ -76,7 +93,11 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
     ];
     for (const [name, options, make] of cases) {
       const signature = `vault:v1:${make(await exportedPrivate(ts, name))}`;
-      assert.equal((await ts.write(`verify/${name}`, { input: b64(msg), signature, ...options })).data.valid, true, `${name} ${JSON.stringify(options)}`);
+      assert.equal(
+        (await ts.write(`verify/${name}`, { input: b64(msg), signature, ...options })).data.valid,
+        true,
+        `${name} ${JSON.stringify(options)}`,
+      );
       assert.equal((await ts.write(`verify/${name}`, { input: b64('signed outsidE'), signature, ...options })).data.valid, false);
     }
   });
@@ -117,21 +138,35 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
     const options = { prehashed: true, signature_algorithm: 'pkcs1v15' };
     const signature = (await ts.write('sign/rsa', { input: b64(digest), ...options })).data.signature;
     const pub = createPublicKey((await ts.read('keys/rsa')).data.keys['1'].public_key);
-    assert.ok(verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PADDING }, sigBytes(signature)), 'equals a PKCS#1 v1.5 signature of the message');
+    assert.ok(
+      verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PADDING }, sigBytes(signature)),
+      'equals a PKCS#1 v1.5 signature of the message',
+    );
     assert.equal((await ts.write('verify/rsa', { input: b64(digest), signature, ...options })).data.valid, true);
-    assert.equal((await ts.write('verify/rsa', { input: b64(createHash('sha256').update('other').digest()), signature, ...options })).data.valid, false);
+    assert.equal(
+      (await ts.write('verify/rsa', { input: b64(createHash('sha256').update('other').digest()), signature, ...options })).data.valid,
+      false,
+    );
     assert.deepEqual(await refused(ts, 'sign/rsa', { input: b64('short'), ...options }), ['prehashed input must be a sha2-256 digest of 32 bytes']);
 
     const raw = (await ts.write('sign/rsa/none', { input: b64('raw payload'), ...options })).data.signature;
     assert.equal(publicDecrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, sigBytes(raw)).toString(), 'raw payload');
     assert.equal((await ts.write('verify/rsa/none', { input: b64('raw payload'), signature: raw, ...options })).data.valid, true);
 
-    assert.deepEqual(await refused(ts, 'sign/rsa/none', { input: b64('x') }), ['hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15']);
-    assert.deepEqual(await refused(ts, 'sign/ec', { input: b64(digest), prehashed: true }), ['prehashed=true is not supported for ECDSA keys; send the input and a hash_algorithm']);
-    assert.deepEqual(await refused(ts, 'sign/rsa', { input: b64(digest), prehashed: true }), ['prehashed=true is supported for RSA keys only with signature_algorithm=pkcs1v15']);
+    assert.deepEqual(await refused(ts, 'sign/rsa/none', { input: b64('x') }), [
+      'hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15',
+    ]);
+    assert.deepEqual(await refused(ts, 'sign/ec', { input: b64(digest), prehashed: true }), [
+      'prehashed=true is not supported for ECDSA keys; send the input and a hash_algorithm',
+    ]);
+    assert.deepEqual(await refused(ts, 'sign/rsa', { input: b64(digest), prehashed: true }), [
+      'prehashed=true is supported for RSA keys only with signature_algorithm=pkcs1v15',
+    ]);
     assert.deepEqual(await refused(ts, 'sign/ec', { input: b64('x'), hash_algorithm: 'md5' }), ['invalid hash algorithm "md5"']);
     assert.deepEqual(await refused(ts, 'sign/ec', { input: b64('x'), marshaling_algorithm: 'der' }), ['invalid marshaling type "der"']);
-    assert.deepEqual(await refused(ts, 'sign/ec', { input: b64('x'), signature_algorithm: 'pkcs1v15' }), ['signature_algorithm applies to RSA keys only']);
+    assert.deepEqual(await refused(ts, 'sign/ec', { input: b64('x'), signature_algorithm: 'pkcs1v15' }), [
+      'signature_algorithm applies to RSA keys only',
+    ]);
     assert.deepEqual(await refused(ts, 'sign/rsa', { input: b64('x'), salt_length: 1000 }), ['requested salt length 1000 is invalid']);
     await ts.write('keys/ed', { type: 'ed25519' });
     assert.deepEqual(await refused(ts, 'sign/ed/sha2-512', { input: b64('x') }), [
@@ -142,7 +177,9 @@ describe('transit signatures interoperate with node:crypto and openssl', () => {
   test('batch sign and verify answer per item with references; bad items fail alone', async (t) => {
     const ts = await transitServer(t);
     await ts.write('keys/ec', { type: 'ecdsa-p256' });
-    const signed = (await ts.write('sign/ec', { batch_input: [{ input: b64('a'), reference: 'ra' }, { input: '!!!', reference: 'rb' }, { input: b64('c') }] })).data.batch_results;
+    const signed = (
+      await ts.write('sign/ec', { batch_input: [{ input: b64('a'), reference: 'ra' }, { input: '!!!', reference: 'rb' }, { input: b64('c') }] })
+    ).data.batch_results;
     assert.equal(signed[0].reference, 'ra');
     assert.match(signed[0].signature, /^vault:v1:/);
     assert.deepEqual(signed[1], { error: 'unable to decode input as base64', reference: 'rb' });

@@ -52,7 +52,9 @@ describe('transit key storage', () => {
   test('a refused encrypt changes nothing: no key is created for an unknown name, no encryptions are counted', async (t) => {
     const ts = await transitServer(t);
     assert.deepEqual(await refused(ts, 'encrypt/ghost', { plaintext: '***' }), ['failed to base64-decode plaintext']);
-    assert.deepEqual(await refused(ts, 'encrypt/ghost', { batch_input: [{ plaintext: '***' }, { plaintext: '%%' }] }), ['failed to base64-decode plaintext']);
+    assert.deepEqual(await refused(ts, 'encrypt/ghost', { batch_input: [{ plaintext: '***' }, { plaintext: '%%' }] }), [
+      'failed to base64-decode plaintext',
+    ]);
     assert.equal((await ts.server.api('GET', 'transit/keys/ghost', { token: ts.root })).status, 404);
 
     await ts.write('keys/k', { exportable: true, allow_plaintext_backup: true, derived: true });
@@ -70,6 +72,8 @@ describe('transit key storage', () => {
     assert.deepEqual(header(after), header(before));
 
     await ts.write('keys/rsa', { type: 'rsa-2048' });
-    assert.deepEqual(await refused(ts, 'encrypt/rsa', { plaintext: b64('x'.repeat(191)) }), ['plaintext is too long for a rsa-2048 key (at most 190 bytes)']);
+    assert.deepEqual(await refused(ts, 'encrypt/rsa', { plaintext: b64('x'.repeat(191)) }), [
+      'plaintext is too long for a rsa-2048 key (at most 190 bytes)',
+    ]);
   });
 });

@@ -40,7 +40,10 @@ test('transit: encrypt/decrypt round trip, Vault ciphertext form, batches, upser
   assert.equal(r1.reference, 'r1');
   assert.match(r1.ciphertext, /^vault:v1:/);
   assert.deepEqual(r2, { error: 'failed to base64-decode plaintext', reference: 'r2' });
-  const decBatch = await server.api('POST', 'transit/decrypt/orders', { token: root, body: { batch_input: [{ ciphertext: r1.ciphertext }, { ciphertext: r3.ciphertext }] } });
+  const decBatch = await server.api('POST', 'transit/decrypt/orders', {
+    token: root,
+    body: { batch_input: [{ ciphertext: r1.ciphertext }, { ciphertext: r3.ciphertext }] },
+  });
   assert.deepEqual(
     decBatch.body.data.batch_results.map((r: { plaintext: string }) => Buffer.from(r.plaintext, 'base64').toString()),
     ['a', 'c'],
@@ -103,7 +106,13 @@ test('transit: rotate keeps old ciphertext readable, rewrap moves it to the newe
   assert.equal(unwrapped.body.data.plaintext, plain.body.data.plaintext);
   const wrapped = await server.api('POST', 'transit/datakey/wrapped/app', { token: root, body: {} });
   assert.equal(wrapped.body.data.plaintext, undefined);
-  assert.equal(Buffer.from((await server.api('POST', 'transit/decrypt/app', { token: root, body: { ciphertext: wrapped.body.data.ciphertext } })).body.data.plaintext, 'base64').length, 32);
+  assert.equal(
+    Buffer.from(
+      (await server.api('POST', 'transit/decrypt/app', { token: root, body: { ciphertext: wrapped.body.data.ciphertext } })).body.data.plaintext,
+      'base64',
+    ).length,
+    32,
+  );
   const badBits = await server.api('POST', 'transit/datakey/plaintext/app', { token: root, body: { bits: 100 } });
   assert.deepEqual([badBits.status, badBits.body], [400, { errors: ['invalid bit length'] }]);
   const badKind = await server.api('POST', 'transit/datakey/clear/app', { token: root, body: {} });
@@ -122,7 +131,10 @@ test('transit: min_decryption_version refuses old versions; trim removes them an
     cts.push((await server.api('POST', 'transit/encrypt/k', { token: root, body: { plaintext: b64(`v${v}`) } })).body.data.ciphertext);
     if (v < 4) await server.api('POST', 'transit/keys/k/rotate', { token: root });
   }
-  assert.deepEqual(cts.map((c) => c.split(':')[1]), ['v1', 'v2', 'v3', 'v4']);
+  assert.deepEqual(
+    cts.map((c) => c.split(':')[1]),
+    ['v1', 'v2', 'v3', 'v4'],
+  );
 
   const tooHigh = await server.api('POST', 'transit/keys/k/config', { token: root, body: { min_decryption_version: 5 } });
   assert.deepEqual([tooHigh.status, tooHigh.body], [400, { errors: ['cannot set min decryption version of 5, latest key version is 4'] }]);
@@ -130,7 +142,12 @@ test('transit: min_decryption_version refuses old versions; trim removes them an
   assert.equal(set.status, 200, set.text);
   assert.equal(set.body.data.min_decryption_version, 3);
 
-  for (const [i, expected] of [[0, 400], [1, 400], [2, 200], [3, 200]] as const) {
+  for (const [i, expected] of [
+    [0, 400],
+    [1, 400],
+    [2, 200],
+    [3, 200],
+  ] as const) {
     const res = await server.api('POST', 'transit/decrypt/k', { token: root, body: { ciphertext: cts[i] } });
     assert.equal(res.status, expected, `v${i + 1}: ${res.text}`);
     if (expected === 400) assert.deepEqual(res.body, { errors: ['ciphertext or signature version is disallowed by policy (too old)'] });
@@ -145,7 +162,10 @@ test('transit: min_decryption_version refuses old versions; trim removes them an
 
   // Trim: above min_decryption_version refused and nothing changes; at it, the versions below are gone.
   const trimHigh = await server.api('POST', 'transit/keys/k/trim', { token: root, body: { min_available_version: 4 } });
-  assert.deepEqual([trimHigh.status, trimHigh.body], [400, { errors: ['minimum available version cannot be greater than minimum decryption version'] }]);
+  assert.deepEqual(
+    [trimHigh.status, trimHigh.body],
+    [400, { errors: ['minimum available version cannot be greater than minimum decryption version'] }],
+  );
   assert.deepEqual(Object.keys((await server.api('GET', 'transit/keys/k', { token: root })).body.data.keys), ['1', '2', '3', '4']);
   const trim = await server.api('POST', 'transit/keys/k/trim', { token: root, body: { min_available_version: 3 } });
   assert.equal(trim.status, 200, trim.text);
@@ -157,7 +177,13 @@ test('transit: min_decryption_version refuses old versions; trim removes them an
   assert.equal(lower.status, 400);
   const decrement = await server.api('POST', 'transit/keys/k/trim', { token: root, body: { min_available_version: 2 } });
   assert.deepEqual(decrement.body, { errors: ['minimum available version cannot be decremented'] });
-  assert.equal(Buffer.from((await server.api('POST', 'transit/decrypt/k', { token: root, body: { ciphertext: cts[3] } })).body.data.plaintext, 'base64').toString(), 'v4');
+  assert.equal(
+    Buffer.from(
+      (await server.api('POST', 'transit/decrypt/k', { token: root, body: { ciphertext: cts[3] } })).body.data.plaintext,
+      'base64',
+    ).toString(),
+    'v4',
+  );
 
   // Deletion needs deletion_allowed; exportable can be turned on but never off again.
   const del = await server.api('DELETE', 'transit/keys/k', { token: root });
@@ -175,7 +201,9 @@ test('transit: ACL-guarded like every logical path; an encrypt/decrypt-only poli
   await server.api('POST', 'transit/keys/autounseal', { token: root, body: {} });
   await server.api('PUT', 'sys/policies/acl/autounseal', {
     token: root,
-    body: { policy: 'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }' },
+    body: {
+      policy: 'path "transit/encrypt/autounseal" { capabilities = ["update"] }\npath "transit/decrypt/autounseal" { capabilities = ["update"] }',
+    },
   });
   const child = await server.api('POST', 'auth/token/create', { token: root, body: { policies: ['autounseal'], no_default_policy: true } });
   const token = child.body.auth.client_token as string;
@@ -189,7 +217,10 @@ test('transit: ACL-guarded like every logical path; an encrypt/decrypt-only poli
     ['POST', 'transit/rewrap/autounseal'],
     ['POST', 'transit/datakey/plaintext/autounseal'],
   ] as const) {
-    const res = await server.api(method, p, { token, ...(method === 'GET' ? {} : { body: { plaintext: b64('x'), ciphertext: enc.body.data.ciphertext } }) });
+    const res = await server.api(method, p, {
+      token,
+      ...(method === 'GET' ? {} : { body: { plaintext: b64('x'), ciphertext: enc.body.data.ciphertext } }),
+    });
     assert.equal(res.status, 403, `${method} ${p}`);
   }
   assert.equal((await server.api('GET', 'transit/keys/autounseal', { token: root })).body.data.latest_version, 1);

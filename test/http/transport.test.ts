@@ -91,7 +91,7 @@ describe('transport rules (behaviour 9)', () => {
     assert.equal(both.status, 403);
   });
 
-  test('the LIST method reaches the router instead of being rejected by Node\'s HTTP parser', async (t) => {
+  test("the LIST method reaches the router instead of being rejected by Node's HTTP parser", async (t) => {
     const server = await startTestServer(t);
     const raw = await rawExchange(server.port, 'LIST /v1/sys/seal-status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 1);
     // seal-status has no LIST handler: the router answers 405 in Vault's shape (Node's parser would send a bare 400).

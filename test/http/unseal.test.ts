@@ -60,7 +60,11 @@ describe('sys/unseal (behaviours 4–6)', () => {
     ['an empty key', { key: '' }, "'key' must be specified in request body as JSON, or 'reset' set to true"],
     ['a short key', { key: Buffer.alloc(8, 1).toString('base64') }, 'key is shorter than minimum 16 bytes'],
     ['a long key', { key: Buffer.alloc(40, 1).toString('base64') }, 'key is longer than maximum 33 bytes'],
-    ['a key of the wrong type', { key: 12 }, 'failed to parse JSON input: json: cannot unmarshal number 12 into Go struct field UnsealRequest.key of type string'],
+    [
+      'a key of the wrong type',
+      { key: 12 },
+      'failed to parse JSON input: json: cannot unmarshal number 12 into Go struct field UnsealRequest.key of type string',
+    ],
   ];
   for (const [what, body, message] of bad) {
     test(`${what} is a 400 "${message}" that changes no progress`, async (t) => {

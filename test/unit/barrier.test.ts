@@ -127,7 +127,11 @@ describe('barrier security properties', () => {
 describe('the AEAD module', () => {
   test('accepts exactly 32-byte keys', () => {
     for (const length of [0, 16, 23, 24, 31, 33]) {
-      assert.throws(() => aeadSeal(new Uint8Array(length), bytes('x'), bytes('')), (err) => isCofferError(err, 'internal'), `length ${length}`);
+      assert.throws(
+        () => aeadSeal(new Uint8Array(length), bytes('x'), bytes('')),
+        (err) => isCofferError(err, 'internal'),
+        `length ${length}`,
+      );
     }
   });
 
@@ -135,9 +139,18 @@ describe('the AEAD module', () => {
     const k = key();
     const sealed = aeadSeal(k, bytes('hello'), bytes('path/a'));
     assert.equal(new TextDecoder().decode(aeadOpen(k, sealed, bytes('path/a'))), 'hello');
-    assert.throws(() => aeadOpen(key(), sealed, bytes('path/a')), (err) => isCofferError(err, 'integrity'));
-    assert.throws(() => aeadOpen(k, sealed, bytes('path/b')), (err) => isCofferError(err, 'integrity'));
-    assert.throws(() => aeadOpen(k, sealed.subarray(0, 27), bytes('path/a')), (err) => isCofferError(err, 'integrity'));
+    assert.throws(
+      () => aeadOpen(key(), sealed, bytes('path/a')),
+      (err) => isCofferError(err, 'integrity'),
+    );
+    assert.throws(
+      () => aeadOpen(k, sealed, bytes('path/b')),
+      (err) => isCofferError(err, 'integrity'),
+    );
+    assert.throws(
+      () => aeadOpen(k, sealed.subarray(0, 27), bytes('path/a')),
+      (err) => isCofferError(err, 'integrity'),
+    );
   });
 });
 
@@ -170,7 +183,10 @@ describe('the keyring', () => {
   test('malformed keyring bytes fail with an integrity error, never a crash', () => {
     const good = Keyring.create(key(), new Date()).serialize();
     for (const bad of [new Uint8Array(0), new Uint8Array([9]), good.subarray(0, good.length - 1), new Uint8Array([1, 0, 0, 0, 2, 123, 125])]) {
-      assert.throws(() => Keyring.deserialize(bad), (err) => isCofferError(err, 'integrity'));
+      assert.throws(
+        () => Keyring.deserialize(bad),
+        (err) => isCofferError(err, 'integrity'),
+      );
     }
   });
 });

@@ -25,6 +25,12 @@ test('Go-style boolean values are understood and everything after -- is left alo
   ]);
 });
 
-test('tables are padded like Vault\'s columnize output with n/a for empty values', () => {
-  assert.equal(formatKeyValueTable([['Sealed', true], ['Unseal Nonce', '']]), 'Key             Value\n---             -----\nSealed          true\nUnseal Nonce    n/a\n');
+test("tables are padded like Vault's columnize output with n/a for empty values", () => {
+  assert.equal(
+    formatKeyValueTable([
+      ['Sealed', true],
+      ['Unseal Nonce', ''],
+    ]),
+    'Key             Value\n---             -----\nSealed          true\nUnseal Nonce    n/a\n',
+  );
 });

@@ -46,7 +46,10 @@ disable_unauthed_rekey_endpoints = true
 });
 
 test('an unknown top-level key is rejected by name and line', () => {
-  assert.throws(() => parseConfig('storage "inmem" {}\n\nlog_levle = "info"\n', 'coffer.hcl'), configError(/^coffer\.hcl:3: unknown key "log_levle"$/));
+  assert.throws(
+    () => parseConfig('storage "inmem" {}\n\nlog_levle = "info"\n', 'coffer.hcl'),
+    configError(/^coffer\.hcl:3: unknown key "log_levle"$/),
+  );
 });
 
 test('an unknown key inside a block is rejected by name, block and line', () => {
@@ -70,10 +73,13 @@ test('a non-loopback listener without TLS refuses to start unless tls_disable is
   assert.equal(allowed.listeners[0]!.tls, undefined);
   assert.equal(parseConfig('listener "tcp" { address = "127.0.0.1:8200" }').listeners[0]!.tls, undefined);
   assert.throws(() => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_disable = false\n}'), configError(/no tls_cert_file/));
-  assert.throws(() => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_cert_file = "c.pem"\n}'), configError(/both tls_cert_file and tls_key_file/));
+  assert.throws(
+    () => parseConfig('listener "tcp" {\n address = "127.0.0.1:1"\n tls_cert_file = "c.pem"\n}'),
+    configError(/both tls_cert_file and tls_key_file/),
+  );
 });
 
-test('seal stanzas: transit with Vault\'s environment fallbacks, static, migration pairs, and their errors', () => {
+test("seal stanzas: transit with Vault's environment fallbacks, static, migration pairs, and their errors", () => {
   const transit = parseConfig(
     'seal "transit" {\n address = "https://kms:8200"\n token = "t0ken"\n key_name = "autounseal"\n mount_path = "transit/"\n tls_skip_verify = "true"\n}',
   ).seals[0]!;
@@ -93,16 +99,25 @@ test('seal stanzas: transit with Vault\'s environment fallbacks, static, migrati
     VAULT_TRANSIT_SEAL_KEY_NAME: 'k',
     VAULT_TRANSIT_SEAL_MOUNT_PATH: 'kms/',
   }).seals[0]!;
-  assert.equal(fromEnv.type === 'transit' && `${fromEnv.address} ${fromEnv.token} ${fromEnv.keyName} ${fromEnv.mountPath}`, 'http://127.0.0.1:8300 env-token k kms/');
+  assert.equal(
+    fromEnv.type === 'transit' && `${fromEnv.address} ${fromEnv.token} ${fromEnv.keyName} ${fromEnv.mountPath}`,
+    'http://127.0.0.1:8300 env-token k kms/',
+  );
   assert.throws(() => parseConfig('seal "transit" { address = "https://kms:8200" }', 'c', {}), configError(/needs a token/));
 
   assert.deepEqual(parseConfig('seal "static" { key_file = "/k" }').seals, [{ type: 'static', disabled: false, keyFile: '/k' }]);
   assert.deepEqual(parseConfig('seal "static" { current_key = "env://SEAL_KEY" }').seals, [{ type: 'static', disabled: false, keyEnv: 'SEAL_KEY' }]);
   assert.throws(() => parseConfig('seal "static" {}'), configError(/exactly one of key_file or key_env/));
-  assert.throws(() => parseConfig('seal "static" {\n key_file = "/k"\n colour = "red"\n}'), configError(/config:3: unknown key "colour" in seal "static"/));
+  assert.throws(
+    () => parseConfig('seal "static" {\n key_file = "/k"\n colour = "red"\n}'),
+    configError(/config:3: unknown key "colour" in seal "static"/),
+  );
 
   const migration = parseConfig('seal "static" { key_file = "/k" }\nseal "shamir" { disabled = "true" }').seals;
-  assert.deepEqual(migration.map((x) => `${x.type}:${x.disabled}`), ['static:false', 'shamir:true']);
+  assert.deepEqual(
+    migration.map((x) => `${x.type}:${x.disabled}`),
+    ['static:false', 'shamir:true'],
+  );
   assert.throws(() => parseConfig('seal "static" { key_file = "/k" }\nseal "shamir" {}'), configError(/only one seal stanza may be enabled/));
   assert.throws(() => parseConfig('seal "hsm" {}'), configError(/unknown seal type "hsm"/));
 });
@@ -139,7 +154,7 @@ telemetry {
 }
 `;
 
-describe('Vault\'s common top-level keys', () => {
+describe("Vault's common top-level keys", () => {
   test('a config using every common Vault key parses, with each value where the server reads it', () => {
     const config = parseConfig(VAULT_STYLE_CONFIG, 'vault.hcl');
     assert.equal(config.ui, true);
@@ -151,10 +166,12 @@ describe('Vault\'s common top-level keys', () => {
     assert.equal(config.logFile, '/var/log/coffer/');
     assert.equal(config.pidFile, '/run/coffer.pid');
     assert.deepEqual(config.telemetry, { prometheusEnabled: true, metricsPrefix: 'vault', hostnameLabel: true });
-    assert.deepEqual(
-      config.notes.map((n) => n.key).sort(),
-      ['cluster_addr', 'disable_mlock', 'telemetry.prometheus_retention_time', 'telemetry.usage_gauge_period'],
-    );
+    assert.deepEqual(config.notes.map((n) => n.key).sort(), [
+      'cluster_addr',
+      'disable_mlock',
+      'telemetry.prometheus_retention_time',
+      'telemetry.usage_gauge_period',
+    ]);
   });
 
   test('the same config as JSON gives the same result', () => {
@@ -172,13 +189,21 @@ describe('Vault\'s common top-level keys', () => {
       pid_file: '/run/coffer.pid',
       storage: { inmem: {} },
       listener: { tcp: { address: '127.0.0.1:8200', tls_disable: true } },
-      telemetry: { prometheus_retention_time: '30s', disable_hostname: true, usage_gauge_period: '10m', metrics_prefix: 'vault', enable_hostname_label: true },
+      telemetry: {
+        prometheus_retention_time: '30s',
+        disable_hostname: true,
+        usage_gauge_period: '10m',
+        metrics_prefix: 'vault',
+        enable_hostname_label: true,
+      },
     });
     assert.deepEqual(parseConfig(json), parseConfig(VAULT_STYLE_CONFIG));
   });
 
   test('keys with nothing to act on are accepted with a note saying why', () => {
-    const notes = parseConfig('cluster_addr = "https://10.0.0.1:8201"\ndisable_mlock = true\nplugin_directory = "/p"\ndisable_clustering = true').notes;
+    const notes = parseConfig(
+      'cluster_addr = "https://10.0.0.1:8201"\ndisable_mlock = true\nplugin_directory = "/p"\ndisable_clustering = true',
+    ).notes;
     const byKey = new Map(notes.map((n) => [n.key, n.reason]));
     assert.match(byKey.get('cluster_addr')!, /single node/);
     assert.match(byKey.get('disable_mlock')!, /cannot lock memory/);
@@ -194,7 +219,10 @@ describe('Vault\'s common top-level keys', () => {
     const set = parseConfig('default_lease_ttl = 600\nmax_lease_ttl = "1h30m"');
     assert.equal(set.defaultLeaseTtlSeconds, 600);
     assert.equal(set.maxLeaseTtlSeconds, 5400);
-    assert.throws(() => parseConfig('default_lease_ttl = "48h"\nmax_lease_ttl = "24h"'), configError(/:1: default_lease_ttl cannot be larger than max_lease_ttl/));
+    assert.throws(
+      () => parseConfig('default_lease_ttl = "48h"\nmax_lease_ttl = "24h"'),
+      configError(/:1: default_lease_ttl cannot be larger than max_lease_ttl/),
+    );
     assert.throws(() => parseConfig('\nmax_lease_ttl = "a week"'), configError(/:2: max_lease_ttl must be a duration/));
     assert.throws(() => parseConfig('default_lease_ttl = 0'), configError(/must be more than 0/));
   });
@@ -234,7 +262,10 @@ describe('Vault\'s common top-level keys', () => {
   });
 
   test('keys that would promise missing features are refused by name and line', () => {
-    assert.throws(() => parseConfig('storage "inmem" {}\nha_storage "consul" {}', 'c.hcl'), configError(/^c\.hcl:2: Coffer has no high availability/));
+    assert.throws(
+      () => parseConfig('storage "inmem" {}\nha_storage "consul" {}', 'c.hcl'),
+      configError(/^c\.hcl:2: Coffer has no high availability/),
+    );
     assert.throws(() => parseConfig('raw_storage_endpoint = true'), configError(/no sys\/raw endpoint/));
   });
 
@@ -244,7 +275,10 @@ describe('Vault\'s common top-level keys', () => {
     assert.deepEqual(parseConfig('').telemetry, { prometheusEnabled: true, metricsPrefix: 'coffer', hostnameLabel: false });
     assert.match(parseConfig('telemetry { disable_hostname = false }').notes[0]!.reason, /never prefixes metric names with the hostname/);
     assert.equal(parseConfig('telemetry { disable_hostname = true }').notes.length, 0);
-    assert.throws(() => parseConfig('ui = false\ntelemetry {\n  statsd_address = "127.0.0.1:8125"\n}'), configError(/:3: telemetry statsd_address: Coffer does not push metrics/));
+    assert.throws(
+      () => parseConfig('ui = false\ntelemetry {\n  statsd_address = "127.0.0.1:8125"\n}'),
+      configError(/:3: telemetry statsd_address: Coffer does not push metrics/),
+    );
     assert.throws(() => parseConfig('telemetry {\n  colour = "red"\n}'), configError(/:2: unknown key "colour" in telemetry/));
     assert.throws(() => parseConfig('telemetry { metrics_prefix = "my-app" }'), configError(/metrics_prefix must be a Prometheus name/));
   });

@@ -12,7 +12,10 @@ test('opening a data directory held by another process fails with a clear storag
   const dir = await tempDir(t);
   const holder = spawn(
     process.execPath,
-    ['-e', `const {Level}=require('level');const d=new Level(${JSON.stringify(dir)});d.open().then(()=>console.log('held'));setInterval(()=>{},1000)`],
+    [
+      '-e',
+      `const {Level}=require('level');const d=new Level(${JSON.stringify(dir)});d.open().then(()=>console.log('held'));setInterval(()=>{},1000)`,
+    ],
     { cwd: path.resolve('.'), stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.after(() => holder.kill('SIGKILL'));
@@ -62,11 +65,18 @@ test('an unwritable data directory names EACCES', async (t) => {
   const dir = await tempDir(t);
   await chmod(dir, 0o555);
   t.after(() => chmod(dir, 0o755));
-  await assert.rejects(LeveldbBackend.open(path.join(dir, 'data')), (err) => isCofferError(err, 'storage') && /: EACCES \(permission denied/.test(err.message));
+  await assert.rejects(
+    LeveldbBackend.open(path.join(dir, 'data')),
+    (err) => isCofferError(err, 'storage') && /: EACCES \(permission denied/.test(err.message),
+  );
 });
 
-test('LevelDB\'s own I/O error text is mapped back to the errno name (EACCES, EROFS, ENOSPC)', () => {
-  const levelError = (text: string) => Object.assign(new Error('Database failed to open'), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: Object.assign(new Error(text), { code: 'LEVEL_IO_ERROR' }) });
+test("LevelDB's own I/O error text is mapped back to the errno name (EACCES, EROFS, ENOSPC)", () => {
+  const levelError = (text: string) =>
+    Object.assign(new Error('Database failed to open'), {
+      code: 'LEVEL_DATABASE_NOT_OPEN',
+      cause: Object.assign(new Error(text), { code: 'LEVEL_IO_ERROR' }),
+    });
   assert.match(osErrorOf(levelError('IO error: /srv/data/LOCK: Permission denied')), /^EACCES \(permission denied/);
   assert.match(osErrorOf(levelError('IO error: /srv/data/000005.log: Read-only file system')), /^EROFS \(read-only file system\)$/);
   assert.match(osErrorOf(levelError('IO error: /srv/data/MANIFEST-000002: No space left on device')), /^ENOSPC/);

@@ -90,7 +90,10 @@ describe('Lifecycle', () => {
     lifecycle.onUnsealed(async () => {
       throw new Error('store failed to load');
     });
-    await assert.rejects(lifecycle.exclusive(() => lifecycle.completeUnseal()), /store failed to load/);
+    await assert.rejects(
+      lifecycle.exclusive(() => lifecycle.completeUnseal()),
+      /store failed to load/,
+    );
     assert.equal(barrier.sealed, true);
   });
 });
@@ -99,7 +102,15 @@ describe('Lifecycle', () => {
 async function shamirCore() {
   const storage = new GatedStorage(new InmemBackend());
   const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   return { storage, core, keys: init.keys.map(hex) };
 }
@@ -109,9 +120,24 @@ async function staticCore() {
   const storage = new GatedStorage(new InmemBackend());
   const seal = new StaticSeal(randomBytes(32), 'a test key');
   const newCore = () =>
-    new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent'), seal: { active: seal } });
+    new CofferCore({
+      storage,
+      storageType: 'inmem',
+      clock: new ManualClock(),
+      random: systemRandom,
+      logger: createLogger('silent'),
+      seal: { active: seal },
+    });
   const core = newCore();
-  const init = await core.initialize({ secretShares: 0, secretThreshold: 0, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 3, recoveryThreshold: 2, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 0,
+    secretThreshold: 0,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 3,
+    recoveryThreshold: 2,
+    recoveryPgpKeys: [],
+  });
   return { storage, core, newCore, recovery: init.recoveryKeys!.map(hex) };
 }
 

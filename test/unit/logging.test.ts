@@ -21,7 +21,10 @@ function captured() {
 test('fields that could carry secrets are redacted by the logger itself', () => {
   const { lines, stream } = captured();
   const log = createLogger('debug', stream);
-  log.info({ key: 'share-1', keys: ['a'], root_token: 'hvs.x', token: 't', req: { headers: { 'x-vault-token': 'hvs.y', authorization: 'Bearer z' } } }, 'm');
+  log.info(
+    { key: 'share-1', keys: ['a'], root_token: 'hvs.x', token: 't', req: { headers: { 'x-vault-token': 'hvs.y', authorization: 'Bearer z' } } },
+    'm',
+  );
   const out = lines.join('');
   for (const secret of ['share-1', '"a"', 'hvs.x', '"t"', 'hvs.y', 'Bearer z']) assert.ok(!out.includes(secret), secret);
   assert.match(out, /\[REDACTED\]/);
@@ -72,7 +75,10 @@ test('log_format "standard" writes Vault-style text lines, still redacted', () =
   const log = createLogger('info', stream, { format: 'standard' });
   log.warn({ config_key: 'cluster_addr', token: 'hvs.secret' }, 'config: cluster_addr has no effect');
   log.info('listening');
-  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[WARN\]  config: cluster_addr has no effect: config_key=cluster_addr token=\[REDACTED\]\n$/);
+  assert.match(
+    lines[0]!,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[WARN\]  config: cluster_addr has no effect: config_key=cluster_addr token=\[REDACTED\]\n$/,
+  );
   assert.match(lines[1]!, /^\S+ \[INFO\]  listening\n$/);
   assert.ok(!lines.join('').includes('hvs.secret'));
 });
@@ -94,5 +100,8 @@ test('log_file: every line also goes to the file; a directory gets vault.log', a
 test('a log_file that cannot be opened is an error with the OS code', async (t) => {
   const dir = await tempDir(t);
   writeFileSync(path.join(dir, 'plain-file'), '');
-  assert.throws(() => createLogger('info', captured().stream, { file: path.join(dir, 'plain-file', 'x.log') }), (err: NodeJS.ErrnoException) => /ENOTDIR|EEXIST/.test(String(err.code)));
+  assert.throws(
+    () => createLogger('info', captured().stream, { file: path.join(dir, 'plain-file', 'x.log') }),
+    (err: NodeJS.ErrnoException) => /ENOTDIR|EEXIST/.test(String(err.code)),
+  );
 });

@@ -4,7 +4,11 @@ import { Acl, isSudoPath } from '../../server/core/policy/acl.js';
 import { comparePriority, parsePolicy, patternMatches } from '../../server/core/policy/policy.js';
 import { isCofferError } from '../../server/core/errors.js';
 
-const acl = (...texts: string[]) => new Acl(texts.map((t, i) => parsePolicy(`p${i}`, t)), false);
+const acl = (...texts: string[]) =>
+  new Acl(
+    texts.map((t, i) => parsePolicy(`p${i}`, t)),
+    false,
+  );
 
 describe('policy pattern matching', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -114,7 +118,10 @@ describe('policy parsing', () => {
   ];
   for (const [text, message] of invalid) {
     test(`rejects ${JSON.stringify(text).slice(0, 60)}`, () => {
-      assert.throws(() => parsePolicy('bad', text), (err) => isCofferError(err, 'invalid_request') && message.test(err.message));
+      assert.throws(
+        () => parsePolicy('bad', text),
+        (err) => isCofferError(err, 'invalid_request') && message.test(err.message),
+      );
     });
   }
 });

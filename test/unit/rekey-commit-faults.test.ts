@@ -23,7 +23,15 @@ async function setUp() {
   const inner = new InmemBackend();
   const storage = new RecordingStorage(inner);
   const core = coreOn(storage);
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   const oldKeys = init.keys.map(hex);
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   await core.policies.put('kept', 'path "kept" { capabilities = ["read"] }');
@@ -78,9 +86,17 @@ describe('the rekey commit under faults', () => {
     const before = storage.writes.length;
     await rekeyToCommit(core, oldKeys);
     const commit = storage.writes.slice(before);
-    assert.deepEqual(commit.map((w) => w.kind), ['batch']);
+    assert.deepEqual(
+      commit.map((w) => w.kind),
+      ['batch'],
+    );
     // A rekey replaces the root key: the keyring, re-encrypted under it, is part of the same batch.
-    assert.deepEqual(commit[0]!.ops.map((o) => o.key).sort(), ['core/keyring', 'core/seal-config', 'core/sealed-root-key', PREVIOUS_SEALED_ROOT_KEY_PATH]);
+    assert.deepEqual(commit[0]!.ops.map((o) => o.key).sort(), [
+      'core/keyring',
+      'core/seal-config',
+      'core/sealed-root-key',
+      PREVIOUS_SEALED_ROOT_KEY_PATH,
+    ]);
   });
 
   test('a failing commit write leaves the old shares working and issues no new shares', async () => {

@@ -10,14 +10,23 @@ import { InmemBackend } from '../../server/core/storage/inmem-backend.js';
 import { createLogger } from '../../server/log/logger.js';
 import { ManualClock } from '../helpers/test-server.js';
 
-const code = (c: string, message?: RegExp) => (err: unknown) => err instanceof CofferError && err.code === c && (!message || message.test(err.message));
+const code = (c: string, message?: RegExp) => (err: unknown) =>
+  err instanceof CofferError && err.code === c && (!message || message.test(err.message));
 const none = () => {};
 const plain = { pgpKeys: [], backup: false, requireVerification: false };
 
 async function shamir() {
   const clock = new ManualClock();
   const core = new CofferCore({ storage: new InmemBackend(), storageType: 'inmem', clock, random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   return { core, clock, keys: init.keys };
 }
@@ -26,15 +35,35 @@ describe('RekeyEngine state machine', () => {
   test('one operation per target; the status shows what it will produce and when it started', async () => {
     const { core, clock } = await shamir();
     const status = await core.rekey.init('barrier', { shares: 4, threshold: 3, ...plain });
-    assert.deepEqual({ ...status, nonce: 'N' }, { started: true, nonce: 'N', threshold: 3, shares: 4, progress: 0, required: 2, pgpFingerprints: null, backup: false, verificationRequired: false, startedAt: clock.now() });
+    assert.deepEqual(
+      { ...status, nonce: 'N' },
+      {
+        started: true,
+        nonce: 'N',
+        threshold: 3,
+        shares: 4,
+        progress: 0,
+        required: 2,
+        pgpFingerprints: null,
+        backup: false,
+        verificationRequired: false,
+        startedAt: clock.now(),
+      },
+    );
     await assert.rejects(core.rekey.init('barrier', { shares: 1, threshold: 1, ...plain }), code('invalid_request', /already in progress/));
-    await assert.rejects(core.rekey.init('recovery', { shares: 1, threshold: 1, ...plain }), code('invalid_request', /recovery rekeying not supported/));
+    await assert.rejects(
+      core.rekey.init('recovery', { shares: 1, threshold: 1, ...plain }),
+      code('invalid_request', /recovery rekeying not supported/),
+    );
   });
 
   test('a wrong nonce, a repeated share and a wrong set are refused; a wrong set keeps the operation and clears progress', async () => {
     const { core, keys } = await shamir();
     const { nonce } = await core.rekey.init('barrier', { shares: 2, threshold: 2, ...plain });
-    await assert.rejects(core.rekey.update('barrier', keys[0]!, 'other', none), code('invalid_request', new RegExp(`nonce for this rekey operation is "${nonce}"`)));
+    await assert.rejects(
+      core.rekey.update('barrier', keys[0]!, 'other', none),
+      code('invalid_request', new RegExp(`nonce for this rekey operation is "${nonce}"`)),
+    );
     await core.rekey.update('barrier', keys[0]!, nonce, none);
     await assert.rejects(core.rekey.update('barrier', keys[0]!, nonce, none), code('invalid_request', /already been provided/));
     const forged = randomBytes(33);
@@ -56,8 +85,11 @@ describe('RekeyEngine state machine', () => {
     ({ nonce } = await core.rekey.init('barrier', { shares: 2, threshold: 2, ...plain }));
     await core.rekey.update('barrier', keys[2]!, nonce, none);
     clock.advance(CANCEL_NONCE_WINDOW_MS);
-    await assert.rejects(core.rekey.cancel('barrier', nonce, false), code('invalid_request', /holds key shares: cancelling it needs a token with sudo/));
-    assert.equal((await core.rekey.status('barrier')).progress, 1, 'the holder\'s share is still in');
+    await assert.rejects(
+      core.rekey.cancel('barrier', nonce, false),
+      code('invalid_request', /holds key shares: cancelling it needs a token with sudo/),
+    );
+    assert.equal((await core.rekey.status('barrier')).progress, 1, "the holder's share is still in");
     await core.rekey.cancel('barrier', undefined, true);
     assert.equal((await core.rekey.status('barrier')).started, false);
   });
@@ -70,7 +102,10 @@ describe('RekeyEngine state machine', () => {
     assert.ok('complete' in result && result.verificationNonce);
     await assert.rejects(core.rekey.update('barrier', keys[2]!, nonce, none), code('invalid_request', /verification must be performed/));
     await core.rekey.verify('barrier', result.keys[0]!, result.verificationNonce, none);
-    await assert.rejects(core.rekey.verify('barrier', keys[0]!, result.verificationNonce, none), code('invalid_request', /incorrect key shares supplied/));
+    await assert.rejects(
+      core.rekey.verify('barrier', keys[0]!, result.verificationNonce, none),
+      code('invalid_request', /incorrect key shares supplied/),
+    );
     const v = await core.rekey.verifyStatus('barrier');
     assert.notEqual(v.nonce, result.verificationNonce);
     assert.equal(v.progress, 0);
@@ -81,8 +116,23 @@ describe('RekeyEngine state machine', () => {
 
   test('a barrier rekey on an auto seal only replaces the root key (1 of 1 forced, with a warning) and adds a term', async () => {
     const seal = new StaticSeal(randomBytes(32), 'a test key');
-    const core = new CofferCore({ storage: new InmemBackend(), storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent'), seal: { active: seal } });
-    const init = await core.initialize({ secretShares: 0, secretThreshold: 0, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 1, recoveryThreshold: 1, recoveryPgpKeys: [] });
+    const core = new CofferCore({
+      storage: new InmemBackend(),
+      storageType: 'inmem',
+      clock: new ManualClock(),
+      random: systemRandom,
+      logger: createLogger('silent'),
+      seal: { active: seal },
+    });
+    const init = await core.initialize({
+      secretShares: 0,
+      secretThreshold: 0,
+      pgpKeys: [],
+      rootTokenPgpKey: '',
+      recoveryShares: 1,
+      recoveryThreshold: 1,
+      recoveryPgpKeys: [],
+    });
     const status = await core.rekey.init('barrier', { shares: 5, threshold: 3, ...plain });
     assert.deepEqual([status.shares, status.threshold], [1, 1]);
     assert.match(status.warnings![0]!, /only replaces the root key/);

@@ -74,7 +74,15 @@ function attackerReads(oldUnsealKey: Uint8Array, copies: Array<Map<string, Uint8
 test('attack: old shares plus an old storage snapshot and the current storage decrypt nothing written after a rekey', async () => {
   const storage = new InmemBackend();
   const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   await core.policies.put('before', 'path "before" { capabilities = ["read"] }');
   const snapshot = await rawCopy(storage); // a backup taken before the key holder left
@@ -104,7 +112,15 @@ test('attack: old shares plus an old storage snapshot and the current storage de
 test('while a rekey is unconfirmed the old shares still open the server, and once delivered they stop', async () => {
   const storage = new InmemBackend();
   const core = new CofferCore({ storage, storageType: 'inmem', clock: new ManualClock(), random: systemRandom, logger: createLogger('silent') });
-  const init = await core.initialize({ secretShares: 3, secretThreshold: 2, pgpKeys: [], rootTokenPgpKey: '', recoveryShares: 0, recoveryThreshold: 0, recoveryPgpKeys: [] });
+  const init = await core.initialize({
+    secretShares: 3,
+    secretThreshold: 2,
+    pgpKeys: [],
+    rootTokenPgpKey: '',
+    recoveryShares: 0,
+    recoveryThreshold: 0,
+    recoveryPgpKeys: [],
+  });
   for (const k of init.keys.slice(0, 2)) await core.submitUnsealKey(k);
   const { nonce } = await core.rekey.init('barrier', { shares: 2, threshold: 2, pgpKeys: [], backup: false, requireVerification: false });
   let finalise: (() => Promise<void>) | undefined;

@@ -37,7 +37,13 @@ describe('SealStore: one commit path for both targets', () => {
       const newKey = bytes(32, 1);
       const root = bytes(32, 2);
       const newProof = SealStore.proofFor(target, newKey, root);
-      await storage.batch(store.stageRekey(target, { config: { secretShares: 4, secretThreshold: 3 }, newProof, previous: { nonce: 'n1', secretShares: 2, secretThreshold: 2, proof: bytes(61, 7) } }));
+      await storage.batch(
+        store.stageRekey(target, {
+          config: { secretShares: 4, secretThreshold: 3 },
+          newProof,
+          previous: { nonce: 'n1', secretShares: 2, secretThreshold: 2, proof: bytes(61, 7) },
+        }),
+      );
       assert.deepEqual(await storage.get(PATHS[target].proof), newProof);
       const pending = await store.pending(target);
       assert.deepEqual(pending, { target, nonce: 'n1', secretShares: 2, secretThreshold: 2, proof: bytes(61, 7) });
@@ -46,7 +52,13 @@ describe('SealStore: one commit path for both targets', () => {
 
     test(`${target}: confirming delivery drops only the pending entry of the same rekey`, async () => {
       const { storage, store } = await storeWith({});
-      await storage.batch(store.stageRekey(target, { config: { secretShares: 1, secretThreshold: 1 }, newProof: bytes(10, 1), previous: { nonce: 'n1', secretShares: 1, secretThreshold: 1, proof: bytes(10, 2) } }));
+      await storage.batch(
+        store.stageRekey(target, {
+          config: { secretShares: 1, secretThreshold: 1 },
+          newProof: bytes(10, 1),
+          previous: { nonce: 'n1', secretShares: 1, secretThreshold: 1, proof: bytes(10, 2) },
+        }),
+      );
       assert.deepEqual(await store.stageConfirm(target, 'another rekey'), []);
       await storage.batch(await store.stageConfirm(target, 'n1'));
       assert.equal(await store.pending(target), undefined);
@@ -54,7 +66,13 @@ describe('SealStore: one commit path for both targets', () => {
 
     test(`${target}: settling with the OLD set restores its configuration and proof`, async () => {
       const { storage, store } = await storeWith({});
-      await storage.batch(store.stageRekey(target, { config: { secretShares: 5, secretThreshold: 3 }, newProof: bytes(10, 1), previous: { nonce: 'n', secretShares: 2, secretThreshold: 2, proof: bytes(10, 2) } }));
+      await storage.batch(
+        store.stageRekey(target, {
+          config: { secretShares: 5, secretThreshold: 3 },
+          newProof: bytes(10, 1),
+          previous: { nonce: 'n', secretShares: 2, secretThreshold: 2, proof: bytes(10, 2) },
+        }),
+      );
       await storage.batch(store.stageResolve((await store.pending(target))!, true));
       assert.deepEqual(await storage.get(PATHS[target].proof), bytes(10, 2));
       const config = JSON.parse(new TextDecoder().decode(await storage.get(PATHS[target].config)));
@@ -69,7 +87,12 @@ describe('SealStore: one commit path for both targets', () => {
   }
 
   test('a seal configuration of the wrong shape or type is an integrity error', async () => {
-    for (const raw of ['not json', '[]', '{"type":"magic","secret_shares":1,"secret_threshold":1}', '{"type":"shamir","secret_shares":2,"secret_threshold":3}']) {
+    for (const raw of [
+      'not json',
+      '[]',
+      '{"type":"magic","secret_shares":1,"secret_threshold":1}',
+      '{"type":"shamir","secret_shares":2,"secret_threshold":3}',
+    ]) {
       const { store } = await storeWith({ [SEAL_CONFIG_PATH]: new TextEncoder().encode(raw) });
       await assert.rejects(store.config(), isIntegrity, raw);
     }
@@ -95,7 +118,9 @@ describe('SealStore: one commit path for both targets', () => {
   });
 
   test('the configuration is cached until invalidated', async () => {
-    const { storage, store } = await storeWith({ [SEAL_CONFIG_PATH]: new TextEncoder().encode('{"type":"shamir","secret_shares":3,"secret_threshold":2}') });
+    const { storage, store } = await storeWith({
+      [SEAL_CONFIG_PATH]: new TextEncoder().encode('{"type":"shamir","secret_shares":3,"secret_threshold":2}'),
+    });
     assert.equal((await store.config())!.secretThreshold, 2);
     await storage.batch(store.stageConfig({ type: 'shamir', secretShares: 5, secretThreshold: 4 }));
     assert.equal((await store.config())!.secretThreshold, 2);

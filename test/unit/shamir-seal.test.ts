@@ -29,7 +29,12 @@ describe('Shamir wrapper', () => {
   test('any 3 of 5 shares rebuild the key', async () => {
     const k = key();
     const shares = await splitKey(k, 5, 3);
-    for (const [a, b, c] of [[0, 1, 2], [4, 2, 0], [1, 3, 4], [2, 4, 3]] as const) {
+    for (const [a, b, c] of [
+      [0, 1, 2],
+      [4, 2, 0],
+      [1, 3, 4],
+      [2, 4, 3],
+    ] as const) {
       assert.deepEqual(await combineShares([shares[a]!, shares[b]!, shares[c]!], 3), k);
     }
   });
@@ -43,9 +48,16 @@ describe('Shamir wrapper', () => {
     assert.deepEqual(unwrapRootKey(await combineShares(shares.slice(0, 3), 3), wrapped), rootKey);
     const tooFew = await combineShares(shares.slice(0, 2), 3); // the library does not notice
     assert.notDeepEqual(tooFew, unsealKey);
-    assert.throws(() => unwrapRootKey(tooFew, wrapped), (err) => isCofferError(err, 'invalid_key'));
+    assert.throws(
+      () => unwrapRootKey(tooFew, wrapped),
+      (err) => isCofferError(err, 'invalid_key'),
+    );
     const mixed = await combineShares([shares[0]!, shares[1]!, foreign[2]!], 3).catch(() => undefined);
-    if (mixed) assert.throws(() => unwrapRootKey(mixed, wrapped), (err) => isCofferError(err, 'invalid_key'));
+    if (mixed)
+      assert.throws(
+        () => unwrapRootKey(mixed, wrapped),
+        (err) => isCofferError(err, 'invalid_key'),
+      );
   });
 
   test('shares of mixed lengths, with x = 0, or with a repeated x coordinate are refused', async () => {
@@ -56,7 +68,10 @@ describe('Shamir wrapper', () => {
     await assert.rejects(combineShares([shares[0]!, zeroX], 2), (err) => isCofferError(err, 'invalid_key'));
     const sameX = shares[0]!.slice();
     sameX[0]! ^= 1;
-    await assert.rejects(combineShares([shares[0]!, sameX], 2), (err) => isCofferError(err, 'invalid_key') && /failed to compute combined key/.test(err.message));
+    await assert.rejects(
+      combineShares([shares[0]!, sameX], 2),
+      (err) => isCofferError(err, 'invalid_key') && /failed to compute combined key/.test(err.message),
+    );
   });
 });
 
@@ -92,6 +107,6 @@ describe('unseal progress', () => {
     assert.equal(progressCount(p), 0);
     assert.equal(progressNonce(p), '');
     assert.ok(held.every((part) => part.every((byte) => byte === 0)));
-    assert.deepEqual(a, new Uint8Array(33).fill(1), 'the caller\'s buffer is copied, not kept');
+    assert.deepEqual(a, new Uint8Array(33).fill(1), "the caller's buffer is copied, not kept");
   });
 });

@@ -30,7 +30,7 @@ async function sample(): Promise<TransitKey> {
 }
 
 describe('transit key stored form', () => {
-  test('encode/decode round-trips every setting and every version\'s bytes; key material never passes through a string', async () => {
+  test("encode/decode round-trips every setting and every version's bytes; key material never passes through a string", async () => {
     const key = await sample();
     const encoded = encodeKey(key);
     assert.equal(new TextDecoder().decode(encoded.subarray(0, 4)), 'CTK1');
@@ -47,7 +47,7 @@ describe('transit key stored form', () => {
     }
   });
 
-  test('destroyKey zeroes every version\'s key material and HMAC key', async () => {
+  test("destroyKey zeroes every version's key material and HMAC key", async () => {
     const key = await sample();
     const held = [...key.versions.values()].flatMap((v) => [v.material, v.hmacKey]);
     destroyKey(key);

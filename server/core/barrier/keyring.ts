@@ -174,7 +174,8 @@ function assertKey(key: Uint8Array): void {
 
 function sanitizeRotation(raw: KeyringMetadata['rotation'] | undefined): RotationConfig {
   if (!raw) return DEFAULT_ROTATION_CONFIG;
-  const max = Number.isInteger(raw.max_operations) && raw.max_operations > 0 ? Math.min(raw.max_operations, MAX_OPERATIONS_LIMIT) : MAX_OPERATIONS_LIMIT;
+  const max =
+    Number.isInteger(raw.max_operations) && raw.max_operations > 0 ? Math.min(raw.max_operations, MAX_OPERATIONS_LIMIT) : MAX_OPERATIONS_LIMIT;
   return {
     maxOperations: max,
     intervalSeconds: Number.isInteger(raw.interval_seconds) && raw.interval_seconds > 0 ? raw.interval_seconds : 0,

@@ -58,8 +58,16 @@ export interface InitializerDeps {
 export async function initialize(d: InitializerDeps, request: InitRequest): Promise<InitResult> {
   const auto = isAutoSeal(d.seal) ? d.seal : undefined;
   const notApplicable = auto
-    ? ([['secret_shares', request.secretShares !== 0], ['secret_threshold', request.secretThreshold !== 0], ['pgp_keys', request.pgpKeys.length > 0]] as const)
-    : ([['recovery_shares', request.recoveryShares !== 0], ['recovery_threshold', request.recoveryThreshold !== 0], ['recovery_pgp_keys', request.recoveryPgpKeys.length > 0]] as const);
+    ? ([
+        ['secret_shares', request.secretShares !== 0],
+        ['secret_threshold', request.secretThreshold !== 0],
+        ['pgp_keys', request.pgpKeys.length > 0],
+      ] as const)
+    : ([
+        ['recovery_shares', request.recoveryShares !== 0],
+        ['recovery_threshold', request.recoveryThreshold !== 0],
+        ['recovery_pgp_keys', request.recoveryPgpKeys.length > 0],
+      ] as const);
   const offending = notApplicable.filter(([, set]) => set).map(([name]) => name);
   if (offending.length > 0) throw new CofferError('invalid_request', `parameters ${offending.join(',')} not applicable to seal type ${d.seal.type}`);
   const shareCount = auto ? request.recoveryShares : request.secretShares;
@@ -92,9 +100,13 @@ export async function initialize(d: InitializerDeps, request: InitRequest): Prom
 
       // Encrypt for the key holders before anything is written: a PGP failure must leave the server uninitialised.
       const keys = recipients.length > 0 ? await encryptShares(shares, recipients) : shares.map((s) => s.slice());
-      const rootToken = rootTokenRecipient ? Buffer.from(await encryptTo(rootTokenRecipient, new TextEncoder().encode(token))).toString('base64') : token;
+      const rootToken = rootTokenRecipient
+        ? Buffer.from(await encryptTo(rootTokenRecipient, new TextEncoder().encode(token))).toString('base64')
+        : token;
 
-      const config: SealConfig = auto ? { type: auto.type, secretShares: 1, secretThreshold: 1 } : { type: 'shamir', secretShares: shareCount, secretThreshold: threshold };
+      const config: SealConfig = auto
+        ? { type: auto.type, secretShares: 1, secretThreshold: 1 }
+        : { type: 'shamir', secretShares: shareCount, secretThreshold: threshold };
       const sealOps: StorageOp[] = d.store.stageConfig(config);
       if (auto) {
         // The key service is asked before the batch: if it is unreachable, nothing is written.

@@ -120,10 +120,12 @@ export class MountTable {
     }
     return this.#lock.runExclusive(async () => {
       for (const reserved of RESERVED) {
-        if (mountPath.startsWith(reserved) || reserved.startsWith(mountPath)) throw new CofferError('invalid_request', `cannot mount at a protected path: ${reserved}`);
+        if (mountPath.startsWith(reserved) || reserved.startsWith(mountPath))
+          throw new CofferError('invalid_request', `cannot mount at a protected path: ${reserved}`);
       }
       for (const entry of this.#entries) {
-        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath)) throw new CofferError('invalid_request', `path is already in use at ${entry.path}`);
+        if (mountPath.startsWith(entry.path) || entry.path.startsWith(mountPath))
+          throw new CofferError('invalid_request', `path is already in use at ${entry.path}`);
       }
       const entry: MountEntry = {
         path: mountPath,
@@ -163,7 +165,10 @@ export class MountTable {
         throw new CofferError('invalid_request', 'changing the kv version of a mount is not supported');
       }
       const next = { ...entry, description: update.description ?? entry.description };
-      await this.#persist(this.#entries.map((e) => (e === entry ? next : e)), []);
+      await this.#persist(
+        this.#entries.map((e) => (e === entry ? next : e)),
+        [],
+      );
     });
   }
 

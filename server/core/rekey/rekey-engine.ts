@@ -69,7 +69,8 @@ export class RekeyEngine {
         // Vault's refusals: the key service holds the only "share", so nothing can be encrypted, backed up or verified.
         if (request.pgpKeys.length > 0) throw new CofferError('invalid_request', 'PGP key encryption not supported when using stored keys');
         if (request.backup) throw new CofferError('invalid_request', 'key backup not supported when using stored keys');
-        if (request.requireVerification) throw new CofferError('invalid_request', 'requiring verification not supported when rekeying the barrier key with recovery keys');
+        if (request.requireVerification)
+          throw new CofferError('invalid_request', 'requiring verification not supported when rekeying the barrier key with recovery keys');
         if (request.shares !== 1 || request.threshold !== 1) {
           warnings.push('with an auto seal a barrier rekey only replaces the root key: secret_shares and secret_threshold are set to 1');
         }
@@ -78,7 +79,8 @@ export class RekeyEngine {
       if (request.backup && request.pgpKeys.length === 0) {
         throw new CofferError('invalid_request', 'cannot request a backup of the new keys without providing PGP keys for encryption');
       }
-      if (request.pgpKeys.length > 0 && request.pgpKeys.length !== request.shares) throw new CofferError('invalid_request', 'incorrect number of PGP keys for rekey');
+      if (request.pgpKeys.length > 0 && request.pgpKeys.length !== request.shares)
+        throw new CofferError('invalid_request', 'incorrect number of PGP keys for rekey');
       const problem = shareConfigProblem(request.shares, request.threshold, 0);
       if (problem) throw new CofferError('invalid_request', `invalid rekey seal configuration: ${problem}`);
       const config: RekeyConfig = {
@@ -108,9 +110,13 @@ export class RekeyEngine {
           `rekey operation already finished; verification must be performed; nonce for the verification operation is "${state.quorum.nonce}"`,
         );
       }
-      if (nonce !== state.quorum.nonce) throw new CofferError('invalid_request', `incorrect nonce supplied; nonce for this rekey operation is "${state.quorum.nonce}"`);
+      if (nonce !== state.quorum.nonce)
+        throw new CofferError('invalid_request', `incorrect nonce supplied; nonce for this rekey operation is "${state.quorum.nonce}"`);
       if (holdsShare(state.quorum, share)) {
-        throw new CofferError('invalid_request', `given key has already been provided during this ${target === 'barrier' ? 'generation' : 'rekey'} operation`);
+        throw new CofferError(
+          'invalid_request',
+          `given key has already been provided during this ${target === 'barrier' ? 'generation' : 'rekey'} operation`,
+        );
       }
       const quorum = addShare(state.quorum, share);
       if (!reached(quorum, current.secretThreshold)) {
@@ -151,7 +157,12 @@ export class RekeyEngine {
       if (this.#rootKeyOnly(target) || target === 'recovery') {
         await this.#d.unsealer.proveRecovery(currentKey);
         if (this.#rootKeyOnly(target)) return undefined;
-        return { newKey: new Uint8Array(0), newRootKey: new Uint8Array(0), previousProof: await this.#d.store.currentProof('recovery'), oldConfig: current };
+        return {
+          newKey: new Uint8Array(0),
+          newRootKey: new Uint8Array(0),
+          previousProof: await this.#d.store.currentProof('recovery'),
+          oldConfig: current,
+        };
       }
       rootKey = await this.#d.store.prove('barrier', currentKey);
       const newRootKey = this.#d.random.bytes(32);
@@ -214,13 +225,20 @@ export class RekeyEngine {
    * Takes one *new* share. At the new threshold the shares must combine to the pending key; then it is committed.
    * A wrong set clears progress and rotates the verification nonce.
    */
-  async verify(target: RekeyTarget, share: Uint8Array, nonce: string, onCommitted: OnCommitted): Promise<VerifyStatus | { nonce: string; complete: true }> {
+  async verify(
+    target: RekeyTarget,
+    share: Uint8Array,
+    nonce: string,
+    onCommitted: OnCommitted,
+  ): Promise<VerifyStatus | { nonce: string; complete: true }> {
     return this.#locked(async () => {
       const state = this.#states[target];
       if (state.kind === 'idle') throw new CofferError('invalid_request', 'no rekey in progress');
       if (state.kind !== 'verifying') throw new CofferError('invalid_request', 'no rekey verification in progress');
-      if (nonce !== state.quorum.nonce) throw new CofferError('invalid_request', `incorrect nonce supplied; nonce for this verify operation is "${state.quorum.nonce}"`);
-      if (holdsShare(state.quorum, share)) throw new CofferError('invalid_request', 'given key has already been provided during this verify operation');
+      if (nonce !== state.quorum.nonce)
+        throw new CofferError('invalid_request', `incorrect nonce supplied; nonce for this verify operation is "${state.quorum.nonce}"`);
+      if (holdsShare(state.quorum, share))
+        throw new CofferError('invalid_request', 'given key has already been provided during this verify operation');
       const quorum = addShare(state.quorum, share);
       if (!reached(quorum, state.config.threshold)) {
         this.#states[target] = { ...state, quorum };
@@ -238,7 +256,9 @@ export class RekeyEngine {
         wipeQuorum(quorum);
       }
       // The state lock and the lifecycle's read side are held: no seal can wipe the pending key during the commit.
-      onCommitted(await commitRekey(this.#d, { target, nonce: state.nonce, config: shareConfigOf(state.config), pending: state.pending, backup: undefined }));
+      onCommitted(
+        await commitRekey(this.#d, { target, nonce: state.nonce, config: shareConfigOf(state.config), pending: state.pending, backup: undefined }),
+      );
       this.#states[target] = IDLE_REKEY;
       wipeRekey(state);
       return { nonce: quorum.nonce, complete: true as const };
@@ -267,7 +287,10 @@ export class RekeyEngine {
       const state = this.#states[target];
       if (state.kind === 'idle') return;
       if (!callerHasSudo && holdsShares(state)) {
-        throw new CofferError('invalid_request', 'this rekey already holds key shares: cancelling it needs a token with sudo (or sealing the server)');
+        throw new CofferError(
+          'invalid_request',
+          'this rekey already holds key shares: cancelling it needs a token with sudo (or sealing the server)',
+        );
       }
       const young = this.#d.clock.now().getTime() - state.startedAt.getTime() < CANCEL_NONCE_WINDOW_MS;
       if (young && !callerHasSudo && nonce !== nonceOf(state)) {

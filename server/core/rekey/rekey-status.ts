@@ -44,7 +44,17 @@ function fingerprints(config: RekeyConfig): string[] | null {
 
 export function statusOf(state: RekeyState, required: number): RekeyStatus {
   if (state.kind === 'idle') {
-    return { started: false, nonce: '', threshold: 0, shares: 0, progress: 0, required, pgpFingerprints: null, backup: false, verificationRequired: false };
+    return {
+      started: false,
+      nonce: '',
+      threshold: 0,
+      shares: 0,
+      progress: 0,
+      required,
+      pgpFingerprints: null,
+      backup: false,
+      verificationRequired: false,
+    };
   }
   const fps = fingerprints(state.config);
   return {

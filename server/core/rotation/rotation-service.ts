@@ -83,9 +83,13 @@ export class RotationService {
       if (next.intervalSeconds > 0 && next.intervalSeconds < MIN_ROTATION_INTERVAL_SECONDS) {
         throw new CofferError('invalid_request', 'interval must be greater or equal to 24h0m0s');
       }
-      if (current.maxOperations === next.maxOperations && current.intervalSeconds === next.intervalSeconds && current.enabled === next.enabled) return;
+      if (current.maxOperations === next.maxOperations && current.intervalSeconds === next.intervalSeconds && current.enabled === next.enabled)
+        return;
       await this.#d.barrier.setRotationConfig(next);
-      this.#d.logger.info({ max_operations: next.maxOperations, interval_seconds: next.intervalSeconds, enabled: next.enabled }, 'rotation config updated');
+      this.#d.logger.info(
+        { max_operations: next.maxOperations, interval_seconds: next.intervalSeconds, enabled: next.enabled },
+        'rotation config updated',
+      );
     });
   }
 

@@ -19,5 +19,6 @@ export function recoveryCheck(recoveryKey: Uint8Array): Uint8Array {
 export function verifyRecoveryKey(candidate: Uint8Array, stored: Uint8Array | undefined): void {
   const text = openVersioned(FORMAT_VERSION, candidate, stored, AAD, 'the stored recovery key proof');
   // The tag check above is constant-time; the comparison of the known text is too.
-  if (!text || !constantTimeEqual(text, CHECK_TEXT)) throw new CofferError('invalid_key', 'recovery key verification failed: the shares do not combine to the recovery key');
+  if (!text || !constantTimeEqual(text, CHECK_TEXT))
+    throw new CofferError('invalid_key', 'recovery key verification failed: the shares do not combine to the recovery key');
 }

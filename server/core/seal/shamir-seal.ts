@@ -17,6 +17,10 @@ export function wrapRootKey(unsealKey: Uint8Array, rootKey: Uint8Array): Uint8Ar
  */
 export function unwrapRootKey(unsealKey: Uint8Array, wrapped: Uint8Array | undefined): Uint8Array {
   const rootKey = openVersioned(FORMAT_VERSION, unsealKey, wrapped, aad, 'sealed root key');
-  if (!rootKey) throw new CofferError('invalid_key', 'unable to retrieve stored keys: failed to decrypt keys from storage: cipher: message authentication failed');
+  if (!rootKey)
+    throw new CofferError(
+      'invalid_key',
+      'unable to retrieve stored keys: failed to decrypt keys from storage: cipher: message authentication failed',
+    );
   return rootKey;
 }

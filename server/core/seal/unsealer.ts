@@ -88,7 +88,10 @@ export class Unsealer {
     if (plan.mismatch) throw new CofferError('config', plan.mismatch);
     const log = this.#d.logger;
     if (plan.migration) {
-      log.warn({ from: plan.migration.from.type, to: plan.migration.to.type }, 'seal migration pending: unseal with the old seal\'s shares and "migrate" set (coffer operator unseal -migrate)');
+      log.warn(
+        { from: plan.migration.from.type, to: plan.migration.to.type },
+        'seal migration pending: unseal with the old seal\'s shares and "migrate" set (coffer operator unseal -migrate)',
+      );
     } else if (this.#d.seals.disabled && plan.config) {
       log.warn({ disabled: this.#d.seals.disabled.type }, 'the disabled seal stanza is not needed any more: the data already uses the enabled seal');
     }
@@ -159,7 +162,10 @@ export class Unsealer {
             const { ops } = await stageMigration(store, plan.migration, config, combined, rootKey);
             await this.#d.storage.batch(ops);
             store.invalidate();
-            logger.info({ from: plan.migration.from.type, to: plan.migration.to.type }, 'seal migrated: remove the disabled seal stanza from the configuration');
+            logger.info(
+              { from: plan.migration.from.type, to: plan.migration.to.type },
+              'seal migrated: remove the disabled seal stanza from the configuration',
+            );
           }
           await barrier.unseal(rootKey);
           if (candidate.settles) await this.#settle(candidate.settles.pending, candidate.settles.oldSet);
@@ -211,7 +217,9 @@ export class Unsealer {
         await barrier.unseal(rootKey);
       } catch (err) {
         const failure =
-          err instanceof CofferError && err.code === 'invalid_key' ? new CofferError('seal_failed', `${seal.description} returned a key that does not open the keyring`) : err;
+          err instanceof CofferError && err.code === 'invalid_key'
+            ? new CofferError('seal_failed', `${seal.description} returned a key that does not open the keyring`)
+            : err;
         observer.unsealAttempt('seal', 'failure', failure instanceof CofferError ? failure.code : 'internal');
         throw failure;
       } finally {
@@ -237,7 +245,8 @@ export class Unsealer {
     let toRootKey: (proven: Uint8Array) => Promise<Uint8Array> = async (rootKey) => rootKey;
     if (target === 'recovery') {
       const seal = migration?.from ?? this.#d.seals.active;
-      if (!isAutoSeal(seal) || seal.type !== config.type) throw new CofferError('seal_failed', `no ${config.type} seal is configured to unwrap the root key`);
+      if (!isAutoSeal(seal) || seal.type !== config.type)
+        throw new CofferError('seal_failed', `no ${config.type} seal is configured to unwrap the root key`);
       toRootKey = () => store.unwrapWithSeal(seal);
     }
     const current = await store.currentProof(target);
@@ -246,7 +255,11 @@ export class Unsealer {
       { threshold, open: async (key) => toRootKey(proveWith(target, key, current)), ...(pending ? { settles: { pending, oldSet: false } } : {}) },
     ];
     if (pending) {
-      candidates.push({ threshold: pending.secretThreshold, open: async (key) => toRootKey(proveWith(target, key, pending.proof)), settles: { pending, oldSet: true } });
+      candidates.push({
+        threshold: pending.secretThreshold,
+        open: async (key) => toRootKey(proveWith(target, key, pending.proof)),
+        settles: { pending, oldSet: true },
+      });
     }
     return candidates;
   }
@@ -262,9 +275,15 @@ export class Unsealer {
     const what = pending.target === 'barrier' ? 'rekey' : 'recovery rekey';
     if (oldSetWon) {
       this.#d.observer.rekeyRollback(pending.target);
-      this.#d.logger.error({ target: pending.target, nonce: pending.nonce }, `ROLLBACK: the shares from before an unconfirmed ${what} were used, so that ${what} is rolled back and its new shares no longer work`);
+      this.#d.logger.error(
+        { target: pending.target, nonce: pending.nonce },
+        `ROLLBACK: the shares from before an unconfirmed ${what} were used, so that ${what} is rolled back and its new shares no longer work`,
+      );
     } else {
-      this.#d.logger.warn({ target: pending.target, nonce: pending.nonce }, `the shares of an unconfirmed ${what} were used: they are now the only valid shares`);
+      this.#d.logger.warn(
+        { target: pending.target, nonce: pending.nonce },
+        `the shares of an unconfirmed ${what} were used: they are now the only valid shares`,
+      );
     }
   }
 

@@ -158,10 +158,7 @@ async function tightenFiles(dir: string): Promise<void> {
 }
 
 function lockedError(dir: string): CofferError {
-  return new CofferError(
-    'storage_locked',
-    `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`,
-  );
+  return new CofferError('storage_locked', `storage directory ${dir} is locked by another process (is another Coffer server running on it?)`);
 }
 
 /** LevelDB's own I/O errors carry only strerror text; these map it back to the errno name operators search for. */

@@ -98,7 +98,9 @@ export function authTokenRoutes({ tokens }: { tokens: TokenStore }): RouteTable 
         const { token, record } = await tokens.create({
           policies,
           ...(b.ttl !== undefined && b.ttl !== null && b.ttl !== '' ? { ttl: parseDurationSeconds(b.ttl, 'ttl') } : {}),
-          ...(b.explicit_max_ttl !== undefined && b.explicit_max_ttl !== null ? { explicitMaxTtl: parseDurationSeconds(b.explicit_max_ttl, 'explicit_max_ttl') } : {}),
+          ...(b.explicit_max_ttl !== undefined && b.explicit_max_ttl !== null
+            ? { explicitMaxTtl: parseDurationSeconds(b.explicit_max_ttl, 'explicit_max_ttl') }
+            : {}),
           renewable: bool(b.renewable, true),
           ...(b.num_uses !== undefined && b.num_uses !== null ? { numUses: Math.max(0, Number(b.num_uses) | 0) } : {}),
           displayName: typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token',

@@ -47,11 +47,7 @@ export function sysHealthRoutes({ sealStatus, clock }: { sealStatus: () => Promi
         const query = parseHealthQuery(ctx.query);
         if (!query) return errors(400, []);
         const status = await sealStatus();
-        const code = !status.initialized
-          ? query.codes.uninitcode
-          : status.sealed
-            ? query.codes.sealedcode
-            : query.codes.activecode;
+        const code = !status.initialized ? query.codes.uninitcode : status.sealed ? query.codes.sealedcode : query.codes.activecode;
         const body: HealthResponse = {
           initialized: status.initialized,
           sealed: status.sealed,

@@ -25,7 +25,10 @@ export function sysKeyRoutes({ rotation, validator }: { rotation: RotationServic
   };
   const writeConfig: (path: string) => Handler = (path) => async (ctx) => {
     await ctx.authorize(path, 'update');
-    const body = validator.parse<{ max_operations?: number | string; interval?: number | string; enabled?: boolean | string }>(ctx.rawBody, ROTATE_CONFIG_REQUEST);
+    const body = validator.parse<{ max_operations?: number | string; interval?: number | string; enabled?: boolean | string }>(
+      ctx.rawBody,
+      ROTATE_CONFIG_REQUEST,
+    );
     const update: { -readonly [K in keyof RotationConfig]?: RotationConfig[K] } = {};
     if (body.max_operations !== undefined) {
       const n = typeof body.max_operations === 'string' && /^\d+$/.test(body.max_operations) ? Number(body.max_operations) : body.max_operations;
@@ -34,7 +37,8 @@ export function sysKeyRoutes({ rotation, validator }: { rotation: RotationServic
     }
     if (body.interval !== undefined) update.intervalSeconds = parseDurationSeconds(body.interval, 'interval');
     if (body.enabled !== undefined) {
-      if (typeof body.enabled !== 'boolean' && body.enabled !== 'true' && body.enabled !== 'false') throw new CofferError('invalid_request', 'enabled must be a boolean');
+      if (typeof body.enabled !== 'boolean' && body.enabled !== 'true' && body.enabled !== 'false')
+        throw new CofferError('invalid_request', 'enabled must be a boolean');
       update.enabled = body.enabled === true || body.enabled === 'true';
     }
     await rotation.setConfig(update);

@@ -55,8 +55,17 @@ export function sysMountRoutes({ mounts, tokens, lifecycle }: { mounts: MountTab
         if (!token) throw new CofferError('permission_denied', 'permission denied');
         if (!(await tokens.lookup(token))) throw new CofferError('invalid_token', 'invalid token');
         const found = mounts.find(path!);
-        if (!found) throw new CofferError('invalid_request', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`);
-        return logical({ path: found.entry.path, type: found.entry.type, options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null, description: found.entry.description });
+        if (!found)
+          throw new CofferError(
+            'invalid_request',
+            `preflight capability check returned 403, please ensure client's policies grant access to path "${path}/"`,
+          );
+        return logical({
+          path: found.entry.path,
+          type: found.entry.type,
+          options: found.entry.type === 'kv' ? { version: found.entry.options.version } : null,
+          description: found.entry.description,
+        });
       },
     },
     'sys/mounts/*path': {
@@ -68,7 +77,13 @@ export function sysMountRoutes({ mounts, tokens, lifecycle }: { mounts: MountTab
         const entry = mounts.get(mountPath);
         if (!entry) throw new CofferError('invalid_request', `No secret engine mount at ${mountPath.replace(/\/?$/, '/')}`);
         if (tune) {
-          return logical({ description: entry.description, default_lease_ttl: 2764800, max_lease_ttl: 2764800, force_no_cache: false, options: entry.type === 'kv' ? { version: entry.options.version } : null });
+          return logical({
+            description: entry.description,
+            default_lease_ttl: 2764800,
+            max_lease_ttl: 2764800,
+            force_no_cache: false,
+            options: entry.type === 'kv' ? { version: entry.options.version } : null,
+          });
         }
         return logical(describe(entry));
       },
@@ -84,7 +99,8 @@ export function sysMountRoutes({ mounts, tokens, lifecycle }: { mounts: MountTab
             ...(options.version !== undefined ? { version: String(options.version) } : {}),
           });
         } else {
-          if (typeof body.type !== 'string' || body.type === '') throw new CofferError('invalid_request', 'backend type must be specified as a string');
+          if (typeof body.type !== 'string' || body.type === '')
+            throw new CofferError('invalid_request', 'backend type must be specified as a string');
           await mounts.enable(path!, body.type, options, description ?? '');
         }
         return noContent();

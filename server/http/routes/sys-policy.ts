@@ -72,7 +72,13 @@ export function sysPolicyRoutes({ policies, validator }: { policies: PolicyStore
       PUT: async (ctx) => {
         const entry = await ctx.authorize('sys/capabilities-self', 'update');
         const body = validator.parse<{ path?: string; paths?: unknown[] | string }>(ctx.rawBody, CAPABILITIES_REQUEST);
-        const paths = Array.isArray(body.paths) ? body.paths.map(String) : body.path !== undefined ? [body.path] : body.paths !== undefined ? [body.paths] : [];
+        const paths = Array.isArray(body.paths)
+          ? body.paths.map(String)
+          : body.path !== undefined
+            ? [body.path]
+            : body.paths !== undefined
+              ? [body.paths]
+              : [];
         if (paths.length === 0) throw new CofferError('invalid_request', "'paths' must be specified");
         const acl = await policies.acl(entry.policies);
         const result: Record<string, unknown> = {};

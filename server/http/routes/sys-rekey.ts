@@ -117,7 +117,8 @@ export function sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRek
         await guard(ctx, `${prefix}/init`);
         const body = validator.parse<InitBody>(ctx.rawBody, REKEY_INIT_REQUEST);
         const pgpKeys = body.pgp_keys ?? [];
-        if (pgpKeys.some((k) => k.length > MAX_PGP_KEY_CHARS)) throw new CofferError('invalid_request', `pgp_keys: a key is larger than ${MAX_PGP_KEY_CHARS} characters`);
+        if (pgpKeys.some((k) => k.length > MAX_PGP_KEY_CHARS))
+          throw new CofferError('invalid_request', `pgp_keys: a key is larger than ${MAX_PGP_KEY_CHARS} characters`);
         const status = await rekey.init(target, {
           shares: body.secret_shares ?? 0,
           threshold: body.secret_threshold ?? 0,
@@ -152,7 +153,9 @@ export function sysRekeyRoutes({ rekey, lifecycle, validator, disableUnauthedRek
     GET: async (ctx) => {
       await ctx.authorize(path, 'read');
       const { nonce, keys } = await rekey.readBackup(target);
-      const keysBase64 = Object.fromEntries(Object.entries(keys).map(([fp, list]) => [fp, list.map((hex) => Buffer.from(hex, 'hex').toString('base64'))]));
+      const keysBase64 = Object.fromEntries(
+        Object.entries(keys).map(([fp, list]) => [fp, list.map((hex) => Buffer.from(hex, 'hex').toString('base64'))]),
+      );
       return logical({ nonce, keys, keys_base64: keysBase64 }, { inject: true });
     },
     DELETE: async (ctx) => {

@@ -37,7 +37,8 @@ export function decodeKeyShare(text: string): Uint8Array {
   if (/^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 && text.length <= 66) decoded = Buffer.from(text, 'hex');
   else {
     const compact = text.replace(/[\r\n]/g, '');
-    if (compact.length > 0 && /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(compact)) decoded = Buffer.from(compact, 'base64');
+    if (compact.length > 0 && /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(compact))
+      decoded = Buffer.from(compact, 'base64');
   }
   if (!decoded) throw new CofferError('invalid_request', "'key' must be a valid hex or base64 string");
   const owned = new Uint8Array(decoded);

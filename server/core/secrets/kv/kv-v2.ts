@@ -92,7 +92,13 @@ export class KvV2 implements SecretEngine {
     }
     const info = meta.versions[String(version)];
     if (!info) return undefined;
-    const metadata = { created_time: info.created_time, custom_metadata: meta.custom_metadata, deletion_time: info.deletion_time, destroyed: info.destroyed, version };
+    const metadata = {
+      created_time: info.created_time,
+      custom_metadata: meta.custom_metadata,
+      deletion_time: info.deletion_time,
+      destroyed: info.destroyed,
+      version,
+    };
     if (info.deletion_time !== '' || info.destroyed) return { data: { data: null, metadata }, notFound: true };
     const raw = await this.view.get(versionPath(key, version));
     if (!raw) return undefined;
@@ -147,7 +153,9 @@ export class KvV2 implements SecretEngine {
       { type: 'put', path: versionPath(key, version), value: encodeJson(data) },
     ];
     const max = meta.max_versions || config.max_versions || DEFAULT_MAX_VERSIONS;
-    const kept = Object.keys(meta.versions).map(Number).sort((a, b) => a - b);
+    const kept = Object.keys(meta.versions)
+      .map(Number)
+      .sort((a, b) => a - b);
     while (kept.length > max) {
       const oldest = kept.shift()!;
       delete meta.versions[String(oldest)];
@@ -222,7 +230,8 @@ export class KvV2 implements SecretEngine {
     if (body.cas_required !== undefined) meta.cas_required = body.cas_required === true || body.cas_required === 'true';
     if (body.custom_metadata !== undefined) {
       const custom = body.custom_metadata;
-      if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom))) throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
+      if (custom !== null && (typeof custom !== 'object' || Array.isArray(custom)))
+        throw new CofferError('invalid_request', 'custom_metadata must be a map of strings');
       meta.custom_metadata = custom === null ? null : Object.fromEntries(Object.entries(custom).map(([k, v]) => [k, String(v)]));
     }
     meta.updated_time = now;
@@ -294,7 +303,8 @@ function nonNegativeInt(value: unknown, field: string): number {
 /** RFC 7386 JSON merge patch of `target` by `patch`. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);

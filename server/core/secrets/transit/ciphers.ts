@@ -1,4 +1,14 @@
-import { constants, createCipheriv, createDecipheriv, createHmac, hkdfSync, privateDecrypt, publicEncrypt, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type CipherGCMTypes,
+} from 'node:crypto';
 import { CofferError } from '../../errors.js';
 import { wipe } from '../../secret-bytes.js';
 import { splitVersioned } from './fields.js';
@@ -34,7 +44,8 @@ export function derivedKeyBytes(key: TransitKey, version: number, context: Uint8
 /** RSA-OAEP with SHA-256 carries at most the modulus size less 66 bytes. @throws CofferError `invalid_request`. */
 export function checkPlaintextSize(key: TransitKey, plaintext: Uint8Array): void {
   const bits = KEY_TYPE_INFO[key.type].rsaBits;
-  if (bits && plaintext.length > bits / 8 - 66) throw new CofferError('invalid_request', `plaintext is too long for a ${key.type} key (at most ${bits / 8 - 66} bytes)`);
+  if (bits && plaintext.length > bits / 8 - 66)
+    throw new CofferError('invalid_request', `plaintext is too long for a ${key.type} key (at most ${bits / 8 - 66} bytes)`);
 }
 
 /** @throws CofferError `invalid_request` (Vault's message) when a derived key gets no context. */
@@ -67,8 +78,12 @@ export function encrypt(key: TransitKey, version: number, plaintext: Uint8Array,
   const info = KEY_TYPE_INFO[key.type];
   if (!info.encryption) throw new CofferError('invalid_request', `message encryption not supported for key type ${key.type}`);
   if (!info.symmetric) {
-    if (options.associatedData && options.associatedData.length > 0) throw new CofferError('invalid_request', 'associated_data is not supported for RSA keys');
-    const sealed = publicEncrypt({ key: publicKeyObject(key.type, versionOf(key, version).material), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, plaintext);
+    if (options.associatedData && options.associatedData.length > 0)
+      throw new CofferError('invalid_request', 'associated_data is not supported for RSA keys');
+    const sealed = publicEncrypt(
+      { key: publicKeyObject(key.type, versionOf(key, version).material), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      plaintext,
+    );
     return `vault:v${version}:${sealed.toString('base64')}`;
   }
   const encBytes = info.keyBytes!;
@@ -97,8 +112,10 @@ export function parseCiphertext(key: TransitKey, ciphertext: string): { version:
   const { version: named, encoded } = splitVersioned(ciphertext, 'ciphertext');
   const version = Math.max(1, named);
   if (version > key.latestVersion) throw new CofferError('invalid_request', 'invalid ciphertext: version is too new');
-  if (version < key.minDecryptionVersion) throw new CofferError('invalid_request', 'ciphertext or signature version is disallowed by policy (too old)');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw new CofferError('invalid_request', 'invalid ciphertext: could not decode base64');
+  if (version < key.minDecryptionVersion)
+    throw new CofferError('invalid_request', 'ciphertext or signature version is disallowed by policy (too old)');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
+    throw new CofferError('invalid_request', 'invalid ciphertext: could not decode base64');
   return { version, body: new Uint8Array(Buffer.from(encoded, 'base64')) };
 }
 
@@ -110,7 +127,10 @@ export function decrypt(key: TransitKey, ciphertext: string, options: CipherOpti
   if (!key.versions.has(version)) throw new CofferError('invalid_request', `invalid ciphertext: key version ${version} is not available`);
   if (!info.symmetric) {
     try {
-      const plain = privateDecrypt({ key: privateKeyObject(key.type, versionOf(key, version).material), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, body);
+      const plain = privateDecrypt(
+        { key: privateKeyObject(key.type, versionOf(key, version).material), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        body,
+      );
       const out = new Uint8Array(plain);
       plain.fill(0);
       return { plaintext: out, version };

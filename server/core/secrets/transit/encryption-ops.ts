@@ -10,7 +10,8 @@ import { destroyKey, type TransitKey } from './transit-key.js';
 
 /** `context` and `associated_data` of one item (falling back to the request's), decoded. */
 function cipherOptions(item: Item, data: Item): CipherOptions {
-  if ((item.nonce ?? data.nonce) !== undefined && (item.nonce ?? data.nonce) !== '') throw new CofferError('invalid_request', 'nonce provided when not allowed');
+  if ((item.nonce ?? data.nonce) !== undefined && (item.nonce ?? data.nonce) !== '')
+    throw new CofferError('invalid_request', 'nonce provided when not allowed');
   return {
     context: decodeBase64(item.context ?? data.context, 'failed to base64-decode context'),
     associatedData: decodeBase64(item.associated_data ?? data.associated_data, 'failed to base64-decode associated_data'),
@@ -83,7 +84,12 @@ export async function encryptOp(store: KeyStore, name: string, data: Item): Prom
   if (!key) {
     const type = parseKeyType(data.type);
     if (!KEY_TYPE_INFO[type].encryption) throw new CofferError('invalid_request', `key type ${type} does not support encryption`);
-    wipePrepared(prepareAll(batch, items, (item) => ({ plaintext: decodeBase64(item.plaintext, 'failed to base64-decode plaintext'), options: cipherOptions(item, data) })));
+    wipePrepared(
+      prepareAll(batch, items, (item) => ({
+        plaintext: decodeBase64(item.plaintext, 'failed to base64-decode plaintext'),
+        options: cipherOptions(item, data),
+      })),
+    );
     const upsert = { ...data };
     // A derived key is created for a request that carries a context, as Vault does on upsert.
     const hasContext = [data, ...items].some((i) => typeof i.context === 'string' && i.context !== '');

@@ -13,7 +13,8 @@ type ExportType = (typeof EXPORT_TYPES)[number];
 function exportOne(key: TransitKey, entry: KeyVersion, type: ExportType, format: ExportFormat): string {
   const info = KEY_TYPE_INFO[key.type];
   if (type === 'hmac-key' || (type === 'encryption-key' && info.symmetric)) {
-    if (format === 'der' || format === 'pem') throw new CofferError('invalid_request', 'unknown format for HMAC key; supported values are `` or `raw`');
+    if (format === 'der' || format === 'pem')
+      throw new CofferError('invalid_request', 'unknown format for HMAC key; supported values are `` or `raw`');
     return Buffer.from(type === 'hmac-key' ? entry.hmacKey : entry.material).toString('base64');
   }
   if (type === 'public-key') return exportPublicKey(key.type, entry.material, format);
@@ -25,7 +26,13 @@ function exportOne(key: TransitKey, entry: KeyVersion, type: ExportType, format:
  * `public-key`) needs `exportable`; `version` is a number, `vN` or `latest`.
  * @returns undefined (404) when the key does not exist.
  */
-export async function exportOp(store: KeyStore, type: string, name: string, version: string | undefined, data: Item): Promise<LogicalResponse | undefined> {
+export async function exportOp(
+  store: KeyStore,
+  type: string,
+  name: string,
+  version: string | undefined,
+  data: Item,
+): Promise<LogicalResponse | undefined> {
   if (!(EXPORT_TYPES as readonly string[]).includes(type)) throw new CofferError('invalid_request', `invalid export type: ${type}`);
   const format = optionalString(data, 'format') ?? '';
   if (!['', 'raw', 'der', 'pem'].includes(format)) throw new CofferError('invalid_request', `invalid format: ${format}`);
@@ -39,7 +46,8 @@ export async function exportOp(store: KeyStore, type: string, name: string, vers
     if (type === 'public-key' && info.symmetric) throw new CofferError('invalid_request', `unknown key type ${key.type} for export type public-key`);
     const keys: Record<string, string> = {};
     if (version === undefined || version === '') {
-      for (const [v, entry] of [...key.versions.entries()].sort(([a], [b]) => a - b)) keys[v] = exportOne(key, entry, type as ExportType, format as ExportFormat);
+      for (const [v, entry] of [...key.versions.entries()].sort(([a], [b]) => a - b))
+        keys[v] = exportOne(key, entry, type as ExportType, format as ExportFormat);
     } else {
       const text = version === 'latest' ? String(key.latestVersion) : version.replace(/^v/, '');
       if (!/^\d{1,9}$/.test(text)) throw new CofferError('invalid_request', 'invalid key version');

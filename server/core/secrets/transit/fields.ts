@@ -73,7 +73,8 @@ export function intField(data: Item, name: string): number | undefined {
   const value = data[name];
   if (value === undefined || value === null) return undefined;
   const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new CofferError('invalid_request', `error converting input for field "${name}": expected an integer`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n))
+    throw new CofferError('invalid_request', `error converting input for field "${name}": expected an integer`);
   return n;
 }
 

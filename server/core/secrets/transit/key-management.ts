@@ -20,7 +20,8 @@ export function checkKeyName(name: string): void {
 function autoRotatePeriod(data: Item): number | undefined {
   if (data.auto_rotate_period === undefined || data.auto_rotate_period === null) return undefined;
   const seconds = parseDurationSeconds(data.auto_rotate_period, 'auto_rotate_period');
-  if (seconds !== 0 && seconds < MIN_AUTO_ROTATE_SECONDS) throw new CofferError('invalid_request', 'auto rotate period must be 0 to disable or at least an hour');
+  if (seconds !== 0 && seconds < MIN_AUTO_ROTATE_SECONDS)
+    throw new CofferError('invalid_request', 'auto rotate period must be 0 to disable or at least an hour');
   return seconds;
 }
 
@@ -62,10 +63,13 @@ export async function createKey(store: KeyStore, name: string, data: Item): Prom
   const rotatePeriod = autoRotatePeriod(data) ?? 0;
   if (convergent && !derived) throw new CofferError('invalid_request', 'convergent encryption requires derivation to be enabled');
   if (derived && !KEY_TYPE_INFO[type].derivation) throw new CofferError('invalid_request', `key derivation is not supported for key type ${type}`);
-  if (convergent && !KEY_TYPE_INFO[type].symmetric) throw new CofferError('invalid_request', `convergent encryption is not supported for key type ${type}`);
-  if (data.key_size !== undefined && data.key_size !== null && data.key_size !== 0) throw new CofferError('invalid_request', `key_size is not valid for algorithm ${type}`);
+  if (convergent && !KEY_TYPE_INFO[type].symmetric)
+    throw new CofferError('invalid_request', `convergent encryption is not supported for key type ${type}`);
+  if (data.key_size !== undefined && data.key_size !== null && data.key_size !== 0)
+    throw new CofferError('invalid_request', `key_size is not valid for algorithm ${type}`);
   const kdf = data.kdf;
-  if (kdf !== undefined && kdf !== null && kdf !== '' && kdf !== 'hkdf_sha256') throw new CofferError('invalid_request', 'kdf: only hkdf_sha256 is supported');
+  if (kdf !== undefined && kdf !== null && kdf !== '' && kdf !== 'hkdf_sha256')
+    throw new CofferError('invalid_request', 'kdf: only hkdf_sha256 is supported');
   return store.exclusive(name, async () => {
     const existing = await store.read(name);
     if (existing) {
@@ -149,7 +153,10 @@ export function configureKey(store: KeyStore, name: string, data: Item): Promise
       }
       const effective = Math.max(1, minDecryption);
       if (effective < key.minAvailableVersion) {
-        throw new CofferError('invalid_request', `cannot set min decryption version of ${minDecryption}: versions below ${key.minAvailableVersion} were trimmed`);
+        throw new CofferError(
+          'invalid_request',
+          `cannot set min decryption version of ${minDecryption}: versions below ${key.minAvailableVersion} were trimmed`,
+        );
       }
       key.minDecryptionVersion = effective;
       if (minDecryption === 0) warnings.push('since Vault 0.3, transit key numbering starts at 1; forcing minimum to 1');
@@ -173,7 +180,8 @@ export function configureKey(store: KeyStore, name: string, data: Item): Promise
     if (exportable === false && key.exportable) throw new CofferError('invalid_request', 'exportable cannot be disabled once enabled');
     if (exportable) key.exportable = true;
     const backup = boolField(data, 'allow_plaintext_backup');
-    if (backup === false && key.allowPlaintextBackup) throw new CofferError('invalid_request', 'allow_plaintext_backup cannot be disabled once enabled');
+    if (backup === false && key.allowPlaintextBackup)
+      throw new CofferError('invalid_request', 'allow_plaintext_backup cannot be disabled once enabled');
     if (backup) key.allowPlaintextBackup = true;
     const period = autoRotatePeriod(data);
     if (period !== undefined) key.autoRotatePeriod = period;
@@ -194,7 +202,8 @@ export function trimKey(store: KeyStore, name: string, data: Item): Promise<Logi
     if (key.minEncryptionVersion > 0 && minAvailable > key.minEncryptionVersion) {
       throw new CofferError('invalid_request', 'minimum available version cannot be greater than minimum encryption version');
     }
-    if (minAvailable > key.minDecryptionVersion) throw new CofferError('invalid_request', 'minimum available version cannot be greater than minimum decryption version');
+    if (minAvailable > key.minDecryptionVersion)
+      throw new CofferError('invalid_request', 'minimum available version cannot be greater than minimum decryption version');
     key.minAvailableVersion = minAvailable;
     for (const [v, entry] of key.versions) {
       if (v < minAvailable) {

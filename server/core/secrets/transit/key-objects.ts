@@ -11,7 +11,8 @@ const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30
  * ed25519 seed is zeroed once OpenSSL has parsed it.
  */
 export function privateKeyObject(type: KeyType, material: Uint8Array): KeyObject {
-  if (type !== 'ed25519') return createPrivateKey({ key: Buffer.from(material.buffer, material.byteOffset, material.byteLength), format: 'der', type: 'pkcs8' });
+  if (type !== 'ed25519')
+    return createPrivateKey({ key: Buffer.from(material.buffer, material.byteOffset, material.byteLength), format: 'der', type: 'pkcs8' });
   const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + material.length);
   der.set(ED25519_PKCS8_PREFIX, 0);
   der.set(material, ED25519_PKCS8_PREFIX.length);
@@ -65,7 +66,8 @@ export function exportPublicKey(type: KeyType, material: Uint8Array, format: Exp
     return trimPem(pub.export({ format: 'pem', type: 'spki' }) as string);
   }
   const curve = KEY_TYPE_INFO[type].curve;
-  if (format === 'raw') throw new CofferError('invalid_request', `unknown key format for ${curve ? 'ec' : 'rsa'} key; supported values are \`\`, \`der\`, or \`pem\``);
+  if (format === 'raw')
+    throw new CofferError('invalid_request', `unknown key format for ${curve ? 'ec' : 'rsa'} key; supported values are \`\`, \`der\`, or \`pem\``);
   if (format === 'der') return derBase64(pub.export({ format: 'der', type: 'spki' }));
   const pem = pub.export({ format: 'pem', type: 'spki' }) as string;
   return curve ? trimPem(pem) : pem;
@@ -93,7 +95,8 @@ export function exportPrivateKey(type: KeyType, material: Uint8Array, format: Ex
     return trimPem(priv.export({ format: 'pem', type: 'pkcs8' }) as string);
   }
   const curve = KEY_TYPE_INFO[type].curve;
-  if (format === 'raw') throw new CofferError('invalid_request', `unknown key format for ${curve ? 'ec' : 'rsa'} key; supported values are \`\`, \`der\`, or \`pem\``);
+  if (format === 'raw')
+    throw new CofferError('invalid_request', `unknown key format for ${curve ? 'ec' : 'rsa'} key; supported values are \`\`, \`der\`, or \`pem\``);
   if (format === 'der') return derBase64(priv.export({ format: 'der', type: 'pkcs8' }));
   if (format === 'pem') {
     const pem = priv.export({ format: 'pem', type: 'pkcs8' }) as string;

@@ -3,7 +3,19 @@ import { CofferError } from '../../errors.js';
 import { constantTimeEqual } from '../../secret-bytes.js';
 import type { LogicalResponse } from '../secret-engine.js';
 import { encryptionVersion } from './ciphers.js';
-import { batchItems, batchResponse, boolField, decodeBase64, hashName, HASHES, intField, optionalString, splitVersioned, stringOf, type Item } from './fields.js';
+import {
+  batchItems,
+  batchResponse,
+  boolField,
+  decodeBase64,
+  hashName,
+  HASHES,
+  intField,
+  optionalString,
+  splitVersioned,
+  stringOf,
+  type Item,
+} from './fields.js';
 import type { KeyStore } from './key-store.js';
 import { KEY_TYPE_INFO } from './key-types.js';
 import { checkSigningOptions, signWith, verifyWith, type SigningOptions } from './signing.js';
@@ -19,7 +31,8 @@ function signingOptions(data: Item, urlHash: string | undefined): SigningOptions
   const marshaling = optionalString(data, 'marshaling_algorithm') || 'asn1';
   if (marshaling !== 'asn1' && marshaling !== 'jws') throw new CofferError('invalid_request', `invalid marshaling type "${marshaling}"`);
   const signatureAlgorithm = optionalString(data, 'signature_algorithm') || 'pss';
-  if (signatureAlgorithm !== 'pss' && signatureAlgorithm !== 'pkcs1v15') throw new CofferError('invalid_request', `unsupported rsa signature algorithm ${signatureAlgorithm}`);
+  if (signatureAlgorithm !== 'pss' && signatureAlgorithm !== 'pkcs1v15')
+    throw new CofferError('invalid_request', `unsupported rsa signature algorithm ${signatureAlgorithm}`);
   const rawSalt = data.salt_length ?? 'auto';
   let saltLength: SigningOptions['saltLength'];
   if (rawSalt === 'auto' || rawSalt === 'hash') saltLength = rawSalt;
@@ -68,7 +81,8 @@ export function verifyOp(store: KeyStore, name: string, urlHash: string | undefi
   const missing = items.length - withSig - withHmac;
   if (!batch && withSig > 0 && data.hmac !== undefined) throw new CofferError('invalid_request', "provide one of 'signature' or 'hmac'");
   if (!batch && missing > 0) throw new CofferError('invalid_request', "neither a 'signature' nor an 'hmac' were given to verify");
-  if (withSig > 0 && withHmac > 0) throw new CofferError('invalid_request', "elements of batch_input must all provide 'signature' or all provide 'hmac'");
+  if (withSig > 0 && withHmac > 0)
+    throw new CofferError('invalid_request', "elements of batch_input must all provide 'signature' or all provide 'hmac'");
   if (missing > 0 && withSig > 0) throw new CofferError('invalid_request', "some elements of batch_input are missing 'signature'");
   if (missing > 0 && withHmac > 0) throw new CofferError('invalid_request', "some elements of batch_input are missing 'hmac'");
   if (missing > 0) throw new CofferError('invalid_request', "no batch_input elements have 'signature' or 'hmac'");
@@ -124,7 +138,14 @@ export function hmacOp(store: KeyStore, name: string, urlAlgorithm: string | und
   });
 }
 
-function hmacVerifyOp(store: KeyStore, name: string, urlAlgorithm: string | undefined, data: Item, items: Item[], batch: boolean): Promise<LogicalResponse> {
+function hmacVerifyOp(
+  store: KeyStore,
+  name: string,
+  urlAlgorithm: string | undefined,
+  data: Item,
+  items: Item[],
+  batch: boolean,
+): Promise<LogicalResponse> {
   const hashAlgorithm = hashName(data, urlAlgorithm);
   if (!HASHES[hashAlgorithm]) throw new CofferError('invalid_request', `invalid hash algorithm "${hashAlgorithm}"`);
   const algorithm = HASHES[hashAlgorithm]!.node;
@@ -135,9 +156,11 @@ function hmacVerifyOp(store: KeyStore, name: string, urlAlgorithm: string | unde
       (item) => {
         const input = inputOf(item);
         const { version, encoded } = splitVersioned(stringOf(item.hmac, 'hmac'), 'HMAC');
-        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw new CofferError('invalid_request', 'unable to decode verification HMAC as base64');
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
+          throw new CofferError('invalid_request', 'unable to decode verification HMAC as base64');
         if (version > key.latestVersion) throw new CofferError('invalid_request', 'invalid HMAC: version is too new');
-        if (key.minDecryptionVersion > 0 && version < key.minDecryptionVersion) throw new CofferError('invalid_request', 'cannot verify HMAC: version is too old (disallowed by policy)');
+        if (key.minDecryptionVersion > 0 && version < key.minDecryptionVersion)
+          throw new CofferError('invalid_request', 'cannot verify HMAC: version is too old (disallowed by policy)');
         const expected = createHmac(algorithm, versionOf(key, version).hmacKey).update(input).digest();
         return { valid: constantTimeEqual(expected, Buffer.from(encoded, 'base64')) };
       },

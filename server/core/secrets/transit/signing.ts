@@ -46,9 +46,13 @@ export function checkSigningOptions(key: TransitKey, options: SigningOptions): v
   }
   const info = KEY_TYPE_INFO[key.type];
   if (key.type === 'ed25519' && options.hash !== 'sha2-256' && options.hash !== 'none') {
-    throw new CofferError('invalid_request', `hash_algorithm ${options.hash} does not apply to ed25519 keys, which sign the input itself; leave it unset`);
+    throw new CofferError(
+      'invalid_request',
+      `hash_algorithm ${options.hash} does not apply to ed25519 keys, which sign the input itself; leave it unset`,
+    );
   }
-  if (info.curve && options.prehashed) throw new CofferError('invalid_request', 'prehashed=true is not supported for ECDSA keys; send the input and a hash_algorithm');
+  if (info.curve && options.prehashed)
+    throw new CofferError('invalid_request', 'prehashed=true is not supported for ECDSA keys; send the input and a hash_algorithm');
   if (info.rsaBits && options.prehashed && options.signatureAlgorithm === 'pss') {
     throw new CofferError('invalid_request', 'prehashed=true is supported for RSA keys only with signature_algorithm=pkcs1v15');
   }
@@ -67,7 +71,8 @@ function rsaSaltLength(options: SigningOptions, signing: boolean): number {
 
 function digestInfo(options: SigningOptions, digest: Uint8Array): Buffer {
   if (options.hash === 'none') return Buffer.from(digest);
-  if (digest.length !== HASHES[options.hash]!.size) throw new CofferError('invalid_request', `prehashed input must be a ${options.hash} digest of ${HASHES[options.hash]!.size} bytes`);
+  if (digest.length !== HASHES[options.hash]!.size)
+    throw new CofferError('invalid_request', `prehashed input must be a ${options.hash} digest of ${HASHES[options.hash]!.size} bytes`);
   return Buffer.concat([Buffer.from(DIGEST_INFO[options.hash]!, 'hex'), digest]);
 }
 
@@ -87,7 +92,12 @@ function signingKey(key: TransitKey, version: number, context: Uint8Array | unde
  * padding for `jws`) and, for derived ed25519 keys, the derived public key.
  * @throws CofferError `invalid_request` for an unusable version, wrong digest length or missing context.
  */
-export function signWith(key: TransitKey, requestedVersion: number, input: Uint8Array, options: SigningOptions): { signature: string; version: number; publicKey?: string } {
+export function signWith(
+  key: TransitKey,
+  requestedVersion: number,
+  input: Uint8Array,
+  options: SigningOptions,
+): { signature: string; version: number; publicKey?: string } {
   const info = KEY_TYPE_INFO[key.type];
   const version = encryptionVersion(key, requestedVersion, 'signing');
   const privateKey = signingKey(key, version, options.context);
@@ -97,7 +107,11 @@ export function signWith(key: TransitKey, requestedVersion: number, input: Uint8
   } else if (info.curve) {
     sig = sign(HASHES[options.hash]!.node, input, { key: privateKey, dsaEncoding: options.marshaling === 'jws' ? 'ieee-p1363' : 'der' });
   } else if (options.signatureAlgorithm === 'pss') {
-    sig = sign(HASHES[options.hash]!.node, input, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: rsaSaltLength(options, true) });
+    sig = sign(HASHES[options.hash]!.node, input, {
+      key: privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: rsaSaltLength(options, true),
+    });
   } else if (options.prehashed) {
     sig = privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, digestInfo(options, input));
   } else {
@@ -105,7 +119,11 @@ export function signWith(key: TransitKey, requestedVersion: number, input: Uint8
   }
   const encoded = options.marshaling === 'jws' ? sig.toString('base64url') : sig.toString('base64');
   const publicKey = key.derived ? createPublicKey(privateKey).export({ format: 'jwk' }).x : undefined;
-  return { signature: `vault:v${version}:${encoded}`, version, ...(publicKey ? { publicKey: Buffer.from(publicKey, 'base64url').toString('base64') } : {}) };
+  return {
+    signature: `vault:v${version}:${encoded}`,
+    version,
+    ...(publicKey ? { publicKey: Buffer.from(publicKey, 'base64url').toString('base64') } : {}),
+  };
 }
 
 /**
@@ -117,12 +135,16 @@ export function verifyWith(key: TransitKey, input: Uint8Array, signature: string
   const info = KEY_TYPE_INFO[key.type];
   const { version, encoded } = splitVersioned(signature, 'signature');
   if (version > key.latestVersion) throw new CofferError('invalid_request', 'invalid signature: version is too new');
-  if (key.minDecryptionVersion > 0 && version < key.minDecryptionVersion) throw new CofferError('invalid_request', 'ciphertext or signature version is disallowed by policy (too old)');
+  if (key.minDecryptionVersion > 0 && version < key.minDecryptionVersion)
+    throw new CofferError('invalid_request', 'ciphertext or signature version is disallowed by policy (too old)');
   const pattern = options.marshaling === 'jws' ? /^[A-Za-z0-9_-]*$/ : /^[A-Za-z0-9+/]*={0,2}$/;
-  if (!pattern.test(encoded) || (options.marshaling === 'asn1' && encoded.length % 4 !== 0)) throw new CofferError('invalid_request', 'invalid base64 signature value');
+  if (!pattern.test(encoded) || (options.marshaling === 'asn1' && encoded.length % 4 !== 0))
+    throw new CofferError('invalid_request', 'invalid base64 signature value');
   const sig = Buffer.from(encoded, options.marshaling === 'jws' ? 'base64url' : 'base64');
   if (!key.versions.has(version)) throw new CofferError('invalid_request', 'no such key version');
-  const publicKey = key.derived ? createPublicKey(signingKey(key, version, options.context)) : publicKeyObject(key.type, versionOf(key, version).material);
+  const publicKey = key.derived
+    ? createPublicKey(signingKey(key, version, options.context))
+    : publicKeyObject(key.type, versionOf(key, version).material);
   try {
     if (key.type === 'ed25519') return verify(null, input, publicKey, sig);
     if (info.curve) {
@@ -130,7 +152,12 @@ export function verifyWith(key: TransitKey, input: Uint8Array, signature: string
       return verify(HASHES[options.hash]!.node, input, { key: publicKey, dsaEncoding: options.marshaling === 'jws' ? 'ieee-p1363' : 'der' }, sig);
     }
     if (options.signatureAlgorithm === 'pss') {
-      return verify(HASHES[options.hash]!.node, input, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: rsaSaltLength(options, false) }, sig);
+      return verify(
+        HASHES[options.hash]!.node,
+        input,
+        { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: rsaSaltLength(options, false) },
+        sig,
+      );
     }
     if (options.prehashed) {
       const expected = digestInfo(options, input);

@@ -180,7 +180,9 @@ export function decodeKey(raw: Uint8Array, code: ErrorCode): { key: TransitKey; 
 }
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-const isInfo = (i: unknown) => i === undefined || (typeof i === 'object' && i !== null && typeof (i as { time?: unknown }).time === 'string' && isCount((i as { version?: unknown }).version));
+const isInfo = (i: unknown) =>
+  i === undefined ||
+  (typeof i === 'object' && i !== null && typeof (i as { time?: unknown }).time === 'string' && isCount((i as { version?: unknown }).version));
 
 function checkHeader(h: StoredHeader, bad: (what: string) => CofferError): void {
   if (typeof h !== 'object' || h === null) throw bad('header');
@@ -244,7 +246,12 @@ function decodeLegacy(raw: Uint8Array, bad: (what: string) => CofferError): Tran
   const versions = new Map<number, KeyVersion>();
   for (const [v, info] of Object.entries(stored.versions)) {
     if (!/^\d+$/.test(v) || typeof info?.key !== 'string' || !isCount(info.time)) throw bad('legacy version');
-    versions.set(Number(v), { time: info.time, encryptions: 0, material: new Uint8Array(Buffer.from(info.key, 'base64')), hmacKey: new Uint8Array(0) });
+    versions.set(Number(v), {
+      time: info.time,
+      encryptions: 0,
+      material: new Uint8Array(Buffer.from(info.key, 'base64')),
+      hmacKey: new Uint8Array(0),
+    });
   }
   return {
     name: stored.name,

@@ -62,7 +62,12 @@ export class TransitEngine implements SecretEngine {
       if (kind === 'hmac') return hmacOp(store, a, b, data);
     }
     if (kind === 'hash' && n <= 2 && op === 'update') return hashOp(a, data);
-    if (kind === 'random' && n <= 3 && op === 'update') return randomOp(store.random, parts.slice(1).filter((p) => p !== ''), data);
+    if (kind === 'random' && n <= 3 && op === 'update')
+      return randomOp(
+        store.random,
+        parts.slice(1).filter((p) => p !== ''),
+        data,
+      );
     if (kind === 'export' && op === 'read' && a && b && (n === 3 || n === 4)) return exportOp(store, a, b, c, data);
     if (kind === 'backup' && op === 'read' && a && n === 2) return backupOp(store, a);
     if (kind === 'restore' && op === 'update' && n <= 2) return restoreOp(store, a, data);

@@ -14,7 +14,8 @@ export function hashOp(urlAlgorithm: string | undefined, data: Item): LogicalRes
   if (data.input === undefined || data.input === null) throw new CofferError('invalid_request', 'input missing');
   const input = decodeBase64(data.input, 'unable to decode input as base64');
   const format = optionalString(data, 'format') || 'hex';
-  if (format !== 'hex' && format !== 'base64') throw new CofferError('invalid_request', `unsupported encoding format ${format}; must be "hex" or "base64"`);
+  if (format !== 'hex' && format !== 'base64')
+    throw new CofferError('invalid_request', `unsupported encoding format ${format}; must be "hex" or "base64"`);
   const algorithm = urlAlgorithm || optionalString(data, 'algorithm') || optionalString(data, 'hash_algorithm') || 'sha2-256';
   if (!HASHES[algorithm] || algorithm === 'sha1') throw new CofferError('invalid_request', `unsupported algorithm ${algorithm}`);
   return { data: { sum: createHash(HASHES[algorithm]!.node).update(input).digest(format) } };
@@ -43,8 +44,10 @@ export function randomOp(random: Random, pathParts: string[], data: Item): Logic
   const format = optionalString(data, 'format') || 'base64';
   if (bytes < 1) throw new CofferError('invalid_request', "'bytes' cannot be less than 1");
   if (bytes > RANDOM_MAX_BYTES) throw new CofferError('invalid_request', `'bytes' should be less than ${RANDOM_MAX_BYTES}`);
-  if (format !== 'hex' && format !== 'base64') throw new CofferError('invalid_request', `unsupported encoding format "${format}"; must be "hex" or "base64"`);
-  if (!SOURCES.includes(source)) throw new CofferError('invalid_request', `unsupported entropy source "${source}"; must be "platform" or "seal", or "all"`);
+  if (format !== 'hex' && format !== 'base64')
+    throw new CofferError('invalid_request', `unsupported encoding format "${format}"; must be "hex" or "base64"`);
+  if (!SOURCES.includes(source))
+    throw new CofferError('invalid_request', `unsupported entropy source "${source}"; must be "platform" or "seal", or "all"`);
   const out = random.bytes(bytes);
   try {
     return {
