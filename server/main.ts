@@ -22,7 +22,8 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   let config: ServerConfig;
   try {
     config = options.configPath ? loadConfigFile(options.configPath, process.env) : parseConfig(DEFAULT_CONFIG_TEXT, 'default config', process.env);
-    if (options.dev) config = { ...config, storage: { type: 'inmem' }, seals: [] };
+    // Like Vault's dev server, -dev serves the operator page.
+    if (options.dev) config = { ...config, storage: { type: 'inmem' }, seals: [], ui: true };
   } catch (err) {
     process.stderr.write(`Error loading configuration: ${(err as Error).message}\n`);
     process.exit(1);

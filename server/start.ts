@@ -145,6 +145,7 @@ export async function startCoffer(config: ServerConfig, options: StartOptions): 
     metrics,
     ...(ha ? { ha: ha.coordinator } : {}),
     unauthenticatedMetrics: config.unauthenticatedMetrics,
+    ui: config.ui,
   });
   const listeners: RunningListener[] = [];
   try {

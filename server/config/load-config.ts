@@ -304,7 +304,6 @@ export function parseConfig(text: string, source = 'config', env: NodeJS.Process
   const disableCache = raw.disable_cache === undefined ? false : boolValue(raw.disable_cache, 'disable_cache', fail);
   // 0 means the default, as in Vault.
   const cacheSize = raw.cache_size === undefined ? DEFAULT_CACHE_SIZE : cacheSizeValue(raw.cache_size, fail) || DEFAULT_CACHE_SIZE;
-  if (ui) notes.push({ key: 'ui', reason: 'the operator page is not built yet; the setting is kept for it' });
   const audit = auditStanzas(raw.audit, fail);
   const allowAuditLogPrefixing =
     raw.allow_audit_log_prefixing === undefined ? false : boolValue(raw.allow_audit_log_prefixing, 'allow_audit_log_prefixing', fail);

@@ -30,6 +30,7 @@ import { parseYamlSpec } from '../core/rotation/rewrap-spec-yaml.js';
 import { sysSealRoutes } from './routes/sys-seal.js';
 import { sysWrappingRoutes } from './routes/sys-wrapping.js';
 import type { HaView } from './standby.js';
+import { uiHandler } from './ui-assets.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -42,6 +43,8 @@ export interface AppOptions {
   unauthenticatedMetrics: boolean;
   /** HA on PostgreSQL: standby redirects, sys/leader, sys/ha-status, sys/step-down. */
   ha?: HaView;
+  /** Config `ui`: serve the operator page at `/ui/`. */
+  ui?: boolean;
 }
 
 /**
@@ -110,5 +113,6 @@ export function createApp(core: CofferCore, options: AppOptions): express.Expres
     metrics: options.metrics,
     auditor: new RequestAuditor({ broker: audit, tokens, mounts, clock }),
     ...(options.ha ? { ha: options.ha } : {}),
+    ...(options.ui ? { ui: uiHandler() } : {}),
   });
 }

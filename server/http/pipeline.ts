@@ -35,6 +35,8 @@ export interface PipelineDeps {
   auditor?: RequestAuditor;
   /** HA: a standby redirects client requests to the active node. */
   ha?: HaView;
+  /** The operator page (`ui = true`): static files under `/ui/`; absent, `/ui/` is a 404 like any unknown path. */
+  ui?: express.RequestHandler;
 }
 
 const STATE_CHANGING = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
@@ -53,6 +55,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
 
   app.use((req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     const started = performance.now();
     res.on('finish', () => {
       const ms = performance.now() - started;
@@ -135,6 +138,7 @@ export function createPipeline(deps: PipelineDeps): express.Express {
     }
     write(res, reply);
   });
+  if (deps.ui) app.use(deps.ui);
   app.use((_req: Request, res: Response) => write(res, errors(404, [])));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

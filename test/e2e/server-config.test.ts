@@ -50,7 +50,7 @@ test('a Vault-style config with every common key starts: pid file, standard-form
 
   const logFile = path.join(dir, 'logs', 'vault.log');
   const logged = readFileSync(logFile, 'utf8');
-  for (const key of ['cluster_addr', 'disable_mlock', 'ui', 'telemetry.usage_gauge_period', 'telemetry.prometheus_retention_time']) {
+  for (const key of ['cluster_addr', 'disable_mlock', 'telemetry.usage_gauge_period', 'telemetry.prometheus_retention_time']) {
     assert.match(
       logged,
       new RegExp(`^\\S+Z \\[WARN\\]  config: ${key.replace('.', '\\.')} has no effect: .+ config_key=${key.replace('.', '\\.')}$`, 'm'),

@@ -171,7 +171,6 @@ describe("Vault's common top-level keys", () => {
       'disable_mlock',
       'telemetry.prometheus_retention_time',
       'telemetry.usage_gauge_period',
-      'ui',
     ]);
   });
 
@@ -234,10 +233,10 @@ describe("Vault's common top-level keys", () => {
     assert.throws(() => parseConfig('log_format = "logfmt"'), configError(/:1: invalid log_format "logfmt" \(json or standard\)/));
   });
 
-  test('ui is off unless set, on in the embedded default, and noted while the page does not exist', () => {
+  test('ui is off unless set, on in the embedded default, and takes effect without a note', () => {
     assert.equal(parseConfig('').ui, false);
     assert.equal(parseConfig(DEFAULT_CONFIG_TEXT).ui, true);
-    assert.match(parseConfig('ui = true').notes.find((n) => n.key === 'ui')!.reason, /operator page is not built yet/);
+    assert.equal(parseConfig('ui = true').notes.length, 0);
     assert.equal(parseConfig('ui = false').notes.length, 0);
     assert.throws(() => parseConfig('ui = "maybe"'), configError(/ui must be a boolean/));
   });
