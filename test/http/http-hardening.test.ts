@@ -105,7 +105,8 @@ describe('errors and probes', () => {
 
   test('attack: without a valid token a write learns nothing from the engine (its existence check never runs)', async (t) => {
     const storage = new RecordingStorage(new InmemBackend());
-    const server = await startTestServer(t, { storage });
+    // No read cache: the test corrupts the entry under the server's storage layer.
+    const server = await startTestServer(t, { storage, extraConfig: 'disable_cache = true' });
     const init = (await server.api('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } })).body;
     await server.api('PUT', 'sys/unseal', { body: { key: init.keys[0] } });
     await server.api('POST', 'sys/mounts/kv', { token: init.root_token, body: { type: 'kv' } });

@@ -1,5 +1,4 @@
 import { CofferError } from '../errors.js';
-import { KeyLocks } from './key-locks.js';
 import {
   assertValidKey,
   assertValidOps,
@@ -50,9 +49,9 @@ interface InflightRead {
  * A bounded LRU read cache of the backend's entries, in front of any backend (Vault's physical cache is the model).
  * It holds exactly what the backend holds — the barrier's ciphertext — so no plaintext is kept here. Writes go
  * through to the backend first and update the cache only once durable; a failed write leaves the key uncached.
- * Concurrent misses of one key share one backend read. `list` and `scan` are not cached. Writes of one key through
- * the cache run one after another (writes of different keys do not wait for each other), so the value cached after
- * two racing writes is the one the backend kept.
+ * Concurrent misses of one key share one backend read. `list` and `scan` are not cached. When writes of one key
+ * overlap in time, the backend alone knows which landed last: the key is left uncached instead of guessing (no
+ * write ever waits for another here).
  *
  * Invalidation: `clear()` on seal (wired by the core), `invalidate(keys)` for changes made by ANOTHER writer of the
  * same storage (an HA standby following the active node's change feed must call it for every changed key before
@@ -64,7 +63,8 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
   /** Map order is recency order: the first key is the least recently used. */
   readonly #entries = new Map<string, Cached>();
   readonly #inflight = new Map<string, InflightRead>();
-  readonly #writes = new KeyLocks();
+  /** Writes in flight per key, and whether two of them overlapped (then none of them may cache its value). */
+  readonly #writing = new Map<string, { count: number; overlapped: boolean }>();
   /** HA: off while this node is not the active one (another node writes the storage then). */
   #enabled = true;
   #bytes = 0;
@@ -158,22 +158,32 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
   }
 
   /**
-   * Runs a write with its keys held against other writes through this cache: the keys are dropped first, and cached
-   * again only after the backend made the write durable (and only when `write` answers true).
+   * Runs a write through to the backend: the keys are dropped first, and cached again only after the backend made the
+   * write durable, when `write` answers true, and when no other write of the same key overlapped this one.
    */
   async #writeThrough(ops: readonly StorageOp[], write: () => Promise<boolean>): Promise<boolean> {
-    const keys = ops.map((op) => op.key);
+    const keys = [...new Set(ops.map((op) => op.key))];
     // Copy now: the caller may zero its buffers as soon as this resolves.
-    const after = ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value.slice() : null }));
-    const release = await this.#writes.acquire(keys);
+    const after = new Map(ops.map((op) => [op.key, op.type === 'put' ? op.value.slice() : null] as const));
+    for (const key of keys) {
+      const w = this.#writing.get(key);
+      if (w) {
+        w.count += 1;
+        w.overlapped = true;
+      } else this.#writing.set(key, { count: 1, overlapped: false });
+    }
+    let written = false;
     try {
       this.invalidate(keys);
-      const written = await write();
-      this.invalidate(keys); // reads that started during the write saw the old value
-      if (written && this.#enabled) for (const { key, value } of after) this.#remember(key, value);
+      written = await write();
       return written;
     } finally {
-      release();
+      this.invalidate(keys); // reads that started during the write saw the old value
+      for (const key of keys) {
+        const w = this.#writing.get(key)!;
+        if (written && this.#enabled && !w.overlapped) this.#remember(key, after.get(key)!);
+        if (--w.count === 0) this.#writing.delete(key);
+      }
     }
   }
 
