@@ -113,6 +113,30 @@ describe('CachedBackend', () => {
     assert.deepEqual([text(await cache.get('a')), text(await cache.get('b')), text(await cache.get('c'))], [undefined, '3', '4']);
   });
 
+  test('two writes of one key that overlap leave it uncached (the backend alone knows which landed last), and neither waits for the other', async () => {
+    /** A backend whose writes finish in the opposite order of their calls. */
+    class ReorderingStorage extends CountingStorage {
+      readonly #pending: Array<() => void> = [];
+      override async batch(ops: readonly StorageOp[]): Promise<void> {
+        await new Promise<void>((resolve) => this.#pending.push(resolve));
+        await super.batch(ops);
+      }
+      releaseNewestFirst(): void {
+        for (const release of this.#pending.splice(0).reverse()) release();
+      }
+    }
+    const inner = new ReorderingStorage();
+    const cache = new CachedBackend(inner);
+    const first = cache.put('k', bytes('first'));
+    const second = cache.put('k', bytes('second'));
+    await new Promise((resolve) => setImmediate(resolve));
+    inner.releaseNewestFirst(); // "second" lands, then "first" overwrites it
+    await Promise.all([first, second]);
+    const reads = inner.reads;
+    assert.equal(text(await cache.get('k')), 'first');
+    assert.equal(inner.reads, reads + 1, 'the read went to the backend');
+  });
+
   test('a failed write leaves the key uncached, so the next read shows what the backend really holds', async () => {
     const { inner, cache } = cached();
     await cache.put('a', bytes('kept'));
