@@ -1,81 +1,38 @@
-import type { Logger } from 'pino';
-import { AuthTable } from './auth/auth-table.js';
-import { AuditBroker, type DeclaredAuditDevice } from './audit/audit-broker.js';
-import type { StdoutWriter } from './audit/file-device.js';
-import { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
+import type { AuditBroker } from './audit/audit-broker.js';
+import type { AuthTable } from './auth/auth-table.js';
+import type { AesGcmBarrier } from './barrier/aes-gcm-barrier.js';
 import type { RotationConfig, TermInfo } from './barrier/keyring.js';
-import type { Clock, Random } from './clock.js';
+import type { Clock } from './clock.js';
+import { assembleCore, type CoreOptions } from './core-assembly.js';
 import { CofferError } from './errors.js';
-import { ClusterIdentity, type ClusterInfo } from './lifecycle/cluster-identity.js';
+import type { GenerateRoot } from './generate-root/generate-root.js';
+import type { ClusterIdentity } from './lifecycle/cluster-identity.js';
 import { initialize, type InitRequest, type InitResult } from './lifecycle/initializer.js';
-import { Lifecycle } from './lifecycle/lifecycle.js';
-import { MountTable } from './mounts/mount-table.js';
-import { NO_OBSERVER, type CoreObserver } from './observer.js';
-import { PolicyStore } from './policy/policy-store.js';
-import { GenerateRoot } from './generate-root/generate-root.js';
-import { RekeyEngine } from './rekey/rekey-engine.js';
-import { RewrapService, type JobNotifier, type RewrapObserver } from './rotation/job-runner.js';
-import { DEFAULT_TRIM_GRACE_SECONDS, RetirementService } from './rotation/retirement.js';
-import { RotationService } from './rotation/rotation-service.js';
-import { webhookNotifier } from './rotation/webhook.js';
-import { isAutoSeal, SHAMIR, type SealSetup } from './seal/auto-seal.js';
-import { SealStore } from './seal/seal-store.js';
-import { Unsealer } from './seal/unsealer.js';
-import { UnsealKeyHolder } from './seal/unseal-key-holder.js';
-import { progressCount, progressNonce } from './seal/unseal-progress.js';
-import { CachedBackend } from './storage/cached-backend.js';
-import type { StorageBackend } from './storage/storage-backend.js';
-import { Cubbyhole } from './secrets/cubbyhole.js';
-import { TokenRoles } from './token/token-roles.js';
-import { TokenStore } from './token/token-store.js';
-import { ResponseWrapping } from './wrapping/response-wrapping.js';
+import type { Lifecycle } from './lifecycle/lifecycle.js';
+import type { MountTable } from './mounts/mount-table.js';
+import type { PolicyStore } from './policy/policy-store.js';
+import type { RekeyEngine } from './rekey/rekey-engine.js';
+import type { RewrapService } from './rotation/job-runner.js';
+import type { RetirementService } from './rotation/retirement.js';
+import type { RotationService } from './rotation/rotation-service.js';
+import { isAutoSeal, type SealSetup } from './seal/auto-seal.js';
+import { readSealStatus, type SealStatus } from './seal/seal-status.js';
+import type { SealStore } from './seal/seal-store.js';
+import type { Unsealer } from './seal/unsealer.js';
+import type { Cubbyhole } from './secrets/cubbyhole.js';
+import type { TokenRoles } from './token/token-roles.js';
+import type { TokenStore } from './token/token-store.js';
+import type { ResponseWrapping } from './wrapping/response-wrapping.js';
 
+// Construction and wiring live in core-assembly, the seal-status view in seal/seal-status; their types are
+// re-exported so callers keep importing them from here.
+export type { CoreOptions, CoreServices } from './core-assembly.js';
+export type { SealStatus } from './seal/seal-status.js';
 export type { InitRequest, InitResult };
 
-export interface CoreOptions {
-  storage: StorageBackend;
-  /** Reported as `storage_type` in seal-status. */
-  storageType: string;
-  clock: Clock;
-  random: Random;
-  logger: Logger;
-  /** The configured seal(s); Shamir when absent. */
-  seal?: SealSetup;
-  /** Receives unseal, rekey and decryption events (metrics). */
-  observer?: CoreObserver;
-  /** Config `cluster_name`: the name given to the cluster at init. */
-  clusterName?: string;
-  /** Receives rewrap job and census events (metrics). */
-  rewrapObserver?: RewrapObserver;
-  /** Config `keyring_trim_grace`, in seconds (default 72h). */
-  keyringTrimGraceSeconds?: number;
-  /** Delivers rewrap job webhooks; built from the rewrap service when absent. */
-  notifier?: (rewrap: RewrapService) => JobNotifier;
-  /** Waits for rewrap rate limits and retry backoff (tests inject one). */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Audit settings from the configuration: `audit` stanzas, `allow_audit_log_prefixing`, and where `stdout` is. */
-  audit?: { declared?: readonly DeclaredAuditDevice[]; allowPrefixing?: boolean; stdout?: StdoutWriter };
-}
-
-export interface SealStatus {
-  type: string;
-  /** True with an auto seal: `threshold`/`shares` are then the recovery key's. */
-  recoverySeal: boolean;
-  /** A seal migration is pending: unseal with `migrate`. */
-  migration: boolean;
-  initialized: boolean;
-  sealed: boolean;
-  threshold: number;
-  shares: number;
-  progress: number;
-  nonce: string;
-  storageType: string;
-  cluster?: ClusterInfo;
-}
-
 /**
- * The core's composition: builds each service once and wires the stores to the lifecycle's hooks. It holds no
- * logic of its own beyond the seal-status view; the delegating methods keep callers (the process entry point,
+ * The core's façade: holds each service `assembleCore` built and wired, and offers the few operations that span
+ * several of them (seal status, init, maintenance). The delegating methods keep callers (the process entry point,
  * tests, the bench) short. HTTP routes receive the individual services, never this object.
  */
 export class CofferCore {
@@ -98,121 +55,32 @@ export class CofferCore {
   readonly cluster: ClusterIdentity;
   readonly audit: AuditBroker;
   readonly clock: Clock;
-  readonly #storage: StorageBackend;
-  readonly #storageType: string;
+  readonly #options: CoreOptions;
   readonly #seals: SealSetup;
-  readonly #random: Random;
-  readonly #log: Logger;
-  readonly #clusterName: string | undefined;
 
   constructor(options: CoreOptions) {
-    const { storage, clock, random, logger } = options;
-    const observer = options.observer ?? NO_OBSERVER;
-    this.#storage = storage;
-    this.#storageType = options.storageType;
-    this.#seals = options.seal ?? { active: SHAMIR };
-    this.#random = random;
-    this.#log = logger;
-    this.#clusterName = options.clusterName;
-    this.clock = clock;
-    this.barrier = new AesGcmBarrier(storage, {
-      decryptFailure: (reason) => observer.decryptFailure(reason),
-      backgroundError: (err) => logger.error({ err: (err as Error).message }, 'could not persist encryption counts'),
-      uncleanStop: (o) =>
-        logger.warn(
-          { term: o.term, encryptions: o.encryptions, margin: o.marginAdded },
-          "the last stop was not clean (crash or kill): encryption counts since the last flush were lost, so the active term's count was raised by the safety margin",
-        ),
-      retiredRead: (term) => observer.retiredRead?.(term),
-    });
-    this.lifecycle = new Lifecycle(this.barrier);
-    // First subscriber: at a seal, a running job records `paused_sealed` before the encryption counts are flushed.
-    // The webhook notifier needs the rewrap service it reports on; it is set right after the service is built.
-    // eslint-disable-next-line prefer-const
-    let notifier: JobNotifier | undefined;
-    this.rewrap = new RewrapService({
-      barrier: this.barrier,
-      storage,
-      lifecycle: this.lifecycle,
-      clock,
-      random,
-      logger,
-      resolvePrefix: (apiPath) => {
-        const found = this.mounts.find(apiPath);
-        return found ? `logical/${found.entry.uuid}/${found.relative}` : apiPath;
-      },
-      ...(options.rewrapObserver ? { observer: options.rewrapObserver } : {}),
-      ...(options.sleep ? { sleep: options.sleep } : {}),
-      notifier: (job, event) => notifier?.(job, event) ?? Promise.resolve(),
-    });
-    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
-    notifier = (
-      options.notifier ??
-      ((rewrap: RewrapService) => webhookNotifier(rewrap, { clock, logger, sleep: (ms) => sleep(ms, new AbortController().signal) }))
-    )(this.rewrap);
-    // Sealing hooks run in subscription order: the encryption counts are flushed first, while the keys still exist.
-    this.rotation = new RotationService({ barrier: this.barrier, lifecycle: this.lifecycle, clock, random, logger });
-    this.sealStore = new SealStore(storage);
-    const unsealKey = new UnsealKeyHolder(this.lifecycle);
-    const sealDeps = { storage, store: this.sealStore, barrier: this.barrier, lifecycle: this.lifecycle, random, logger, observer, unsealKey };
-    this.unsealer = new Unsealer({ ...sealDeps, seals: this.#seals });
-    this.rekey = new RekeyEngine({ ...sealDeps, seal: this.#seals.active, clock, unsealer: this.unsealer });
-    this.tokens = new TokenStore(this.barrier, clock);
-    this.tokenRoles = new TokenRoles(this.barrier);
-    this.policies = new PolicyStore(this.barrier);
-    this.mounts = new MountTable(this.barrier, clock, random);
-    this.auth = new AuthTable({ barrier: this.barrier, clock, random, tokens: this.tokens });
-    this.cubbyhole = new Cubbyhole(this.barrier);
-    this.wrapping = new ResponseWrapping(this.barrier, this.tokens);
-    // A token's cubbyhole (and a wrapping token's wrapped response) is deleted in the token's revocation batch.
-    this.tokens.onRevoke((hash) => this.cubbyhole.stageDestroy(hash));
-    this.cluster = new ClusterIdentity(this.barrier);
-    this.generateRoot = new GenerateRoot({
-      lifecycle: this.lifecycle,
-      store: this.sealStore,
-      unsealer: this.unsealer,
-      tokens: this.tokens,
-      clock,
-      random,
-    });
-    this.retirement = new RetirementService({
-      barrier: this.barrier,
-      lifecycle: this.lifecycle,
-      clock,
-      random,
-      logger,
-      lastCensus: () => this.rewrap.lastCompletedCensus(),
-      trimGraceSeconds: options.keyringTrimGraceSeconds ?? DEFAULT_TRIM_GRACE_SECONDS,
-    });
-    this.audit = new AuditBroker({
-      barrier: this.barrier,
-      clock,
-      random,
-      logger,
-      observer,
-      standby: () => this.lifecycle.standby,
-      ...(options.audit?.declared ? { declared: options.audit.declared } : {}),
-      ...(options.audit?.allowPrefixing ? { allowPrefixing: true } : {}),
-      ...(options.audit?.stdout ? { stdout: options.audit.stdout } : {}),
-    });
-    this.lifecycle.onUnsealed(() => this.tokens.load());
-    this.lifecycle.onUnsealed(() => this.mounts.load());
-    this.lifecycle.onUnsealed(() => this.auth.load());
-    this.lifecycle.onUnsealed(() => this.cluster.load());
-    this.lifecycle.onUnsealed(() => this.audit.load());
-    this.lifecycle.onSealing(() => this.audit.close());
-    const clearCaches = () => {
-      this.tokens.unload();
-      this.policies.clear();
-      this.mounts.clear();
-      this.auth.clear();
-      this.cluster.clear();
-    };
-    this.lifecycle.onSealing(clearCaches);
-    // HA: a standby drops them when the active node changes storage, and reloads.
-    this.lifecycle.onInvalidate(clearCaches);
-    // Last, after the count flush wrote the keyring: a sealed server keeps no copy of storage in memory.
-    if (storage instanceof CachedBackend) this.lifecycle.onSealing(() => storage.clear());
+    const services = assembleCore(options);
+    this.#options = options;
+    this.#seals = services.seals;
+    this.clock = options.clock;
+    this.barrier = services.barrier;
+    this.lifecycle = services.lifecycle;
+    this.sealStore = services.sealStore;
+    this.unsealer = services.unsealer;
+    this.rotation = services.rotation;
+    this.rekey = services.rekey;
+    this.generateRoot = services.generateRoot;
+    this.rewrap = services.rewrap;
+    this.retirement = services.retirement;
+    this.tokens = services.tokens;
+    this.tokenRoles = services.tokenRoles;
+    this.policies = services.policies;
+    this.mounts = services.mounts;
+    this.auth = services.auth;
+    this.cubbyhole = services.cubbyhole;
+    this.wrapping = services.wrapping;
+    this.cluster = services.cluster;
+    this.audit = services.audit;
   }
 
   /** Whether the server unseals itself through a key service (after start; not after `sys/seal`). */
@@ -225,47 +93,24 @@ export class CofferCore {
     return (await this.sealStore.config()) !== undefined;
   }
 
-  async sealStatus(): Promise<SealStatus> {
-    const plan = await this.unsealer.plan();
-    const config = plan.config;
-    const auto = config ? config.type !== 'shamir' : isAutoSeal(this.#seals.active);
-    const shares = auto && config ? await this.sealStore.recoveryConfig() : config;
-    const sealed = this.barrier.sealed;
-    const cluster = sealed ? undefined : this.cluster.info;
-    const progress = this.unsealer.progress;
-    return {
-      type: config?.type ?? this.#seals.active.type,
-      recoverySeal: auto,
-      migration: plan.migration !== undefined,
-      initialized: config !== undefined,
-      sealed,
-      threshold: shares?.secretThreshold ?? 0,
-      shares: shares?.secretShares ?? 0,
-      progress: progressCount(progress),
-      nonce: progressNonce(progress),
-      storageType: this.#storageType,
-      ...(cluster ? { cluster } : {}),
-    };
+  /** @see readSealStatus */
+  sealStatus(): Promise<SealStatus> {
+    return readSealStatus({
+      unsealer: this.unsealer,
+      sealStore: this.sealStore,
+      barrier: this.barrier,
+      cluster: this.cluster,
+      seals: this.#seals,
+      storageType: this.#options.storageType,
+    });
   }
 
   /** @see initialize */
   async initialize(request: InitRequest): Promise<InitResult> {
+    const { storage, random, logger, clusterName } = this.#options;
     const { barrier, lifecycle, sealStore: store, clock } = this;
-    const clusterName = this.#clusterName;
-    return initialize(
-      {
-        storage: this.#storage,
-        store,
-        barrier,
-        lifecycle,
-        seal: this.#seals.active,
-        clock,
-        random: this.#random,
-        logger: this.#log,
-        ...(clusterName ? { clusterName } : {}),
-      },
-      request,
-    );
+    const seal = this.#seals.active;
+    return initialize({ storage, store, barrier, lifecycle, seal, clock, random, logger, ...(clusterName ? { clusterName } : {}) }, request);
   }
 
   /** @see Unsealer.submit */
@@ -299,7 +144,7 @@ export class CofferCore {
   async seal(): Promise<void> {
     const wasUnsealed = !this.barrier.sealed;
     await this.lifecycle.seal();
-    if (wasUnsealed) this.#log.info('sealed');
+    if (wasUnsealed) this.#options.logger.info('sealed');
   }
 
   rotate(reason?: string): Promise<TermInfo> {
@@ -318,7 +163,7 @@ export class CofferCore {
   async maintenance(): Promise<string | undefined> {
     const reason = await this.rotation.maintenance();
     if (!this.lifecycle.sealed) {
-      for (const err of await this.mounts.maintenance()) this.#log.error({ err: (err as Error).message }, 'engine maintenance failed');
+      for (const err of await this.mounts.maintenance()) this.#options.logger.error({ err: (err as Error).message }, 'engine maintenance failed');
       try {
         await this.lifecycle.whileUnsealed((signal) => this.tokens.tidyExpired(signal));
       } catch (err) {

@@ -1,116 +1,23 @@
-import { createHash } from 'node:crypto';
 import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
-import { aeadOpen, aeadSeal, openVersioned, sealVersioned } from './aead.js';
-import { ENTRY_VERSION, entryTerm, HEADER_BYTES, ROOT_KEY_TERM } from './entry-header.js';
+import type { Barrier, BarrierEvents, BarrierOp } from './barrier.js';
+import { EncryptionCounts, markRunning, type UnsealOutcome } from './encryption-counts.js';
+import { entryTerm } from './entry-header.js';
+import type { Keyring, RotationConfig, TermInfo } from './keyring.js';
+import { decryptEntry, decryptKeyring, encryptEntry, encryptKeyring, encryptOpWith, KEYRING_PATH } from './keyring-entry.js';
+import { loadFollowingUpgrades, rootUpgradeOp } from './root-upgrade.js';
 
+// The entry codec, the root-key upgrade entries and the count bookkeeping live in their own modules; they are
+// re-exported so callers keep importing the barrier's storage layout from here.
 export { entryTerm };
-import type { Barrier, BarrierOp } from './barrier.js';
-import { Keyring, type RotationConfig, type TermInfo } from './keyring.js';
-import type { DecryptFailureReason } from '../observer.js';
-
-export const KEYRING_PATH = 'core/keyring';
-
-const encoder = new TextEncoder();
-
-/**
- * HA: where an active node that replaced the root key leaves the NEW root key encrypted under the OLD one, in the
- * same batch as the new keyring, so a standby holding the old root key can follow (Vault's `core/upgrade/`). The
- * name is a one-way fingerprint of the old key. Deleted after a grace period (the HA coordinator does it): until
- * then, whoever can combine the OLD shares and read storage can follow the chain, as with Vault's upgrade keys.
- */
-export const ROOT_UPGRADE_PREFIX = 'core/upgrade/root/';
-const ROOT_UPGRADE_VERSION = 1;
-
-export function rootUpgradePath(oldRootKey: Uint8Array): string {
-  const fingerprint = createHash('sha256').update('coffer root key upgrade\0').update(oldRootKey).digest('hex').slice(0, 32);
-  return ROOT_UPGRADE_PREFIX + fingerprint;
-}
-
-/** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
-export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
-  const sealed = aeadSeal(key, plaintext, encoder.encode(path));
-  const out = new Uint8Array(HEADER_BYTES + sealed.length);
-  new DataView(out.buffer).setUint32(0, term);
-  out[4] = ENTRY_VERSION;
-  out.set(sealed, HEADER_BYTES);
-  return out;
-}
-
-function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
-  return aeadOpen(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
-}
-
-/** The keyring entry, encrypted with the root key. */
-export function encryptKeyring(rootKey: Uint8Array, keyring: Keyring): StorageOp & { type: 'put' } {
-  const plain = keyring.serialize();
-  try {
-    return { type: 'put', key: KEYRING_PATH, value: encryptEntry(rootKey, ROOT_KEY_TERM, KEYRING_PATH, plain) };
-  } finally {
-    plain.fill(0);
-  }
-}
-
-/**
- * @throws CofferError `invalid_key` when `rootKey` does not authenticate the stored keyring, `integrity` when it
- * is missing or malformed.
- */
-export function decryptKeyring(rootKey: Uint8Array, entry: Uint8Array | undefined): Keyring {
-  if (!entry) throw new CofferError('integrity', 'keyring is missing from storage');
-  if (entryTerm(entry) !== ROOT_KEY_TERM) throw new CofferError('integrity', 'keyring entry has a wrong term');
-  let plain: Uint8Array;
-  try {
-    plain = decryptEntry(rootKey, KEYRING_PATH, entry);
-  } catch (err) {
-    throw new CofferError('invalid_key', 'root key does not decrypt the keyring', { cause: err });
-  }
-  try {
-    return Keyring.deserialize(plain);
-  } finally {
-    plain.fill(0);
-  }
-}
-
-/** Encrypts a barrier op under the active term of `keyring`: for init, which commits before the barrier is live. */
-export function encryptOpWith(keyring: Keyring, op: BarrierOp): StorageOp {
-  if (op.type === 'delete') return { type: 'delete', key: op.path };
-  const term = keyring.activeTerm;
-  return { type: 'put', key: op.path, value: encryptEntry(keyring.keyFor(term)!, term, op.path, op.value) };
-}
-
-/** What the barrier reports as it works (metrics, logs). */
-export interface BarrierEvents {
-  /** An entry failed to decrypt, by reason. */
-  decryptFailure?(reason: DecryptFailureReason): void;
-  /** A background count flush failed (the counts stay counted and are flushed later). */
-  backgroundError?(err: unknown): void;
-  /** An unseal after an unclean stop: the active term's count was raised by the margin (reported once persisted). */
-  uncleanStop?(outcome: UnsealOutcome): void;
-  /** A read of an entry under a retired term was refused (the canary of a soft retire). */
-  retiredRead?(term: number): void;
-}
+export type { BarrierEvents } from './barrier.js';
+export { COUNT_FLUSH_THRESHOLD, UNCLEAN_STOP_MARGIN, type UnsealOutcome } from './encryption-counts.js';
+export { decryptKeyring, encryptEntry, encryptKeyring, encryptOpWith, KEYRING_PATH } from './keyring-entry.js';
+export { ROOT_UPGRADE_PREFIX, rootUpgradePath } from './root-upgrade.js';
 
 /** Live view of the active term, for key-status and automatic rotation. */
 export type KeyStatus = TermInfo;
-
-/**
- * Counts are flushed at the latest when this many encryptions are unpersisted, so a crash loses fewer than
- * about this many; after an unclean stop twice this is added to the active term's count.
- */
-export const COUNT_FLUSH_THRESHOLD = 100_000;
-export const UNCLEAN_STOP_MARGIN = 2 * COUNT_FLUSH_THRESHOLD;
-
-/** What `unseal` found about the previous stop. */
-export interface UnsealOutcome {
-  /** The keyring was not marked clean: the server crashed or was killed without sealing. */
-  uncleanStop: boolean;
-  /** Encryptions added to the active term's count to cover counts lost in that stop (0 after a clean stop). */
-  marginAdded: number;
-  /** The active term and its count after the margin. */
-  term: number;
-  encryptions: number;
-}
 
 /**
  * AES-256-GCM barrier over a storage backend. Writes use the active term; reads use the term in the entry's
@@ -125,13 +32,9 @@ export class AesGcmBarrier implements Barrier {
   readonly #keyringLock = new Mutex();
   #keyring: Keyring | undefined;
   #rootKey: Uint8Array | undefined;
-  /** Encryptions under the active term since the keyring was loaded or last persisted. */
-  #unpersistedEncryptions = 0;
+  /** Counts the stored keyring does not hold yet (encryptions, refused reads of retired terms). */
+  readonly #counts = new EncryptionCounts();
   #flushing = false;
-  /** Encryptions under terms other than the active one (a rewrap job pinned to an older term). */
-  readonly #otherEncryptions = new Map<number, number>();
-  /** Refused reads of retired terms not yet persisted in the keyring. */
-  #unpersistedDenied = 0;
   /** HA standby: the keyring is loaded but never written (the active node owns storage). */
   #readOnly = false;
   /** HA: a root key replacement also leaves an upgrade entry for standbys. */
@@ -163,24 +66,19 @@ export class AesGcmBarrier implements Barrier {
       // An HA standby: serve nothing, write nothing; the unclean-stop check happens when it takes over.
       this.#keyring = keyring;
       this.#rootKey = rootKey.slice();
-      this.#unpersistedEncryptions = 0;
+      this.#counts.restartActive();
       const current = keyring.termInfo(keyring.activeTerm)!;
       return { uncleanStop: false, marginAdded: 0, term: current.term, encryptions: current.encryptions };
     }
-    // Mark the keyring "running" before serving. If it was not left clean, counts since the last flush are lost:
-    // assume the worst and add the margin, so automatic rotation errs early.
-    const info = keyring.termInfo(keyring.activeTerm)!;
-    const uncleanStop = !keyring.clean;
-    const marginAdded = uncleanStop ? UNCLEAN_STOP_MARGIN : 0;
-    const next = (uncleanStop ? keyring.withEncryptions(info.term, info.encryptions + marginAdded) : keyring).withClean(false);
+    // Mark the keyring "running" before serving (with the unclean-stop margin when it was not left clean).
+    const { next, outcome } = markRunning(keyring);
     await this.#storage.put(KEYRING_PATH, encryptKeyring(rootKey, next).value);
     keyring.destroy();
     keyring = next;
     this.#keyring = keyring;
     this.#rootKey = rootKey.slice();
-    this.#unpersistedEncryptions = 0;
-    const outcome: UnsealOutcome = { uncleanStop, marginAdded, term: info.term, encryptions: info.encryptions + marginAdded };
-    if (uncleanStop) this.#events.uncleanStop?.(outcome);
+    this.#counts.restartActive();
+    if (outcome.uncleanStop) this.#events.uncleanStop?.(outcome);
     return outcome;
   }
 
@@ -202,14 +100,14 @@ export class AesGcmBarrier implements Barrier {
   async reload(): Promise<void> {
     await this.#keyringLock.runExclusive(async () => {
       this.#requireKeyring();
-      const { keyring, rootKey } = await this.#loadFollowingUpgrades(this.#rootKey!);
+      const { keyring, rootKey } = await loadFollowingUpgrades(this.#storage, this.#rootKey!);
       this.#keyring?.destroy();
       this.#keyring = keyring;
       if (rootKey !== this.#rootKey) {
         this.#rootKey?.fill(0);
         this.#rootKey = rootKey;
       }
-      this.#unpersistedEncryptions = 0;
+      this.#counts.restartActive();
     });
   }
 
@@ -221,11 +119,8 @@ export class AesGcmBarrier implements Barrier {
   async takeOver(): Promise<UnsealOutcome> {
     return this.#keyringLock.runExclusive(async () => {
       this.#requireKeyring();
-      const { keyring, rootKey } = await this.#loadFollowingUpgrades(this.#rootKey!);
-      const info = keyring.termInfo(keyring.activeTerm)!;
-      const uncleanStop = !keyring.clean;
-      const marginAdded = uncleanStop ? UNCLEAN_STOP_MARGIN : 0;
-      const next = (uncleanStop ? keyring.withEncryptions(info.term, info.encryptions + marginAdded) : keyring).withClean(false);
+      const { keyring, rootKey } = await loadFollowingUpgrades(this.#storage, this.#rootKey!);
+      const { next, outcome } = markRunning(keyring);
       if (next !== keyring) keyring.destroy();
       try {
         await this.#storage.put(KEYRING_PATH, encryptKeyring(rootKey, next).value);
@@ -240,10 +135,9 @@ export class AesGcmBarrier implements Barrier {
         this.#rootKey?.fill(0);
         this.#rootKey = rootKey;
       }
-      this.#unpersistedEncryptions = 0;
+      this.#counts.restartActive();
       this.#readOnly = false;
-      const outcome: UnsealOutcome = { uncleanStop, marginAdded, term: info.term, encryptions: info.encryptions + marginAdded };
-      if (uncleanStop) this.#events.uncleanStop?.(outcome);
+      if (outcome.uncleanStop) this.#events.uncleanStop?.(outcome);
       return outcome;
     });
   }
@@ -251,26 +145,6 @@ export class AesGcmBarrier implements Barrier {
   /** HA: the node lost the lock: stop writing (unflushed counts are covered by the next active's margin). */
   stepDown(): void {
     this.#readOnly = true;
-  }
-
-  /** The stored keyring, opened with `rootKey` or, after a rekey elsewhere, with the key its upgrade chain leads to. */
-  async #loadFollowingUpgrades(rootKey: Uint8Array): Promise<{ keyring: Keyring; rootKey: Uint8Array }> {
-    const entry = await this.#storage.get(KEYRING_PATH);
-    let key = rootKey;
-    for (let hops = 0; ; hops++) {
-      try {
-        return { keyring: decryptKeyring(key, entry), rootKey: key };
-      } catch (err) {
-        if (!(err instanceof CofferError && err.code === 'invalid_key') || hops >= 64) throw err;
-      }
-      const path = rootUpgradePath(key);
-      const blob = await this.#storage.get(path);
-      const next = blob === undefined ? undefined : openVersioned(ROOT_UPGRADE_VERSION, key, blob, encoder.encode(path), 'root key upgrade');
-      if (key !== rootKey) key.fill(0);
-      if (!next)
-        throw new CofferError('invalid_key', 'the root key changed and no upgrade entry leads to it: unseal this node with the current shares');
-      key = next;
-    }
   }
 
   /** Runs `fn` with the root key (synchronously, so it cannot be held across a seal). @throws `sealed`. */
@@ -320,23 +194,13 @@ export class AesGcmBarrier implements Barrier {
   async rotateRootKey(newRootKey: Uint8Array, extra: readonly StorageOp[], newTerm?: { key: Uint8Array; installTime: Date }): Promise<void> {
     await this.#keyringLock.runExclusive(async () => {
       const current = this.#requireKeyring();
-      const counted = this.#unpersistedEncryptions;
+      const pending = this.#counts.snapshot();
       const info = current.termInfo(current.activeTerm)!;
-      const denied = this.#unpersistedDenied;
-      const others = new Map(this.#otherEncryptions);
-      const counts = this.#withPending(current.withEncryptions(info.term, info.encryptions + counted), denied, others);
+      const counts = this.#counts.credit(current.withEncryptions(info.term, info.encryptions + pending.active), pending);
       const next = newTerm ? counts.withNewTerm(newTerm.key, newTerm.installTime) : counts;
       if (next !== counts) counts.destroy();
       try {
-        const upgrade: StorageOp[] = this.#rootUpgrades
-          ? [
-              {
-                type: 'put',
-                key: rootUpgradePath(this.#rootKey!),
-                value: sealVersioned(ROOT_UPGRADE_VERSION, this.#rootKey!, newRootKey, encoder.encode(rootUpgradePath(this.#rootKey!))),
-              },
-            ]
-          : [];
+        const upgrade: StorageOp[] = this.#rootUpgrades ? [rootUpgradeOp(this.#rootKey!, newRootKey)] : [];
         await this.#storage.batch([encryptKeyring(newRootKey, next), ...extra, ...upgrade]);
       } catch (err) {
         next.destroy();
@@ -347,8 +211,7 @@ export class AesGcmBarrier implements Barrier {
         throw new CofferError('sealed', 'Vault is sealed');
       }
       this.#keyring = next;
-      this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
-      this.#settlePending(denied, others);
+      this.#counts.settle(pending, newTerm !== undefined);
       current.destroy();
       this.#rootKey!.fill(0);
       this.#rootKey = newRootKey.slice();
@@ -362,20 +225,15 @@ export class AesGcmBarrier implements Barrier {
   async #updateKeyring(build: (keyring: Keyring, counted: number) => Keyring, newTerm: boolean): Promise<TermInfo> {
     return this.#keyringLock.runExclusive(async () => {
       const current = this.#requireKeyring();
-      const counted = this.#unpersistedEncryptions;
-      const denied = this.#unpersistedDenied;
-      const others = new Map(this.#otherEncryptions);
-      const next = this.#withPending(build(current, counted), denied, others);
+      const pending = this.#counts.snapshot();
+      const next = this.#counts.credit(build(current, pending.active), pending);
       await this.#storage.put(KEYRING_PATH, encryptKeyring(this.#rootKey!, next).value);
       if (this.#keyring !== current) {
         next.destroy(); // sealed meanwhile: the persisted keyring is still right, just don't serve it
         throw new CofferError('sealed', 'Vault is sealed');
       }
       this.#keyring = next;
-      // Encryptions under the old active term made during the write are credited to it conservatively: after a
-      // rotation they are simply forgotten with the term; otherwise they stay unpersisted for the next flush.
-      this.#unpersistedEncryptions = newTerm ? 0 : this.#unpersistedEncryptions - counted;
-      this.#settlePending(denied, others);
+      this.#counts.settle(pending, newTerm);
       current.destroy();
       return next.termInfo(next.activeTerm)!;
     });
@@ -397,30 +255,6 @@ export class AesGcmBarrier implements Barrier {
       }
     }, false);
     return this.#requireKeyring();
-  }
-
-  #withPending(keyring: Keyring, denied: number, others: ReadonlyMap<number, number>): Keyring {
-    let next = keyring;
-    // `keyring` is a fresh copy owned by the caller's update: each intermediate is zeroed once replaced.
-    const replace = (k: Keyring) => {
-      next.destroy();
-      next = k;
-    };
-    if (denied > 0) replace(next.withDeniedReads(next.bounds.deniedReads + denied));
-    for (const [term, n] of others) {
-      const info = next.termInfo(term);
-      if (info && term !== next.activeTerm) replace(next.withEncryptions(term, info.encryptions + n));
-    }
-    return next;
-  }
-
-  #settlePending(denied: number, others: ReadonlyMap<number, number>): void {
-    this.#unpersistedDenied -= denied;
-    for (const [term, n] of others) {
-      const left = (this.#otherEncryptions.get(term) ?? 0) - n;
-      if (left > 0) this.#otherEncryptions.set(term, left);
-      else this.#otherEncryptions.delete(term);
-    }
   }
 
   /**
@@ -456,14 +290,13 @@ export class AesGcmBarrier implements Barrier {
     this.#rootKey?.fill(0);
     this.#keyring = undefined;
     this.#rootKey = undefined;
-    this.#otherEncryptions.clear();
-    this.#unpersistedDenied = 0;
+    this.#counts.forget();
   }
 
   keyStatus(): KeyStatus {
     const keyring = this.#requireKeyring();
     const info = keyring.termInfo(keyring.activeTerm)!;
-    return { ...info, encryptions: info.encryptions + this.#unpersistedEncryptions };
+    return { ...info, encryptions: info.encryptions + this.#counts.active };
   }
 
   async get(path: string): Promise<Uint8Array | undefined> {
@@ -485,7 +318,7 @@ export class AesGcmBarrier implements Barrier {
     }
     if (keyring.isRetired(term)) {
       this.#events.retiredRead?.(term);
-      this.#unpersistedDenied += 1;
+      this.#counts.deniedRead();
       // Rare by design (it is the alarm of a soft retire), and the trim gate relies on it: persist it at once.
       void this.persistEncryptions().catch((err: unknown) => this.#events.backgroundError?.(err));
       throw new CofferError('integrity', `term ${term} is retired: its entries can no longer be read`);
@@ -528,12 +361,7 @@ export class AesGcmBarrier implements Barrier {
   }
 
   #countEncryption(term: number, keyring: Keyring): void {
-    if (term !== keyring.activeTerm) {
-      this.#otherEncryptions.set(term, (this.#otherEncryptions.get(term) ?? 0) + 1);
-      return;
-    }
-    this.#unpersistedEncryptions += 1;
-    if (this.#unpersistedEncryptions >= COUNT_FLUSH_THRESHOLD && !this.#flushing) {
+    if (this.#counts.count(term, keyring.activeTerm) && !this.#flushing) {
       this.#flushing = true;
       void this.persistEncryptions()
         .catch((err: unknown) => this.#events.backgroundError?.(err))
