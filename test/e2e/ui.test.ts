@@ -319,6 +319,39 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     assert.equal(unsealed.body.sealed, false, 'the verified new share unseals');
   });
 
+  test('a rate-limited rewrap job is paused, resumed and canceled from the page, which follows each state the server reports', async (t) => {
+    const server = await startUiServer(t);
+    const init = await apiCall(server.url, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    await apiCall(server.url, 'PUT', 'sys/unseal', { body: { key: init.body.keys_base64[0] } });
+    const token = init.body.root_token as string;
+    assert.equal((await apiCall(server.url, 'POST', 'sys/mounts/secret', { token, body: { type: 'kv' } })).status, 204);
+    for (let i = 0; i < 40; i++) assert.equal((await apiCall(server.url, 'PUT', `secret/s${i}`, { token, body: { value: `v${i}` } })).status, 204);
+    assert.equal((await apiCall(server.url, 'PUT', 'sys/rotate', { token })).status, 204);
+    const browser = await launch(t);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${server.url}/ui/`);
+    await page.fill('#token-input', token);
+    await page.press('#token-input', 'Enter');
+    await page.locator('#rewrap-body').waitFor();
+    // Two entries a second, one per page: the job runs for about twenty seconds, long enough to act on it.
+    await page.fill('#rewrap-spec', JSON.stringify({ rewrap: { apiVersion: 'v1', execution: { batchSize: 1, maxEntriesPerSecond: 2 } } }));
+    await page.click('#rewrap-start-submit');
+    await waitText(page, '#rewrap-state', /^(pending|counting|running)$/);
+    await page.click('#rewrap-pause');
+    await waitText(page, '#rewrap-state', /^paused$/);
+    assert.equal(await page.isDisabled('#rewrap-pause'), true);
+    assert.equal(await page.isEnabled('#rewrap-resume'), true);
+    const jobId = (await page.textContent('#rewrap-id'))!;
+    assert.equal((await apiCall(server.url, 'GET', `sys/rewrap/jobs/${jobId}`, { token })).body.data.state, 'paused');
+    await page.click('#rewrap-resume');
+    await waitText(page, '#rewrap-state', /^(counting|running)$/);
+    await page.click('#rewrap-cancel');
+    await waitText(page, '#rewrap-state', /^canceled$/);
+    assert.equal(await page.isDisabled('#rewrap-cancel'), true);
+    assert.equal((await apiCall(server.url, 'GET', `sys/rewrap/jobs/${jobId}`, { token })).body.data.state, 'canceled');
+    for (let i = 0; i < 40; i += 13) assert.equal((await apiCall(server.url, 'GET', `secret/s${i}`, { token })).body.data.value, `v${i}`);
+  });
+
   test('ui = false: /ui/ answers 404 and the page is not served', async (t) => {
     const server = await startUiServer(t, false);
     for (const p of ['/ui/', '/ui/app.js', '/ui/index.html']) {
