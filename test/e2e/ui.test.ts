@@ -226,6 +226,9 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     await shot('09-rekey-new-shares-once');
     await page.click('#once-clear');
     await waitText(page, '#rekey-done', /Rekey completed/);
+    // A rekey installs a new keyring term too: the census taken before it is marked stale.
+    await waitText(page, '#key-term', /^4$/);
+    await waitText(page, '#census-caption', /stale: taken while term 3 was active/);
 
     // 9. generate-root with the OTP flow: the two new holders send their shares; the page decodes the token and shows
     // it once, and that token really is a root token.

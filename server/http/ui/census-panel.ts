@@ -42,7 +42,12 @@ export async function refreshCensus(): Promise<void> {
     const most = Math.max(0, ...rows.map((r) => r.entries));
     const state = str(census.state);
     const when = census.completed_at ? `, ${shortTime(census.completed_at)}` : '';
-    el('census-caption').textContent = `Entries per term (census ${state}${when}; ${numberOf(census.scanned)} entries scanned)`;
+    // A census taken under an older active term predates a rotation (or a rekey): new writes are not in it.
+    const stale =
+      typeof census.active_term === 'number' && census.active_term !== status.term
+        ? `; stale: taken while term ${census.active_term} was active`
+        : '';
+    el('census-caption').textContent = `Entries per term (census ${state}${when}; ${numberOf(census.scanned)} entries scanned${stale})`;
     el('census').dataset.state = state;
     el('census-body').replaceChildren(
       ...rows.map(({ term, label, old, entries }) => {
