@@ -103,7 +103,11 @@ export function barCell(entries: number | undefined, most: number, label: string
   bar.max = Math.max(1, most);
   bar.value = entries;
   bar.setAttribute('aria-label', `${label}: ${entries} entries`);
-  cell.append(count, bar);
+  // The flex layout lives in a wrapper: a flex <td> would leave the table's row layout.
+  const wrap = document.createElement('span');
+  wrap.className = 'bar-wrap';
+  wrap.append(count, bar);
+  cell.append(wrap);
   return cell;
 }
 
