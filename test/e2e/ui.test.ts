@@ -336,8 +336,10 @@ describe('operator page in a real browser', { skip: SKIP }, () => {
     await page.fill('#token-input', token);
     await page.press('#token-input', 'Enter');
     await page.locator('#rewrap-body').waitFor();
-    // Two entries a second, one per page: the job runs for about twenty seconds, long enough to act on it.
-    await page.fill('#rewrap-spec', JSON.stringify({ rewrap: { apiVersion: 'v1', execution: { batchSize: 1, maxEntriesPerSecond: 2 } } }));
+    // Ten entries a second, one per page, over the 40 secrets: counting then rewrapping take about four seconds each,
+    // long enough to act on the job. (The counted entries count against the rate too, and a pause waits for that.)
+    const spec = { rewrap: { apiVersion: 'v1', selection: { prefixes: ['secret/'] }, execution: { batchSize: 1, maxEntriesPerSecond: 10 } } };
+    await page.fill('#rewrap-spec', JSON.stringify(spec));
     await page.click('#rewrap-start-submit');
     await waitText(page, '#rewrap-state', /^(pending|counting|running)$/);
     await page.click('#rewrap-pause');

@@ -71,10 +71,14 @@ async function start(event: SubmitEvent): Promise<void> {
 async function act(action: 'pause' | 'resume' | 'cancel'): Promise<void> {
   clearError('rewrap-error');
   if (needsToken('rewrap-error') || jobId === undefined) return;
+  // The server answers a pause or cancel once the job's current page (and any rate-limit wait) is over: say so.
+  el('rewrap-action').textContent = `${action} requested: the server answers when the job's current page is done…`;
   try {
     renderJob(dataOf(await api('POST', `sys/rewrap/jobs/${encodeURIComponent(jobId)}/${action}`, { token: session.token })));
   } catch (err) {
     showError('rewrap-error', err);
+  } finally {
+    el('rewrap-action').textContent = '';
   }
   await Promise.all([refreshRewrap(), refreshKeys()]);
 }
