@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { UI_CSP } from '../../server/http/ui-assets.js';
 import { startTestServer } from '../helpers/test-server.js';
@@ -46,6 +47,32 @@ describe('serving the operator page', () => {
     assert.doesNotMatch(html, /(?:src|href)="(?:https?:)?\/\//i, 'no CDN, font or script from elsewhere');
   });
 
+  test('the page is ES modules: every module app.js imports, directly or not, is served as JavaScript under the CSP, one per source file', async (t) => {
+    const server = await startTestServer(t, { extraConfig: 'ui = true' });
+    const html = await (await fetch(`${server.url}/ui/`)).text();
+    assert.match(html, /<script type="module" src="app\.js"><\/script>/);
+    const seen = new Set<string>();
+    const queue = ['app.js'];
+    while (queue.length > 0) {
+      const file = queue.shift()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const res = await fetch(`${server.url}/ui/${file}`);
+      assert.equal(res.status, 200, file);
+      assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', file);
+      assert.equal(res.headers.get('content-security-policy'), UI_CSP, file);
+      const code = await res.text();
+      for (const [, spec] of code.matchAll(/\b(?:from|import)\s*['"]([^'"]+)['"]/g)) {
+        assert.match(spec!, /^\.\/[a-z-]+\.js$/, `${file} imports only sibling modules of this origin: ${spec}`);
+        queue.push(spec!.slice(2));
+      }
+    }
+    const sources = readdirSync(new URL('../../server/http/ui/', import.meta.url))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => f.replace(/\.ts$/, '.js'));
+    assert.deepEqual([...seen].sort(), sources.sort(), 'every source module is built and loaded, and nothing else');
+  });
+
   test('/ and /ui send to /ui/; only the built files are served: no source, no traversal, no writes', async (t) => {
     const server = await startTestServer(t, { extraConfig: 'ui = true' });
     for (const p of ['/', '/ui']) {
@@ -53,7 +80,17 @@ describe('serving the operator page', () => {
       assert.equal(res.status, 307, p);
       assert.equal(res.headers.get('location'), '/ui/');
     }
-    for (const p of ['/ui/app.ts', '/ui/tsconfig.json', '/ui/..%2F..%2Fpackage.json', '/ui/../../package.json', '/ui/nothing.js', '/ui/.hidden']) {
+    for (const p of [
+      '/ui/app.ts',
+      '/ui/dom.ts',
+      '/ui/session.ts',
+      '/ui/tsconfig.json',
+      '/ui/app.js.map',
+      '/ui/..%2F..%2Fpackage.json',
+      '/ui/../../package.json',
+      '/ui/nothing.js',
+      '/ui/.hidden',
+    ]) {
       assert.equal((await fetch(`${server.url}${p}`)).status, 404, p);
     }
     const post = await fetch(`${server.url}/ui/`, { method: 'POST', body: '{}' });
