@@ -241,6 +241,29 @@ describe('rewrap job engine', () => {
     assert.equal(await header('data/a/t2-000'), 2, 'term 2 was not a source term');
   });
 
+  test('a pause or cancel during a rate-limit wait answers at once, and only rewrapping pages count against the rate', async () => {
+    const waits: number[] = [];
+    // A wait that ends only when the runner cuts it short (a real one would last the whole rate-limit delay).
+    const sleep = (ms: number, signal: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        waits.push(ms);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    const { core } = await rewrapCore({ sleep });
+    await fill(core, 6);
+    await core.rotate();
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2, maxEntriesPerSecond: 1 } }));
+    while (waits.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const paused = await core.rewrap.pause(job.job_id);
+    assert.equal(paused.state, 'paused');
+    assert.ok(paused.counts.rewrapped > 0 && paused.counts.rewrapped <= 2, 'the first wait came after one rewrapping page, none after counting');
+    assert.equal(waits.length, 1);
+    await core.rewrap.resume(job.job_id);
+    while (waits.length === 1) await new Promise((resolve) => setImmediate(resolve));
+    const canceled = await core.rewrap.cancel(job.job_id);
+    assert.equal(canceled.state, 'canceled');
+  });
+
   test('a storage failure on a page is retried with backoff from the persisted checkpoint, counting each entry once; past the attempts the job fails', async () => {
     const delays: number[] = [];
     const { core, storage } = await rewrapCore({ sleep: async (ms) => void delays.push(ms) });

@@ -39,6 +39,8 @@ export class RewrapService {
   #driving: Promise<void> | undefined;
   #again = false;
   #pauseRequested = false;
+  /** Aborted to end the loop's current wait (rate limit, retry delay) early. */
+  #wake = new AbortController();
   #cancelRequested = false;
 
   constructor(deps: RewrapDeps) {
@@ -135,6 +137,7 @@ export class RewrapService {
     if (job !== this.#job || !['pending', 'counting', 'running'].includes(job.state))
       throw new CofferError('conflict', `the job is ${job.state}: only a running job can be paused`);
     this.#pauseRequested = true;
+    this.#wakeUp();
     await this.#driving;
     return job;
   }
@@ -159,6 +162,7 @@ export class RewrapService {
     if (TERMINAL_STATES.has(job.state)) throw new CofferError('conflict', `the job is already ${job.state}`);
     if (this.#driving && job === this.#job) {
       this.#cancelRequested = true;
+      this.#wakeUp();
       await this.#driving;
       if (TERMINAL_STATES.has(job.state)) return job;
     }
@@ -211,14 +215,16 @@ export class RewrapService {
           }
           // Several pages per hold of the read side (taking it costs more than a page), but never past a seal
           // request (the signal), a pause or cancel, a rate limit or a short time slice.
+          // Only the rewrapping pages count against maxEntriesPerSecond: counting and verifying only read.
           const slice = performance.now();
           let total = 0;
           for (;;) {
+            const rated = job.phase === 'rewrapping' && job.spec.execution.maxEntriesPerSecond !== undefined;
             const n = await this.#step(job, signal);
             if (n === undefined) return total > 0 ? total : undefined;
-            total += n;
+            if (rated) total += n;
             if (signal.aborted || this.#pauseRequested || this.#cancelRequested || TERMINAL_STATES.has(job.state)) return total;
-            if (job.spec.execution.maxEntriesPerSecond !== undefined || performance.now() - slice > SLICE_MS) return total;
+            if (rated || performance.now() - slice > SLICE_MS) return total;
           }
         });
         failures = 0;
@@ -255,10 +261,27 @@ export class RewrapService {
     }
   }
 
+  /** Waits `ms` (a rate limit or a retry delay); a pause, cancel or seal request ends the wait at once. */
   async #sleep(ms: number): Promise<void> {
-    const signal = new AbortController().signal;
+    const signal = this.#wake.signal;
+    if (signal.aborted) return;
     if (this.#d.sleep) return this.#d.sleep(ms, signal);
-    await new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+  }
+
+  /** Ends the loop's current wait (the loop then sees the pause, cancel or seal request). */
+  #wakeUp(): void {
+    this.#wake.abort();
+    this.#wake = new AbortController();
   }
 
   /** One page of the current phase; returns the number of entries it handled (undefined: the loop stops). */
@@ -341,6 +364,7 @@ export class RewrapService {
   }
 
   async #onSealing(): Promise<void> {
+    this.#wakeUp();
     const job = this.#job;
     this.#job = undefined;
     this.#censusRunner.forget();
