@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { startHaNode, until } from '../helpers/ha.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { rekey, unsealsWith } from '../helpers/rekey.js';
@@ -15,7 +15,8 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
   });
   after(() => cluster.stop());
 
-  test('the first unsealed node becomes active; a standby redirects clients with 307, path and query kept, and answers health, leader and seal-status itself', async (t) => {
+  /** Two nodes on one fresh table: `a` initialised, unsealed and active, `b` unsealed as its standby. */
+  const activeAndStandby = async (t: TestContext) => {
     const table = `ha_kv_${++n}`;
     const a = await startHaNode(t, cluster.url, table);
     const b = await startHaNode(t, cluster.url, table);
@@ -23,6 +24,12 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     await unsealServer(a, keys);
     await until(() => isActive(a));
     await unsealServer(b, keys);
+    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    return { a, b, keys, rootToken, api, table };
+  };
+
+  test('the first unsealed node becomes active; a standby redirects clients with 307, path and query kept, and answers health, leader and seal-status itself', async (t) => {
+    const { a, b, rootToken } = await activeAndStandby(t);
     await until(async () => (await b.api('GET', 'sys/leader')).body.leader_address === a.url);
 
     const leader = (await b.api('GET', 'sys/leader')).body;
@@ -50,13 +57,7 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
   });
 
   test('a standby refuses to write even when asked directly (fenced), and the redirect is followed by fetch to the active node', async (t) => {
-    const table = `ha_kv_${++n}`;
-    const a = await startHaNode(t, cluster.url, table);
-    const b = await startHaNode(t, cluster.url, table);
-    const { keys, rootToken } = await initServer(a, 1, 1);
-    await unsealServer(a, keys);
-    await until(() => isActive(a));
-    await unsealServer(b, keys);
+    const { a, b, rootToken } = await activeAndStandby(t);
     assert.equal((await a.api('POST', 'sys/mounts/secret', { token: rootToken, body: { type: 'kv', options: { version: '2' } } })).status, 204);
     // fetch follows a 307 with the same method and body.
     const write = await b.api('POST', 'secret/data/app', { token: rootToken, body: { data: { v: '1' } } });
@@ -66,14 +67,7 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
   });
 
   test('step-down hands the lock to the standby, which serves every term; a rekey there is followed by the old active, which takes over with the new root key', async (t) => {
-    const table = `ha_kv_${++n}`;
-    const a = await startHaNode(t, cluster.url, table);
-    const b = await startHaNode(t, cluster.url, table);
-    const { keys, rootToken } = await initServer(a, 1, 1);
-    await unsealServer(a, keys);
-    await until(() => isActive(a));
-    await unsealServer(b, keys);
-    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    const { a, b, keys, api, table } = await activeAndStandby(t);
     assert.equal((await api(a, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } })).status, 204);
     await api(a, 'POST', 'secret/data/one', { data: { v: 'term1' } });
     assert.equal((await api(a, 'PUT', 'sys/rotate')).status, 204);
@@ -107,14 +101,7 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     assert.equal(await unsealsWith(c, newKeys), true);
   });
   test('a rewrap job running on the active node is resumed from its checkpoint by the standby that takes over, and completes there', async (t) => {
-    const table = `ha_kv_${++n}`;
-    const a = await startHaNode(t, cluster.url, table);
-    const b = await startHaNode(t, cluster.url, table);
-    const { keys, rootToken } = await initServer(a, 1, 1);
-    await unsealServer(a, keys);
-    await until(() => isActive(a));
-    await unsealServer(b, keys);
-    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    const { a, b, api } = await activeAndStandby(t);
     assert.equal((await api(a, 'POST', 'sys/mounts/kv', { type: 'kv' })).status, 204);
     const count = 24;
     for (let i = 0; i < count; i++) assert.equal((await api(a, 'PUT', `kv/app/s${i}`, { value: `v${i}` })).status, 204);
@@ -147,14 +134,7 @@ describe('HA on PostgreSQL: one active node, standbys that redirect, follow and 
     assert.ok(census.terms['2'].entries >= count);
   });
   test('a node that takes over never serves a value from its read cache that another node changed meanwhile', async (t) => {
-    const table = `ha_kv_${++n}`;
-    const a = await startHaNode(t, cluster.url, table);
-    const b = await startHaNode(t, cluster.url, table);
-    const { keys, rootToken } = await initServer(a, 1, 1);
-    await unsealServer(a, keys);
-    await until(() => isActive(a));
-    await unsealServer(b, keys);
-    const api = (s: TestServer, m: string, p: string, body?: unknown) => s.api(m, p, { token: rootToken, ...(body ? { body } : {}) });
+    const { a, b, api } = await activeAndStandby(t);
     assert.equal((await api(a, 'POST', 'sys/mounts/kv', { type: 'kv' })).status, 204);
     assert.equal((await api(a, 'PUT', 'kv/shared', { value: 'first' })).status, 204);
     assert.equal((await api(a, 'GET', 'kv/shared')).body.data.value, 'first'); // now in a's read cache
