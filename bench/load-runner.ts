@@ -25,6 +25,8 @@ export interface LoadResult {
   requests: number;
   non2xx: number;
   errors: number;
+  /** Answers per HTTP status code (to name what went wrong when non2xx > 0). */
+  statusCodes: Record<string, number>;
 }
 
 async function readStdin(): Promise<string> {
@@ -56,5 +58,12 @@ const out: LoadResult = {
   requests: result.requests.total,
   non2xx: result.non2xx,
   errors: result.errors,
+  // autocannon reports answers per status code; its type definitions leave the field out.
+  statusCodes: Object.fromEntries(
+    Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {}).map(([code, stat]) => [
+      code,
+      stat.count,
+    ]),
+  ),
 };
 process.stdout.write(JSON.stringify(out) + '\n');

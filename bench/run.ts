@@ -82,6 +82,8 @@ async function kvServer(config: ServerConfig): Promise<{ server: RunningCoffer; 
   const server = await startCoffer(config, { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
   const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
   for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
+  // An HA node serves once it holds the lock (sys/health answers 200 only on the active node).
+  while ((await fetch(`${server.url}/v1/sys/health`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
   const root = init.root_token as string;
   await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
   await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
@@ -106,7 +108,9 @@ async function runLoad(job: LoadJob): Promise<LoadResult & { cpuMicros: number }
   const result = JSON.parse(out) as LoadResult & { cpuMicros: number };
   result.cpuMicros = (used.user + used.system) / Math.max(1, result.requests);
   if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+    throw new Error(
+      `${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors (by status: ${JSON.stringify(result.statusCodes)})`,
+    );
   return result;
 }
 

@@ -91,6 +91,56 @@ describe('PostgreSQL HA lock', { skip: postgresSkipReason() }, () => {
     assert.deepEqual(await a.storage.get('after'), bytes('2'));
   });
 
+  test("a busy active keeps its lock: a write transaction holding the fence never blocks the holder's renewal", async (t) => {
+    const { db, node } = await setup(t);
+    const a = await node('a', { ttlMs: 60_000, renewIntervalMs: 50 });
+    assert.equal(await a.acquire(), true);
+    const validUntil = async () =>
+      (await db.query<{ v: Date }>(`SELECT valid_until AS v FROM ha_${n} WHERE ha_key = $1`, [HA_LOCK_KEY])).rows[0]!.v.getTime();
+    // A write transaction of the holder, stopped right after its fence check (as under constant write load).
+    const writer = new pg.Client({ connectionString: cluster.url });
+    await writer.connect();
+    t.after(() => writer.end());
+    await writer.query('BEGIN');
+    const fenced = await writer.query(`SELECT 1 FROM ha_${n} WHERE ha_key = $1 AND ha_identity = $2 AND valid_until > now() FOR KEY SHARE`, [
+      HA_LOCK_KEY,
+      a.lock.identity,
+    ]);
+    assert.equal(fenced.rowCount, 1);
+    const before = await validUntil();
+    // Renewals run every 50 ms; with the old FOR SHARE fence each one waited for the writer and the lock ran out.
+    while ((await validUntil()) <= before) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(a.lock.held(), true);
+    await writer.query('COMMIT');
+  });
+
+  test("a takeover waits for the deposed holder's write that already passed the fence, which therefore lands before it", async (t) => {
+    const { db, node, expire } = await setup(t);
+    const a = await node('a');
+    const b = await node('b');
+    assert.equal(await a.acquire(), true);
+    const writer = new pg.Client({ connectionString: cluster.url });
+    await writer.connect();
+    t.after(() => writer.end());
+    await writer.query('BEGIN');
+    await writer.query(`SELECT 1 FROM ha_${n} WHERE ha_key = $1 AND ha_identity = $2 AND valid_until > now() FOR KEY SHARE`, [
+      HA_LOCK_KEY,
+      a.lock.identity,
+    ]);
+    await expire();
+    let taken = false;
+    const takeover = b.acquire().then((ok) => (taken = ok));
+    for (;;) {
+      const waiting = await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'coffer-ha' AND wait_event_type = 'Lock'");
+      if (waiting.rowCount) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(taken, false, 'the takeover waits while the fenced write is open');
+    await writer.query('COMMIT');
+    await takeover;
+    assert.equal(taken, true);
+  });
+
   test('a node that never held the lock cannot write at all', async (t) => {
     const { node } = await setup(t);
     const a = await node('a');

@@ -32,8 +32,9 @@ export interface PostgresqlOptions {
 
 /**
  * Checked as the first statement of every write transaction (fencing): a write commits only while the lock row
- * still names this node and has not expired on the database clock. The `FOR SHARE` row lock makes a standby's
- * takeover wait until this transaction ends, so no write of a deposed active can commit after the takeover.
+ * still names this node and has not expired on the database clock. The `FOR KEY SHARE` row lock makes a standby's
+ * takeover (which takes the row FOR UPDATE) wait until this transaction ends, so no write of a deposed active can
+ * commit after the takeover; the holder's own renewals (no key column changes) are not blocked by it.
  */
 export interface WriteFence {
   haKey: string;
@@ -251,7 +252,7 @@ export class PostgresqlBackend implements StorageBackend, OrderedScan, Condition
       if (fence) {
         const held = await client.query({
           name: `fence:${this.haTable}`,
-          text: `SELECT 1 FROM ${quoteIdent(this.haTable)} WHERE ha_key = $1 AND ha_identity = $2 AND valid_until > now() FOR SHARE`,
+          text: `SELECT 1 FROM ${quoteIdent(this.haTable)} WHERE ha_key = $1 AND ha_identity = $2 AND valid_until > now() FOR KEY SHARE`,
           values: [fence.haKey, fence.identity],
         });
         if (held.rowCount !== 1) throw new CofferError('standby', FENCED_MESSAGE);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Mutex } from 'async-mutex';
 import pg from 'pg';
 import { CofferError } from '../../errors.js';
 import type { WriteFence } from './postgresql-backend.js';
@@ -39,6 +40,8 @@ export class PostgresqlHaLock {
   #renewTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #onLost: ((reason: string) => void) | undefined;
+  /** One statement (or one transaction) at a time on the lock's connection. */
+  readonly #serial = new Mutex();
 
   constructor(options: HaLockOptions) {
     this.#o = options;
@@ -78,13 +81,21 @@ export class PostgresqlHaLock {
     if (this.#held) return true;
     const identity = randomUUID();
     const started = this.#now();
-    const result = await this.#query(
-      `INSERT INTO ${this.#table} (ha_key, ha_identity, ha_value, valid_until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond') ` +
-        `ON CONFLICT (ha_key) DO UPDATE SET ha_identity = $2, ha_value = $3, valid_until = now() + $4 * interval '1 millisecond' ` +
-        `WHERE ${this.#table}.valid_until < now()`,
-      [HA_LOCK_KEY, identity, this.#o.value(), this.#o.ttlMs],
-    );
-    if (result.rowCount !== 1) return false;
+    const taken = await this.#transaction(async (query) => {
+      // The fence: every write transaction of the holder keeps the row FOR KEY SHARE until it ends. FOR UPDATE waits
+      // for all of them, so no write of a deposed holder can commit after this takeover (the upsert alone would not
+      // wait: it changes no key column). The holder's renewals change no key column either, so busy writers never
+      // starve them.
+      await query(`SELECT 1 FROM ${this.#table} WHERE ha_key = $1 FOR UPDATE`, [HA_LOCK_KEY]);
+      const result = await query(
+        `INSERT INTO ${this.#table} (ha_key, ha_identity, ha_value, valid_until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond') ` +
+          `ON CONFLICT (ha_key) DO UPDATE SET ha_identity = $2, ha_value = $3, valid_until = now() + $4 * interval '1 millisecond' ` +
+          `WHERE ${this.#table}.valid_until < now()`,
+        [HA_LOCK_KEY, identity, this.#o.value(), this.#o.ttlMs],
+      );
+      return result.rowCount === 1;
+    });
+    if (!taken) return false;
     this.#identity = identity;
     this.#held = true;
     this.#onLost = onLost;
@@ -193,6 +204,26 @@ export class PostgresqlHaLock {
   }
 
   async #query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.#serial.runExclusive(() => this.#statement<R>(text, values));
+  }
+
+  /** `body` inside BEGIN … COMMIT on the lock's connection (rolled back if it throws). */
+  async #transaction<T>(body: (query: (text: string, values: unknown[]) => Promise<pg.QueryResult>) => Promise<T>): Promise<T> {
+    return this.#serial.runExclusive(async () => {
+      await this.#statement('BEGIN', []);
+      try {
+        const result = await body((text, values) => this.#statement(text, values));
+        await this.#statement('COMMIT', []);
+        return result;
+      } catch (err) {
+        // A failed statement dropped the connection (which ends the transaction); otherwise roll back.
+        if (this.#client) await this.#statement('ROLLBACK', []).catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  async #statement<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     const timeout = Math.max(500, this.#o.renewIntervalMs);
     try {
       if (!this.#client) {
