@@ -137,6 +137,20 @@ describe('CachedBackend', () => {
     assert.equal(inner.reads, reads + 1, 'the read went to the backend');
   });
 
+  test('a compare-and-swap (a rewrap page) drops its keys and caches none of them, so a job over the whole store keeps hot entries cached', async () => {
+    const inner = new CountingStorage();
+    const cache = new CachedBackend(inner, { maxEntries: 2 });
+    await cache.put('hot', bytes('h'));
+    await cache.put('cold', bytes('c1'));
+    assert.equal(await cache.batchIf([{ key: 'cold', value: bytes('c1') }], [{ type: 'put', key: 'cold', value: bytes('c2') }]), true);
+    await cache.batchIf([{ key: 'other', value: undefined }], [{ type: 'put', key: 'other', value: bytes('o') }]);
+    const reads = inner.reads;
+    assert.equal(text(await cache.get('hot')), 'h');
+    assert.equal(inner.reads, reads, 'the hot entry was not pushed out');
+    assert.equal(text(await cache.get('cold')), 'c2');
+    assert.equal(inner.reads, reads + 1, 'the swapped key was dropped, not cached with a stale value');
+  });
+
   test('a failed write leaves the key uncached, so the next read shows what the backend really holds', async () => {
     const { inner, cache } = cached();
     await cache.put('a', bytes('kept'));

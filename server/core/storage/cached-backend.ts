@@ -142,12 +142,15 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
     });
   }
 
-  /** Compare-and-swap in the backend; the cache takes the new values only when the swap happened. */
+  /**
+   * Compare-and-swap in the backend. Its users (rewrap jobs) walk the whole store: the keys are dropped from the
+   * cache, never added, so a job over 100,000 entries does not push the hot entries out.
+   */
   async batchIf(expected: readonly ExpectedEntry[], ops: readonly StorageOp[]): Promise<boolean> {
     assertValidOps(ops);
     const inner = this.#inner;
     if (!hasConditionalBatch(inner)) throw new CofferError('unsupported_operation', 'the storage backend has no conditional batch');
-    return this.#writeThrough(ops, () => inner.batchIf(expected, ops));
+    return this.#writeThrough(ops, () => inner.batchIf(expected, ops), false);
   }
 
   /** Straight to the backend: a scan walks far more entries than the cache should hold. */
@@ -161,10 +164,10 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
    * Runs a write through to the backend: the keys are dropped first, and cached again only after the backend made the
    * write durable, when `write` answers true, and when no other write of the same key overlapped this one.
    */
-  async #writeThrough(ops: readonly StorageOp[], write: () => Promise<boolean>): Promise<boolean> {
+  async #writeThrough(ops: readonly StorageOp[], write: () => Promise<boolean>, cacheValues = true): Promise<boolean> {
     const keys = [...new Set(ops.map((op) => op.key))];
     // Copy now: the caller may zero its buffers as soon as this resolves.
-    const after = new Map(ops.map((op) => [op.key, op.type === 'put' ? op.value.slice() : null] as const));
+    const after = cacheValues ? new Map(ops.map((op) => [op.key, op.type === 'put' ? op.value.slice() : null] as const)) : undefined;
     for (const key of keys) {
       const w = this.#writing.get(key);
       if (w) {
@@ -181,7 +184,7 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
       this.invalidate(keys); // reads that started during the write saw the old value
       for (const key of keys) {
         const w = this.#writing.get(key)!;
-        if (written && this.#enabled && !w.overlapped) this.#remember(key, after.get(key)!);
+        if (after && written && this.#enabled && !w.overlapped) this.#remember(key, after.get(key)!);
         if (--w.count === 0) this.#writing.delete(key);
       }
     }
