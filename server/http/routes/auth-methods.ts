@@ -6,6 +6,7 @@ import type { TokenStore } from '../../core/token/token-store.js';
 import type { BodyValidator } from '../request-body.js';
 import type { RequestContext } from '../request-context.js';
 import { authReply } from './auth-token.js';
+import { requestOperation } from './request-operation.js';
 import { errors, json, noContent, type Handler, type Reply } from './route-table.js';
 
 /**
@@ -89,23 +90,8 @@ export function authMethodHandler({
     const entry = await ctx.authenticate();
     if (!found || !method) return errors(404, [`no handler for route "${ctx.path}". route entry not found.`]);
     ctx.setRouteLabel(`auth:${found.entry.path}`);
-    let operation: AuthRequest['operation'];
-    switch (ctx.method) {
-      case 'GET':
-        operation = 'read';
-        break;
-      case 'LIST':
-        operation = 'list';
-        break;
-      case 'DELETE':
-        operation = 'delete';
-        break;
-      case 'PUT':
-        operation = (await method.exists(found.relative)) ? 'update' : 'create';
-        break;
-      default:
-        return errors(405, []);
-    }
+    const operation = await requestOperation(ctx.method, () => method.exists(found.relative), false);
+    if (operation === undefined || operation === 'patch') return errors(405, []);
     await ctx.check(entry, fullPath, operation);
     const result = await method.handle(request(operation));
     if (!result) return operation === 'read' || operation === 'list' ? errors(404, []) : noContent();

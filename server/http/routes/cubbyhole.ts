@@ -1,7 +1,7 @@
 import { CofferError } from '../../core/errors.js';
 import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
 import type { Cubbyhole } from '../../core/secrets/cubbyhole.js';
-import type { LogicalRequest } from '../../core/secrets/secret-engine.js';
+import { requestOperation } from './request-operation.js';
 import { errors, json, noContent, type Handler } from './route-table.js';
 
 /** `cubbyhole/…`: the requesting token's own cubbyhole (ACL-checked like any path; the default policy grants it). */
@@ -13,23 +13,8 @@ export function cubbyholeHandler({ cubbyhole, lifecycle }: { cubbyhole: Cubbyhol
     ctx.setRouteLabel('mount:cubbyhole/');
     const engine = cubbyhole.engineFor(entry.hash);
     const relative = fullPath.slice('cubbyhole/'.length);
-    let operation: LogicalRequest['operation'];
-    switch (ctx.method) {
-      case 'GET':
-        operation = 'read';
-        break;
-      case 'LIST':
-        operation = 'list';
-        break;
-      case 'DELETE':
-        operation = 'delete';
-        break;
-      case 'PUT':
-        operation = (await engine.exists(relative)) ? 'update' : 'create';
-        break;
-      default:
-        return errors(405, []);
-    }
+    const operation = await requestOperation(ctx.method, () => engine.exists(relative), false);
+    if (operation === undefined) return errors(405, []);
     await ctx.check(entry, fullPath, operation);
     const result = await engine.handle({ operation, path: relative, data: ctx.body, query: ctx.query });
     if (!result) return operation === 'read' || operation === 'list' ? errors(404, []) : noContent();

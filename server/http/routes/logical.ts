@@ -1,7 +1,7 @@
 import { CofferError } from '../../core/errors.js';
 import type { Lifecycle } from '../../core/lifecycle/lifecycle.js';
 import type { MountTable } from '../../core/mounts/mount-table.js';
-import type { LogicalRequest } from '../../core/secrets/secret-engine.js';
+import { requestOperation } from './request-operation.js';
 import { errors, json, noContent, type Handler } from './route-table.js';
 
 /**
@@ -21,25 +21,9 @@ export function mountedHandler({ mounts, lifecycle }: { mounts: MountTable; life
       return errors(404, [`no handler for route "${ctx.path}". route entry not found.`]);
     }
     ctx.setRouteLabel(`mount:${mount.entry.path}`);
-    let operation: LogicalRequest['operation'];
-    switch (ctx.method) {
-      case 'GET':
-        operation = 'read';
-        break;
-      case 'LIST':
-        operation = 'list';
-        break;
-      case 'DELETE':
-        operation = 'delete';
-        break;
-      case 'PATCH':
-        operation = 'patch';
-        break;
-      case 'PUT':
-        // The existence check reads the engine: only after the token is known to be valid.
-        operation = (await mount.engine.exists(mount.relative)) ? 'update' : 'create';
-        break;
-    }
+    // The existence check of a PUT reads the engine: only after the token is known to be valid.
+    const operation = await requestOperation(ctx.method, () => mount.engine.exists(mount.relative), true);
+    if (operation === undefined) return errors(405, []);
     await ctx.check(entry, fullPath, operation);
     const result = await mount.engine.handle({ operation, path: mount.relative, data: ctx.body, query: ctx.query });
     if (!result) return operation === 'read' || operation === 'list' ? errors(404, []) : noContent();
