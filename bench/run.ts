@@ -19,6 +19,7 @@
  * COFFER_BENCH_TARGETS (names to keep, e.g. "cache on" for a profile), COFFER_BENCH_ONLY=http (load part only) or =rewrap (part 4 only), COFFER_BENCH_REWRAP_ENTRIES (20000).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -385,9 +386,9 @@ const REWRAP_BATCH = 100;
 
 /**
  * A rewrap job over REWRAP_ENTRIES entries of 1 KiB (pages of REWRAP_BATCH: scan, decrypt, re-encrypt, verify, one
- * conditional batch, one checkpoint), next to a raw LevelDB rewrite of the same number of 1 KiB values in the same
- * pages (scan, one synced batch): the ratio is what the job's crypto and bookkeeping cost. Then a census of
- * 100,000 entries.
+ * conditional batch, one checkpoint; and the counting and verifying passes), next to a raw LevelDB rewrite of as
+ * many entries of the same size and entropy in the same pages (scan, write each value back, one synced batch): the
+ * ratio is what the job's crypto and bookkeeping cost. Then a census of 100,000 entries.
  */
 async function rewrapFigures(dir: string): Promise<void> {
   const dataDir = path.join(dir, 'rewrap');
@@ -408,18 +409,25 @@ async function rewrapFigures(dir: string): Promise<void> {
   const rawDir = path.join(dir, 'raw-leveldb');
   const raw = await LeveldbBackend.open(rawDir);
   try {
-    const value = new Uint8Array(1024 + 33).fill(3); // the size of a 1 KiB barrier entry
+    // Entries like the barrier's: 1 KiB plus its 33 bytes of header, nonce and tag, each different and as
+    // incompressible as ciphertext (LevelDB compresses its tables: constant filler would make the baseline cheaper).
     for (let i = 0; i < REWRAP_ENTRIES; i += 1000) {
-      await raw.batch(Array.from({ length: Math.min(1000, REWRAP_ENTRIES - i) }, (_, j) => ({ type: 'put' as const, key: `bench/${i + j}`, value })));
+      await raw.batch(
+        Array.from({ length: Math.min(1000, REWRAP_ENTRIES - i) }, (_, j) => ({
+          type: 'put' as const,
+          key: `bench/${i + j}`,
+          value: randomBytes(1024 + 33),
+        })),
+      );
     }
-    const again = new Uint8Array(1024 + 33).fill(4);
+    await new Promise((r) => setTimeout(r, 2000)); // as for the job: compaction of the load settles first
     const t0 = performance.now();
     let after: string | undefined;
     let count = 0;
     for (;;) {
       const page = await raw.scan({ prefix: 'bench/', limit: REWRAP_BATCH, ...(after === undefined ? {} : { after }) });
       if (page.length === 0) break;
-      await raw.batch(page.map((e) => ({ type: 'put' as const, key: e.key, value: again })));
+      await raw.batch(page.map((e) => ({ type: 'put' as const, key: e.key, value: e.value })));
       count += page.length;
       after = page.at(-1)!.key;
     }

@@ -71,6 +71,29 @@ describe('rewrap job engine', () => {
     assert.deepEqual(await termsOf(storage), { 2: 5 });
   });
 
+  test('an entry a client changes after the job read it ahead, before its page is written, keeps the client write', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 10);
+    await core.rotate();
+    const g = gate();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 1) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached; // page 1 is being written; the pages after it were read in the same scan
+    await core.barrier.put('data/k007', enc('client wrote this'));
+    await core.barrier.delete('data/k009');
+    g.open();
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(dec(await core.barrier.get('data/k007')), 'client wrote this');
+    assert.equal(await core.barrier.get('data/k009'), undefined, 'the job never re-creates a deleted entry');
+    assert.equal(done.counts.skipped_concurrent, 2);
+    assert.deepEqual(await termsOf(storage), { 2: 9 });
+  });
+
   test('an undecryptable entry is quarantined: left byte for byte, listed with its class, and the job ends completed_with_failures', async () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 4);
@@ -96,9 +119,9 @@ describe('rewrap job engine', () => {
     await fill(core, 12);
     await core.rotate();
     const g = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 3) await g.wait();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 2) await g.wait();
     };
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
@@ -109,7 +132,7 @@ describe('rewrap job engine', () => {
     assert.ok(recorder.states.includes('paused_sealed'));
     const writes = storage.writes;
     assert.ok((await termsOf(storage))[1]! > 0, 'the seal stopped the job before the end');
-    storage.beforeScan = undefined;
+    storage.beforeBatchIf = undefined;
     await core.submitUnsealKey(keys[0]!);
     await core.rewrap.idle();
     const done = await core.rewrap.get(job.job_id);
@@ -124,9 +147,9 @@ describe('rewrap job engine', () => {
     await fill(core, 12);
     await core.rotate();
     const g = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 3) await g.wait();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 2) await g.wait();
     };
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
@@ -135,7 +158,7 @@ describe('rewrap job engine', () => {
     g.open();
     await sealing;
     await unsealing;
-    storage.beforeScan = undefined;
+    storage.beforeBatchIf = undefined;
     await core.rewrap.idle();
     const done = await core.rewrap.get(job.job_id);
     assert.equal(done.state, 'completed', JSON.stringify(done));
@@ -147,13 +170,13 @@ describe('rewrap job engine', () => {
     await fill(core, 20);
     await core.rotate();
     const g = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 4) await g.wait(); // the first core "dies" here: it never gets past this page
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 3) await g.wait(); // the first core "dies" here: it never commits this page
     };
     const job = await core.rewrap.start(spec({ execution: { batchSize: 3 } }));
     await g.reached;
-    storage.beforeScan = undefined;
+    storage.beforeBatchIf = undefined;
     const restarted = newCore();
     await restarted.submitUnsealKey(keys[0]!);
     await restarted.rewrap.idle();
@@ -169,9 +192,9 @@ describe('rewrap job engine', () => {
     await fill(core, 10);
     await core.rotate();
     const g = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 3) await g.wait();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 2) await g.wait();
     };
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
@@ -182,16 +205,16 @@ describe('rewrap job engine', () => {
     const mid = await termsOf(storage);
     assert.ok(mid[1]! > 0);
     await assert.rejects(core.rewrap.start(spec()), (err) => isCofferError(err, 'conflict'), 'one job at a time, a paused one included');
-    storage.beforeScan = undefined;
+    storage.beforeBatchIf = undefined;
     await core.rewrap.resume(job.job_id);
     await core.rewrap.idle();
     assert.equal((await core.rewrap.get(job.job_id)).state, 'completed');
 
     await core.rotate();
     const g2 = gate();
-    scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 3) await g2.wait();
+    commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 2) await g2.wait();
     };
     const second = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g2.reached;
@@ -206,9 +229,9 @@ describe('rewrap job engine', () => {
     await fill(core, 9);
     await core.rotate();
     const g = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 4) await g.wait();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 3) await g.wait();
     };
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;

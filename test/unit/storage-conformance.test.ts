@@ -214,6 +214,30 @@ for (const [name, open] of backends) {
       assert.equal(text(await s.get('a')), 'client');
     });
 
+    test('a compare-and-swap against values from a scan for update: a later write, another key or a changed copy all decline it', async (t) => {
+      const s = await open(t);
+      assert.ok(hasConditionalBatch(s) && hasOrderedScan(s));
+      await s.batch(['a', 'b', 'c', 'd'].map((k) => ({ type: 'put' as const, key: `r/${k}`, value: bytes(`old ${k}`) })));
+      const [a, b, c, d] = await s.scan({ prefix: 'r/', limit: 10, forUpdate: true });
+      // A client write lands after the scan: the entry read is stale even though the job still holds its bytes.
+      await s.put('r/a', bytes('client'));
+      assert.equal(await s.batchIf([{ key: 'r/a', value: a!.value }], [{ type: 'put', key: 'r/a', value: bytes('job') }]), false);
+      assert.equal(text(await s.get('r/a')), 'client');
+      // A client writes back the very bytes read: the entry holds what is expected, so the swap goes ahead.
+      await s.put('r/d', bytes('old d'));
+      assert.equal(await s.batchIf([{ key: 'r/d', value: d!.value }], [{ type: 'put', key: 'r/d', value: bytes('job d') }]), true);
+      // The value read for one key says nothing about another key.
+      assert.equal(await s.batchIf([{ key: 'r/b', value: c!.value }], [{ type: 'put', key: 'r/b', value: bytes('job') }]), false);
+      assert.equal(text(await s.get('r/b')), 'old b');
+      // A caller that changed its copy expects other bytes than stored.
+      c!.value[0] = c!.value[0]! ^ 1;
+      assert.equal(await s.batchIf([{ key: 'r/c', value: c!.value }], [{ type: 'put', key: 'r/c', value: bytes('job') }]), false);
+      assert.equal(text(await s.get('r/c')), 'old c');
+      // Untouched since the scan: the swap goes ahead.
+      assert.equal(await s.batchIf([{ key: 'r/b', value: b!.value }], [{ type: 'put', key: 'r/b', value: bytes('job b') }]), true);
+      assert.equal(text(await s.get('r/b')), 'job b');
+    });
+
     test('a batch with one bad operation applies nothing', async (t) => {
       const s = await open(t);
       await s.put('keep', bytes('original'));

@@ -35,8 +35,11 @@ function freshNonce(): Uint8Array {
   return nonce;
 }
 
-/** Encrypts and authenticates `plaintext`, binding `aad` (the storage path, for barrier entries). */
-export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+/**
+ * Encrypts and authenticates `plaintext`, binding `aad` (the storage path, for barrier entries). `reserve` leading
+ * bytes are left zero in front of the sealed value for the caller's header (one buffer instead of a copy).
+ */
+export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, reserve = 0): Uint8Array {
   assertKey(key);
   const nonce = freshNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
@@ -44,10 +47,10 @@ export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
   const head = cipher.update(plaintext);
   const tail = cipher.final();
   const tag = cipher.getAuthTag();
-  const out = new Uint8Array(NONCE_BYTES + head.length + tail.length + TAG_BYTES);
-  out.set(nonce, 0);
-  out.set(head, NONCE_BYTES);
-  out.set(tail, NONCE_BYTES + head.length);
+  const out = new Uint8Array(reserve + NONCE_BYTES + head.length + tail.length + TAG_BYTES);
+  out.set(nonce, reserve);
+  out.set(head, reserve + NONCE_BYTES);
+  out.set(tail, reserve + NONCE_BYTES + head.length);
   out.set(tag, out.length - TAG_BYTES);
   return out;
 }
@@ -67,6 +70,8 @@ export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): 
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     const head = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
     const tail = decipher.final();
+    // GCM releases everything on update: the plaintext is `head`, handed out as a plain view (no copy to zero).
+    if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.length);
     const out = new Uint8Array(head.length + tail.length);
     out.set(head, 0);
     out.set(tail, head.length);

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Mutex } from 'async-mutex';
 import { CofferError } from '../errors.js';
 import type { StorageBackend, StorageOp } from '../storage/storage-backend.js';
@@ -5,7 +6,7 @@ import type { Barrier, BarrierEvents, BarrierOp } from './barrier.js';
 import { EncryptionCounts, markRunning, type UnsealOutcome } from './encryption-counts.js';
 import { entryTerm } from './entry-header.js';
 import type { Keyring, RotationConfig, TermInfo } from './keyring.js';
-import { decryptEntry, decryptKeyring, encryptEntry, encryptKeyring, encryptOpWith, KEYRING_PATH } from './keyring-entry.js';
+import { decryptEntry, decryptKeyring, encryptEntry, encryptKeyring, encryptOpWith, entryAad, KEYRING_PATH } from './keyring-entry.js';
 import { loadFollowingUpgrades, rootUpgradeOp } from './root-upgrade.js';
 
 // The entry codec, the root-key upgrade entries and the count bookkeeping live in their own modules; they are
@@ -270,12 +271,13 @@ export class AesGcmBarrier implements Barrier {
     const term = targetTerm ?? keyring.activeTerm;
     const key = keyring.keyFor(term);
     if (!key || keyring.isRetired(term)) throw new CofferError('invalid_request', `target term ${term} is not available for writing`);
-    const plain = this.decrypt(path, raw);
+    const aad = entryAad(path);
+    const plain = this.#decrypt(keyring, path, raw, aad);
     let check: Uint8Array | undefined;
     try {
-      const value = encryptEntry(key, term, path, plain);
-      check = decryptEntry(key, path, value);
-      if (!Buffer.from(check).equals(Buffer.from(plain))) throw new CofferError('integrity', 'verify mismatch after re-encryption');
+      const value = encryptEntry(key, term, path, plain, aad);
+      check = decryptEntry(key, path, value, aad);
+      if (check.length !== plain.length || !timingSafeEqual(check, plain)) throw new CofferError('integrity', 'verify mismatch after re-encryption');
       this.#countEncryption(term, keyring);
       return { value, term };
     } finally {
@@ -308,7 +310,10 @@ export class AesGcmBarrier implements Barrier {
 
   /** Decrypts a stored entry read from `path`. */
   decrypt(path: string, entry: Uint8Array): Uint8Array {
-    const keyring = this.#requireKeyring();
+    return this.#decrypt(this.#requireKeyring(), path, entry);
+  }
+
+  #decrypt(keyring: Keyring, path: string, entry: Uint8Array, aad?: Uint8Array): Uint8Array {
     let term: number;
     try {
       term = entryTerm(entry);
@@ -329,7 +334,7 @@ export class AesGcmBarrier implements Barrier {
       throw new CofferError('integrity', `no decryption key available for term ${term}`);
     }
     try {
-      return decryptEntry(key, path, entry);
+      return decryptEntry(key, path, entry, aad);
     } catch (err) {
       this.#events.decryptFailure?.('auth_failure');
       throw err;

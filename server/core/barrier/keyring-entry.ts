@@ -10,13 +10,16 @@ export const KEYRING_PATH = 'core/keyring';
 
 const encoder = new TextEncoder();
 
-/** `term | version | nonce | ciphertext | tag`, authenticated with `path`. */
-export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array): Uint8Array {
-  const sealed = aeadSeal(key, plaintext, encoder.encode(path));
-  const out = new Uint8Array(HEADER_BYTES + sealed.length);
-  new DataView(out.buffer).setUint32(0, term);
+/** The additional authenticated data of the entry stored at `path`: the path's UTF-8 bytes. */
+export function entryAad(path: string): Uint8Array {
+  return encoder.encode(path);
+}
+
+/** `term | version | nonce | ciphertext | tag`, authenticated with `path` (`aad`: its {@link entryAad}, if at hand). */
+export function encryptEntry(key: Uint8Array, term: number, path: string, plaintext: Uint8Array, aad = entryAad(path)): Uint8Array {
+  const out = aeadSeal(key, plaintext, aad, HEADER_BYTES);
+  new DataView(out.buffer, out.byteOffset, HEADER_BYTES).setUint32(0, term);
   out[4] = ENTRY_VERSION;
-  out.set(sealed, HEADER_BYTES);
   return out;
 }
 
@@ -25,8 +28,8 @@ export function encryptEntry(key: Uint8Array, term: number, path: string, plaint
  * header and chosen the key; this only authenticates and decrypts.
  * @throws when `key` or `path` does not authenticate the entry.
  */
-export function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array): Uint8Array {
-  return aeadOpen(key, entry.subarray(HEADER_BYTES), encoder.encode(path));
+export function decryptEntry(key: Uint8Array, path: string, entry: Uint8Array, aad = entryAad(path)): Uint8Array {
+  return aeadOpen(key, entry.subarray(HEADER_BYTES), aad);
 }
 
 /** The keyring entry, encrypted with the root key. */

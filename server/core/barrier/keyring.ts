@@ -110,6 +110,11 @@ export class Keyring {
     return term < this.bounds.minDecryptionTerm;
   }
 
+  /** Whether `term` was ever installed (trimmed terms included): what {@link allTerms} lists, without building it. */
+  hasTerm(term: number): boolean {
+    return this.#terms.has(term) || this.bounds.trimmed.some((t) => t.term === term);
+  }
+
   /** Every term ever installed, trimmed ones included, ascending. */
   get allTerms(): number[] {
     return [...this.bounds.trimmed.map((t) => t.term), ...this.terms].sort((a, b) => a - b);

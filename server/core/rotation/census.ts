@@ -33,7 +33,7 @@ export function classifyEntry(key: string, raw: Uint8Array, keyring: Keyring): E
   if (EXEMPT_PATHS.has(key)) return { kind: 'exempt' };
   const header = readEntryHeader(raw);
   if (!header) return { kind: 'malformed' };
-  if (!keyring.allTerms.includes(header.term)) return { kind: 'unknown_term', term: header.term };
+  if (!keyring.hasTerm(header.term)) return { kind: 'unknown_term', term: header.term };
   return { kind: 'term', term: header.term };
 }
 

@@ -7,6 +7,7 @@ import { FailureQuarantine } from './failure-quarantine.js';
 import { countPage, nextPhase } from './job-phases.js';
 import { JobReporter } from './job-reporter.js';
 import { JobStore } from './job-store.js';
+import { PageReader } from './page-reader.js';
 import { PageRewrapper } from './page-rewrapper.js';
 import { NO_REWRAP_OBSERVER, rewrapStorage, type RewrapDeps, type RewrapStorage } from './rewrap-deps.js';
 import { jobStatus, newJobRecord, normalisePrefixes, resolveSourceTerms, TERMINAL_STATES, type JobRecord, type JobState } from './rewrap-job.js';
@@ -35,6 +36,7 @@ export class RewrapService {
   readonly #reporter: JobReporter;
   readonly #rewrapper: PageRewrapper;
   readonly #censusRunner: CensusRunner;
+  readonly #pages: PageReader;
   #job: JobRecord | undefined;
   #driving: Promise<void> | undefined;
   #again = false;
@@ -51,6 +53,7 @@ export class RewrapService {
     const quarantine = new FailureQuarantine({ clock: deps.clock, logger: deps.logger, observer });
     this.#rewrapper = new PageRewrapper({ barrier: deps.barrier, clock: deps.clock, store: this.#store, quarantine, observer });
     this.#censusRunner = new CensusRunner({ ...deps, observer, store: this.#store });
+    this.#pages = new PageReader(this.#rewrapper, deps.barrier);
     deps.lifecycle.onUnsealed(() => this.#load());
     deps.lifecycle.onSealing(() => this.#onSealing());
   }
@@ -294,11 +297,14 @@ export class RewrapService {
     const prefix = job.storage_prefixes[job.cursor.prefix];
     if (prefix === undefined) return this.#endOfPhase(job);
     const limit = job.phase === 'rewrapping' ? job.spec.execution.batchSize : CENSUS_PAGE;
-    const page = await storage.scan({ prefix, limit, ...(job.cursor.after === null ? {} : { after: job.cursor.after }) });
+    const { page, prepared } = await this.#pages.take(job, storage, prefix, limit);
     if (signal.aborted) return undefined;
+    const after = nextAfter(page, limit);
+    // The next page is read (and re-encrypted) while this one is written: its I/O and crypto overlap this sync.
+    if (after !== undefined) this.#pages.readAhead(job, storage, prefix, after, limit);
     if (job.phase === 'counting' || job.phase === 'verifying') countPage(job, page, this.#d.barrier.activeKeyring);
     else {
-      const committed = await this.#rewrapper.rewrapPage(job, storage, page, signal, nextAfter(page, limit));
+      const committed = await this.#rewrapper.commit(job, storage, prepared ?? this.#rewrapper.prepare(job, page), signal, after);
       if (committed === undefined) return undefined;
       if (committed) {
         this.#reporter.report(job);
@@ -306,7 +312,7 @@ export class RewrapService {
         return page.length;
       }
     }
-    advanceCursor(job, nextAfter(page, limit));
+    advanceCursor(job, after);
     markCheckpoint(job, this.#d.clock.now());
     await this.#store.persist(job);
     this.#reporter.report(job);
@@ -327,6 +333,7 @@ export class RewrapService {
   }
 
   async #finish(job: JobRecord, state: JobState): Promise<void> {
+    this.#pages.drop();
     job.state = state;
     job.phase = 'done';
     job.finished_at = this.#d.clock.now().toISOString();
@@ -365,6 +372,7 @@ export class RewrapService {
 
   async #onSealing(): Promise<void> {
     this.#wakeUp();
+    this.#pages.drop();
     const job = this.#job;
     this.#job = undefined;
     this.#censusRunner.forget();

@@ -1,17 +1,39 @@
 import type { AesGcmBarrier } from '../barrier/aes-gcm-barrier.js';
+import type { Keyring } from '../barrier/keyring.js';
 import type { Clock } from '../clock.js';
 import { isCofferError } from '../errors.js';
 import { advanceCursor, markCheckpoint, restoreCheckpoint, snapshotCheckpoint } from './checkpoint.js';
 import { classifyRewrapError, type FailureQuarantine } from './failure-quarantine.js';
 import type { JobStore } from './job-store.js';
 import type { RewrapObserver, RewrapStorage } from './rewrap-deps.js';
-import { selectEntry, type JobRecord } from './rewrap-job.js';
+import { selectEntry, type ErrorClass, type JobRecord } from './rewrap-job.js';
 
 /** One entry to rewrap: the stored bytes it was read as, and its re-encryption under the target term. */
 interface Rewrite {
   key: string;
   old: Uint8Array;
   value: Uint8Array;
+}
+
+/** An entry the job cannot rewrap: quarantined when its page is committed. */
+interface Unrewrappable {
+  key: string;
+  term: number | null;
+  error_class: ErrorClass;
+}
+
+/**
+ * A page selected and re-encrypted ahead of its commit. Preparing touches neither the job record nor storage, so a
+ * page can be prepared while the previous one is still being written, and dropped if the job moved on meanwhile.
+ */
+export interface PreparedPage {
+  /** The keyring the selection was made against: a prepared page is only committed while it is still the active one. */
+  readonly keyring: Keyring;
+  readonly scanned: number;
+  readonly filtered: number;
+  readonly current: number;
+  readonly failures: readonly Unrewrappable[];
+  readonly work: readonly Rewrite[];
 }
 
 /**
@@ -35,33 +57,51 @@ export class PageRewrapper {
   }
 
   /**
-   * Rewraps one page. The fast path writes the whole page AND the advanced checkpoint in one conditional batch (one
-   * sync): true. When a client wrote one of the entries meanwhile, the page is redone entry by entry and false is
-   * returned (the caller then advances and persists the checkpoint). Undefined when a seal interrupted the page.
+   * Selects the page's entries and re-encrypts the selected ones (verified before use); nothing is recorded yet.
+   * @throws CofferError `sealed` or `standby` (any other re-encryption failure becomes a quarantined entry).
+   */
+  prepare(job: JobRecord, page: readonly { key: string; value: Uint8Array }[]): PreparedPage {
+    const keyring = this.#barrier.activeKeyring;
+    const failures: Unrewrappable[] = [];
+    const work: Rewrite[] = [];
+    let scanned = 0;
+    let filtered = 0;
+    let current = 0;
+    for (const { key, value } of page) {
+      const sel = selectEntry(job, key, value, keyring);
+      if (sel.kind === 'ignore') continue;
+      scanned += 1;
+      if (sel.kind === 'filtered') filtered += 1;
+      else if (sel.kind === 'current') current += 1;
+      else if (sel.kind === 'broken') failures.push({ key, term: sel.term, error_class: sel.error_class });
+      else {
+        const out = this.#reencrypt(key, value, job.target_term);
+        if (out instanceof Uint8Array) work.push({ key, old: value, value: out });
+        else failures.push({ key, term: sel.term, error_class: out });
+      }
+    }
+    return { keyring, scanned, filtered, current, failures, work };
+  }
+
+  /**
+   * Commits a prepared page. The fast path writes the whole page AND the advanced checkpoint in one conditional batch
+   * (one sync): true. When a client wrote one of the entries meanwhile, the page is redone entry by entry and false
+   * is returned (the caller then advances and persists the checkpoint). Undefined when a seal interrupted the page.
    * @throws CofferError `sealed`, and storage errors (nothing of the page is then recorded as done).
    */
-  async rewrapPage(
+  async commit(
     job: JobRecord,
     storage: RewrapStorage,
-    page: readonly { key: string; value: Uint8Array }[],
+    prepared: PreparedPage,
     signal: AbortSignal,
     nextAfter: string | undefined,
   ): Promise<boolean | undefined> {
-    const work: Rewrite[] = [];
-    for (const { key, value } of page) {
-      const keyring = this.#barrier.activeKeyring;
-      const sel = selectEntry(job, key, value, keyring);
-      if (sel.kind === 'ignore') continue;
-      job.counts.scanned += 1;
-      if (sel.kind === 'filtered') job.counts.skipped_filtered += 1;
-      else if (sel.kind === 'current') job.counts.skipped_current += 1;
-      else if (sel.kind === 'broken') this.#quarantine.add(job, key, sel.term, sel.error_class, 1);
-      else {
-        const out = this.#reencrypt(job, key, value, sel.term);
-        if (out) work.push({ key, old: value, value: out });
-      }
-    }
     if (signal.aborted) return undefined;
+    const { work } = prepared;
+    job.counts.scanned += prepared.scanned;
+    job.counts.skipped_filtered += prepared.filtered;
+    job.counts.skipped_current += prepared.current;
+    for (const f of prepared.failures) this.#quarantine.add(job, f.key, f.term, f.error_class, 1);
     if (work.length === 0) return false;
     const before = snapshotCheckpoint(job);
     for (const w of work) {
@@ -93,14 +133,13 @@ export class PageRewrapper {
     return false;
   }
 
-  /** Re-encrypts one entry; a failure is quarantined (the entry is left untouched) and undefined returned. */
-  #reencrypt(job: JobRecord, key: string, raw: Uint8Array, term: number): Uint8Array | undefined {
+  /** Re-encrypts one entry under `target`, or tells why it cannot be (the entry is then left untouched). */
+  #reencrypt(key: string, raw: Uint8Array, target: number): Uint8Array | ErrorClass {
     try {
-      return this.#barrier.reencrypt(key, raw, job.target_term).value;
+      return this.#barrier.reencrypt(key, raw, target).value;
     } catch (err) {
       if (isCofferError(err, 'sealed') || isCofferError(err, 'standby')) throw err;
-      this.#quarantine.add(job, key, term, classifyRewrapError(err), 1);
-      return undefined;
+      return classifyRewrapError(err);
     }
   }
 
@@ -125,8 +164,11 @@ export class PageRewrapper {
       }
       job.counts.retried += 1;
       this.#observer.rewrapEntries('retried', 1, 0);
-      const out = this.#reencrypt(job, w.key, now, sel.term);
-      if (!out) return;
+      const out = this.#reencrypt(w.key, now, job.target_term);
+      if (!(out instanceof Uint8Array)) {
+        this.#quarantine.add(job, w.key, sel.term, out, 1);
+        return;
+      }
       old = now;
       value = out;
     }

@@ -187,7 +187,7 @@ export function selectEntry(job: JobRecord, key: string, raw: Uint8Array, keyrin
   if (job.storage_excludes.some((p) => wildcardMatch(p, key))) return { kind: 'filtered' };
   const header = readEntryHeader(raw);
   if (!header) return { kind: 'broken', term: null, error_class: 'malformed' };
-  if (!keyring.allTerms.includes(header.term)) return { kind: 'broken', term: header.term, error_class: 'unknown_term' };
+  if (!keyring.hasTerm(header.term)) return { kind: 'broken', term: header.term, error_class: 'unknown_term' };
   if (job.source_terms.includes(header.term)) return { kind: 'selected', term: header.term };
   return header.term >= job.target_term ? { kind: 'current' } : { kind: 'filtered' };
 }

@@ -8,6 +8,7 @@ import {
   type ExpectedEntry,
   type OrderedScan,
   type ScanEntry,
+  type ScanOptions,
   type StorageBackend,
   type StorageOp,
 } from './storage-backend.js';
@@ -154,7 +155,7 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
   }
 
   /** Straight to the backend: a scan walks far more entries than the cache should hold. */
-  scan(options: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+  scan(options: ScanOptions): Promise<ScanEntry[]> {
     const inner = this.#inner;
     if (!hasOrderedScan(inner)) throw new CofferError('unsupported_operation', 'the storage backend has no ordered scan');
     return inner.scan(options);

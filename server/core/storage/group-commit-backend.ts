@@ -7,6 +7,7 @@ import {
   type ExpectedEntry,
   type OrderedScan,
   type ScanEntry,
+  type ScanOptions,
   type StorageBackend,
   type StorageOp,
 } from './storage-backend.js';
@@ -54,7 +55,7 @@ export class GroupCommitBackend implements StorageBackend, OrderedScan, Conditio
     return this.#inner.list(prefix);
   }
 
-  scan(options: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+  scan(options: ScanOptions): Promise<ScanEntry[]> {
     const inner = this.#inner;
     if (!hasOrderedScan(inner)) throw new CofferError('unsupported_operation', 'the storage backend has no ordered scan');
     return inner.scan(options);

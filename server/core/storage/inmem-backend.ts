@@ -7,6 +7,7 @@ import {
   type ExpectedEntry,
   type OrderedScan,
   type ScanEntry,
+  type ScanOptions,
   type StorageBackend,
   type StorageOp,
 } from './storage-backend.js';
@@ -45,7 +46,7 @@ export class InmemBackend implements StorageBackend, OrderedScan, ConditionalBat
     }
   }
 
-  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+  async scan({ prefix, after, limit }: ScanOptions): Promise<ScanEntry[]> {
     const keys = [...this.#entries.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort(byteOrder);
     return keys.slice(0, limit).map((key) => ({ key, value: this.#entries.get(key)!.slice() }));
   }

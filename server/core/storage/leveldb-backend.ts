@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Level } from 'level';
 import { CofferError } from '../errors.js';
 import { KeyLocks } from './key-locks.js';
+import { WriteLog } from './write-log.js';
 import {
   assertValidKey,
   assertValidOps,
@@ -12,6 +13,7 @@ import {
   type ExpectedEntry,
   type OrderedScan,
   type ScanEntry,
+  type ScanOptions,
   type StorageBackend,
   type StorageOp,
 } from './storage-backend.js';
@@ -33,6 +35,8 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
   readonly #db: Level<string, Uint8Array>;
   /** Orders conditional batches against plain writes of the same keys (LevelDB itself has no compare-and-swap). */
   readonly #locks = new KeyLocks();
+  /** Lets a compare-and-swap of freshly scanned entries skip reading them again (this process is the only writer). */
+  readonly #writes = new WriteLog();
   readonly #dir: string;
   #closed = false;
 
@@ -123,9 +127,10 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
     assertValidOps(ops);
     const release = await this.#locks.acquire([...expected.map((e) => e.key), ...ops.map((op) => op.key)]);
     try {
-      if (expected.length > 0) {
-        const current = await this.#wrap(() => this.#db.getMany(expected.map((e) => e.key)));
-        if (!expected.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]), e.value))) return false;
+      const unknown = expected.filter((e) => e.value === undefined || !this.#writes.unchanged(e.key, e.value));
+      if (unknown.length > 0) {
+        const current = await this.#wrap(() => this.#db.getMany(unknown.map((e) => e.key)));
+        if (!unknown.every((e, i) => sameBytes(current[i] === undefined ? undefined : new Uint8Array(current[i]), e.value))) return false;
       }
       if (ops.length > 0) await this.#write(ops);
       return true;
@@ -134,10 +139,11 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
     }
   }
 
-  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+  async scan({ prefix, after, limit, forUpdate = false }: ScanOptions): Promise<ScanEntry[]> {
     return this.#wrap(async () => {
       const out: ScanEntry[] = [];
       const range = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
+      const seq = this.#writes.seq; // before the iterator's snapshot
       const it = this.#db.iterator({ ...range, limit });
       try {
         // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
@@ -150,7 +156,12 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
               done = true;
               break;
             }
-            out.push({ key, value: new Uint8Array(value) });
+            if (forUpdate) {
+              // The caller's own copy, so the bytes kept to vouch for it cannot change under the write log.
+              const copy = new Uint8Array(value);
+              this.#writes.noteRead(key, copy, seq, value);
+              out.push({ key, value: copy });
+            } else out.push({ key, value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength) });
           }
         }
       } finally {
@@ -161,12 +172,25 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
   }
 
   async #write(ops: readonly StorageOp[]): Promise<void> {
-    await this.#wrap(() =>
-      this.#db.batch(
-        ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key })),
-        { sync: true },
-      ),
-    );
+    try {
+      await this.#wrap(async () => {
+        // A chained batch: one atomic LevelDB write like the array form, at about half its CPU per operation.
+        const batch = this.#db.batch();
+        try {
+          for (const op of ops) {
+            if (op.type === 'put') batch.put(op.key, op.value);
+            else batch.del(op.key);
+          }
+        } catch (err) {
+          await batch.close();
+          throw err;
+        }
+        await batch.write({ sync: true });
+      });
+    } finally {
+      // Even a failed batch may have reached the log: its keys count as written.
+      this.#writes.noteWrite(ops.map((op) => op.key));
+    }
   }
 
   async close(): Promise<void> {

@@ -61,7 +61,19 @@ export interface ScanEntry {
  * is walked never skips a key that exists for the whole walk.
  */
 export interface OrderedScan {
-  scan(options: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]>;
+  scan(options: ScanOptions): Promise<ScanEntry[]>;
+}
+
+/** A page of an ordered scan: the keys under `prefix` after `after`, at most `limit` of them. */
+export interface ScanOptions {
+  prefix: string;
+  after?: string;
+  limit: number;
+  /**
+   * A hint: the caller will soon compare-and-swap these entries (a rewrap page), so a backend may remember the read
+   * to make that check cheaper. Without it the values may be views the backend will not look at again.
+   */
+  forUpdate?: boolean;
 }
 
 /** What a conditional batch expects to find: `value` undefined means "absent". */

@@ -9,6 +9,7 @@ import {
   type ExpectedEntry,
   type OrderedScan,
   type ScanEntry,
+  type ScanOptions,
   type StorageBackend,
   type StorageOp,
 } from '../storage-backend.js';
@@ -192,7 +193,7 @@ export class PostgresqlBackend implements StorageBackend, OrderedScan, Condition
    * Entries whose key starts with `prefix`, in byte order of the key (the "C" collation), after `after` when given.
    * A cursor is a key: rows inserted or deleted elsewhere in the range never shift the walk.
    */
-  async scan({ prefix, after, limit }: { prefix: string; after?: string; limit: number }): Promise<ScanEntry[]> {
+  async scan({ prefix, after, limit }: ScanOptions): Promise<ScanEntry[]> {
     const full = `/${prefix}`;
     const result = await this.#query<{ path: string; key: string; value: Buffer | null }>({
       name: `scan:${this.table}`,
