@@ -1,4 +1,4 @@
-import type express from 'express';
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import type { CofferCore } from '../core/coffer-core.js';
 import type { CofferMetrics } from '../metrics/metrics.js';
@@ -51,7 +51,7 @@ export interface AppOptions {
  * Builds the express application: each route group receives only the services it uses, taken from the core's
  * composition here, once.
  */
-export function createApp(core: CofferCore, options: AppOptions): express.Express {
+export function createApp(core: CofferCore, options: AppOptions): RequestListener {
   const {
     lifecycle,
     unsealer,

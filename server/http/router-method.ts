@@ -3,8 +3,11 @@ import { LIST_MARKER_HEADER } from './list-method.js';
 import { parseGoBool } from './request-body.js';
 import type { Method } from './routes/route-table.js';
 
+/** What the method helpers look at: express's request, or the pipeline's own view of a body-less read. */
+export type MethodView = Pick<Request, 'method' | 'headers' | 'query'>;
+
 /** The router's view of a request's method (see `Method`). */
-export function routerMethod(req: Request): Method | undefined {
+export function routerMethod(req: MethodView): Method | undefined {
   switch (req.method) {
     case 'GET':
     case 'HEAD':
@@ -25,7 +28,7 @@ export function routerMethod(req: Request): Method | undefined {
 }
 
 /** Whether a GET's `list` query parameter is present but not a Go boolean (a 400, never a silent plain read). */
-export function badListParameter(req: Request): boolean {
+export function badListParameter(req: MethodView): boolean {
   if ((req.method !== 'GET' && req.method !== 'HEAD') || req.query.list === undefined) return false;
   return typeof req.query.list !== 'string' || parseGoBool(req.query.list) === undefined;
 }
