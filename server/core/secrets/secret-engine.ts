@@ -63,5 +63,8 @@ export function refuseUnknownFields(body: Record<string, unknown>, allowed: read
   }
 }
 
-export const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-export const decodeJson = <T>(raw: Uint8Array): T => JSON.parse(new TextDecoder().decode(raw)) as T;
+// One coder each for the module: building a TextDecoder costs more than decoding a small entry with it.
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+export const encodeJson = (value: unknown) => utf8Encoder.encode(JSON.stringify(value));
+export const decodeJson = <T>(raw: Uint8Array): T => JSON.parse(utf8Decoder.decode(raw)) as T;

@@ -1,3 +1,7 @@
+// Shared coders: building one per token lookup costs more than the decoding itself.
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
 /** What is stored for a token. The token itself is never stored: only its keyed hash names the entry. */
 export interface TokenEntry {
   readonly accessor: string;
@@ -41,7 +45,7 @@ export interface TokenRecord extends TokenEntry {
  * puts the bytes in the barrier (which encrypts them).
  */
 export function encodeTokenEntry(entry: TokenEntry): Uint8Array {
-  return new TextEncoder().encode(
+  return utf8Encoder.encode(
     JSON.stringify({
       accessor: entry.accessor,
       policies: entry.policies,
@@ -70,7 +74,7 @@ export function encodeTokenEntry(entry: TokenEntry): Uint8Array {
  * @throws SyntaxError when the bytes are not JSON.
  */
 export function decodeTokenEntry(raw: Uint8Array): TokenEntry {
-  const j = JSON.parse(new TextDecoder().decode(raw)) as Record<string, unknown>;
+  const j = JSON.parse(utf8Decoder.decode(raw)) as Record<string, unknown>;
   return {
     accessor: String(j.accessor),
     policies: Array.isArray(j.policies) ? j.policies.map(String) : [],

@@ -173,7 +173,7 @@ export class TokenStore {
   async lookupAccessor(accessor: string): Promise<TokenRecord | undefined> {
     if (accessor.length === 0 || accessor.length > 512) return undefined;
     const raw = await this.#barrier.get(accessorPath(this.#key(), accessor));
-    return raw ? this.#byHash(new TextDecoder().decode(raw)) : undefined;
+    return raw ? this.#byHash(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')) : undefined;
   }
 
   /**
