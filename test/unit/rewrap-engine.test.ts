@@ -94,6 +94,34 @@ describe('rewrap job engine', () => {
     assert.deepEqual(await termsOf(storage), { 2: 9 });
   });
 
+  test('a page read ahead before a pause is read again on resume: an entry a client repaired meanwhile is not quarantined', async () => {
+    const { core, storage } = await rewrapCore();
+    await fill(core, 6);
+    const raw = (await storage.get('data/k002'))!;
+    raw[raw.length - 1]! ^= 1;
+    await storage.put('data/k002', raw); // on page 2: read and re-encrypted ahead while page 1 is written
+    await core.rotate();
+    const g = gate();
+    let commits = 0;
+    storage.beforeBatchIf = async () => {
+      if (++commits === 1) await g.wait();
+    };
+    const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
+    await g.reached;
+    await new Promise((resolve) => setImmediate(resolve)); // the read-ahead has prepared page 2
+    const pausing = core.rewrap.pause(job.job_id);
+    g.open();
+    assert.equal((await pausing).state, 'paused');
+    storage.beforeBatchIf = undefined;
+    await core.barrier.put('data/k002', enc('repaired by a client'));
+    await core.rewrap.resume(job.job_id);
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done.failures));
+    assert.equal(done.counts.failed, 0);
+    assert.equal(dec(await core.barrier.get('data/k002')), 'repaired by a client');
+  });
+
   test('an undecryptable entry is quarantined: left byte for byte, listed with its class, and the job ends completed_with_failures', async () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 4);

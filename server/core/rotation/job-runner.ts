@@ -211,6 +211,8 @@ export class RewrapService {
             return undefined;
           }
           if (this.#pauseRequested) {
+            // A pause can last any time: what was read ahead is read again on resume.
+            this.#pages.drop();
             job.state = 'paused';
             await this.#store.persist(job);
             this.#d.logger.info({ job_id: job.job_id }, 'rewrap job paused');

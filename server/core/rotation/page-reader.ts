@@ -43,6 +43,8 @@ export class PageReader {
   readonly #barrier: AesGcmBarrier;
   #chunk: Chunk | undefined;
   #ahead: Ahead | undefined;
+  /** Bumped by {@link drop}: a read that was under way then does not keep its entries. */
+  #generation = 0;
 
   constructor(rewrapper: PageRewrapper, barrier: AesGcmBarrier) {
     this.#rewrapper = rewrapper;
@@ -67,7 +69,8 @@ export class PageReader {
 
   /**
    * Starts reading the page after `after`; while rewrapping, it is also re-encrypted — on a later turn of the event
-   * loop, once the current page's write is under way.
+   * loop, once the current page's write is under way. Its re-encryptions count toward the target term's encryptions
+   * even if the page is then dropped (a pause, a seal): an over-count, the safe side of the rotation limit.
    */
   readAhead(job: JobRecord, storage: RewrapStorage, prefix: string, after: string, limit: number): void {
     const rewrapping = job.phase === 'rewrapping';
@@ -81,8 +84,9 @@ export class PageReader {
     this.#ahead = { at: position(job, after), result };
   }
 
-  /** Forgets what was read ahead (seal, end of the job). */
+  /** Forgets what was read ahead, including a read still under way (pause, seal, end of the job). */
   drop(): void {
+    this.#generation += 1;
     this.#ahead = undefined;
     this.#chunk = undefined;
   }
@@ -94,8 +98,10 @@ export class PageReader {
     if (chunk?.walk !== walk || chunk.after !== after || (chunk.entries.length < limit && !chunk.last)) {
       const want = Math.max(limit, READ_CHUNK);
       const forUpdate = job.phase === 'rewrapping';
+      const generation = this.#generation;
       const entries = await storage.scan({ prefix, limit: want, forUpdate, ...(after === null ? {} : { after }) });
       chunk = { walk, after, entries, last: entries.length < want };
+      if (generation !== this.#generation) return entries.slice(0, limit); // dropped meanwhile: keep nothing
     }
     const page = chunk.entries.slice(0, limit);
     chunk.entries = chunk.entries.slice(limit);

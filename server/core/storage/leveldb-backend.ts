@@ -182,7 +182,7 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
             else batch.del(op.key);
           }
         } catch (err) {
-          await batch.close();
+          await batch.close().catch(() => {}); // the operation's own error is the one to report
           throw err;
         }
         await batch.write({ sync: true });
