@@ -165,12 +165,17 @@ export function createPipeline(deps: PipelineDeps): RequestListener {
     const refusal = crossSiteRefusal(direct);
     if (refusal) return write(view, errors(403, [refusal]));
     if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/json';
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- the listener's request is the IncomingMessage body-parser expects
-    parseLarge(req, view, (err?: unknown) => {
-      if (err !== undefined) return write(view, replyForError(err, direct.path, log));
-      direct.body = (req as IncomingMessage & { body?: unknown }).body;
-      serveV1(direct, view).catch((e: unknown) => write(view, replyForError(e, direct.path, log)));
-    });
+    // The parser can throw before it calls back (a malformed header): express's router would catch that; so does this.
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- the listener's request is the IncomingMessage body-parser expects
+      parseLarge(req, view, (err?: unknown) => {
+        if (err !== undefined) return write(view, replyForError(err, direct.path, log));
+        direct.body = (req as IncomingMessage & { body?: unknown }).body;
+        serveV1(direct, view).catch((e: unknown) => write(view, replyForError(e, direct.path, log)));
+      });
+    } catch (err) {
+      write(view, replyForError(err, direct.path, log));
+    }
   };
 }
 
