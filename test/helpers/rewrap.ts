@@ -49,6 +49,16 @@ export function gate() {
   };
 }
 
+/** Holds the `n`th conditional batch (the commit of a rewrap page) at a gate until it is opened. */
+export function holdCommit(storage: HookedStorage, n: number) {
+  const g = gate();
+  let commits = 0;
+  storage.beforeBatchIf = async () => {
+    if (++commits === n) await g.wait();
+  };
+  return g;
+}
+
 /** Job states seen by the observer, in order. */
 export interface Recorder {
   states: JobState[];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readEntryHeader } from '../../server/core/barrier/entry-header.js';
 import { CofferError, isCofferError } from '../../server/core/errors.js';
-import { dec, enc, gate, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
+import { dec, enc, holdCommit, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
 
 const N = 3 * 5 + 2; // more than 3 × batch size + 1
 
@@ -75,11 +75,7 @@ describe('rewrap job engine', () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 10);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 1) await g.wait();
-    };
+    const g = holdCommit(storage, 1);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached; // page 1 is being written; the pages after it were read in the same scan
     await core.barrier.put('data/k007', enc('client wrote this'));
@@ -101,11 +97,7 @@ describe('rewrap job engine', () => {
     raw[raw.length - 1]! ^= 1;
     await storage.put('data/k002', raw); // on page 2: read and re-encrypted ahead while page 1 is written
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 1) await g.wait();
-    };
+    const g = holdCommit(storage, 1);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
     await new Promise((resolve) => setImmediate(resolve)); // the read-ahead has prepared page 2
@@ -146,11 +138,7 @@ describe('rewrap job engine', () => {
     const { core, storage, keys, recorder } = await rewrapCore();
     await fill(core, 12);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 2) await g.wait();
-    };
+    const g = holdCommit(storage, 2);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
     const sealing = core.seal();
@@ -174,11 +162,7 @@ describe('rewrap job engine', () => {
     const { core, storage, keys } = await rewrapCore();
     await fill(core, 12);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 2) await g.wait();
-    };
+    const g = holdCommit(storage, 2);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
     const sealing = core.seal();
@@ -197,11 +181,7 @@ describe('rewrap job engine', () => {
     const { core, storage, newCore, keys } = await rewrapCore();
     await fill(core, 20);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 3) await g.wait(); // the first core "dies" here: it never commits this page
-    };
+    const g = holdCommit(storage, 3); // the first core "dies" here: it never commits this page
     const job = await core.rewrap.start(spec({ execution: { batchSize: 3 } }));
     await g.reached;
     storage.beforeBatchIf = undefined;
@@ -219,11 +199,7 @@ describe('rewrap job engine', () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 10);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 2) await g.wait();
-    };
+    const g = holdCommit(storage, 2);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
     const pausing = core.rewrap.pause(job.job_id);
@@ -239,11 +215,7 @@ describe('rewrap job engine', () => {
     assert.equal((await core.rewrap.get(job.job_id)).state, 'completed');
 
     await core.rotate();
-    const g2 = gate();
-    commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 2) await g2.wait();
-    };
+    const g2 = holdCommit(storage, 2);
     const second = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g2.reached;
     const canceling = core.rewrap.cancel(second.job_id);
@@ -256,11 +228,7 @@ describe('rewrap job engine', () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 9);
     await core.rotate();
-    const g = gate();
-    let commits = 0;
-    storage.beforeBatchIf = async () => {
-      if (++commits === 3) await g.wait();
-    };
+    const g = holdCommit(storage, 3);
     const job = await core.rewrap.start(spec({ execution: { batchSize: 2 } }));
     await g.reached;
     await core.rotate(); // term 3, while the job targets term 2
