@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readEntryHeader } from '../../server/core/barrier/entry-header.js';
 import { CofferError, isCofferError } from '../../server/core/errors.js';
-import { dec, enc, holdCommit, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
+import { dec, enc, gate, holdCommit, rewrapCore, snapshot, spec, termsOf } from '../helpers/rewrap.js';
 
 const N = 3 * 5 + 2; // more than 3 × batch size + 1
 
@@ -193,6 +193,41 @@ describe('rewrap job engine', () => {
     assert.equal(done.resumes, 1);
     assert.deepEqual(await termsOf(storage), { 2: 20 });
     for (let i = 0; i < 20; i++) assert.equal(dec(await restarted.barrier.get(`data/k${String(i).padStart(3, '0')}`)), `v${i}`);
+  });
+
+  test('a restart in the counting pass goes back to its last checkpoint (every 5,000 entries) and the totals stay exact', async () => {
+    const { core, storage, newCore, keys } = await rewrapCore();
+    const n = 12_000;
+    const key = (i: number) => `data/k${String(i).padStart(5, '0')}`;
+    for (let i = 0; i < n; i += 1000)
+      await core.barrier.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, path: key(i + j), value: enc(`v${i + j}`) })));
+    await core.rotate();
+    // The counting pass reads pages of 1,000: the first core "dies" waiting for its eighth read.
+    const dying = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 8) await dying.wait();
+    };
+    const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/'] } }));
+    await dying.reached;
+    // The restarted core resumes from what was persisted: the cursor after 5,000 entries, with 5,000 counted.
+    const resumed = gate();
+    storage.beforeScan = resumed.wait;
+    const restarted = newCore();
+    await restarted.submitUnsealKey(keys[0]!);
+    await resumed.reached;
+    const persisted = await restarted.rewrap.get(job.job_id);
+    assert.equal(persisted.phase, 'counting');
+    assert.deepEqual(persisted.cursor, { prefix: 0, after: key(4999) });
+    assert.equal(persisted.totals.entries, 5000);
+    storage.beforeScan = undefined;
+    resumed.open();
+    await restarted.rewrap.idle();
+    const done = await restarted.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(done.totals.entries, n, 'nothing counted twice, nothing missed');
+    assert.equal(done.counts.rewrapped, n);
+    assert.deepEqual(await termsOf(storage), { 2: n });
   });
 
   test('pause flushes a checkpoint and stops; resume finishes; cancel stops for good with no rollback', async () => {

@@ -21,6 +21,12 @@ export { NO_REWRAP_OBSERVER, type JobNotifier, type RewrapDeps, type RewrapObser
 const SLICE_MS = 200;
 
 /**
+ * The counting and verifying passes only read: their cursor and counts are persisted after this many entries
+ * (and at the end of the pass, on pause, cancel and seal). A crash goes back at most this far, and recounts it.
+ */
+const READ_PASS_CHECKPOINT_ENTRIES = 5 * CENSUS_PAGE;
+
+/**
  * Rewrap jobs and the term census: the background work that moves stored entries to the active term and counts what
  * is left under each term. One job or census at a time. Each page of work runs under the lifecycle's read side, so a
  * seal waits for at most one page and never meets a half-written one; sealing pauses a job (`paused_sealed`) and
@@ -43,6 +49,8 @@ export class RewrapService {
   #pauseRequested = false;
   /** Aborted to end the loop's current wait (rate limit, retry delay) early. */
   #wake = new AbortController();
+  /** Entries the counting or verifying pass counted since the job was last persisted. */
+  #readSinceCheckpoint = 0;
   #cancelRequested = false;
 
   constructor(deps: RewrapDeps) {
@@ -304,8 +312,17 @@ export class RewrapService {
     const after = nextAfter(page, limit);
     // The next page is read (and re-encrypted) while this one is written: its I/O and crypto overlap this sync.
     if (after !== undefined) this.#pages.readAhead(job, storage, prefix, after, limit);
-    if (job.phase === 'counting' || job.phase === 'verifying') countPage(job, page, this.#d.barrier.activeKeyring);
-    else {
+    if (job.phase === 'counting' || job.phase === 'verifying') {
+      countPage(job, page, this.#d.barrier.activeKeyring);
+      this.#readSinceCheckpoint += page.length;
+      if (after !== undefined && this.#readSinceCheckpoint < READ_PASS_CHECKPOINT_ENTRIES) {
+        // Counts and cursor move together in memory; the record is persisted every few pages.
+        advanceCursor(job, after);
+        this.#reporter.report(job);
+        return page.length;
+      }
+      this.#readSinceCheckpoint = 0;
+    } else {
       const committed = await this.#rewrapper.commit(job, storage, prepared ?? this.#rewrapper.prepare(job, page), signal, after);
       if (committed === undefined) return undefined;
       if (committed) {

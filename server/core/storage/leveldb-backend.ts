@@ -29,6 +29,11 @@ const openInThisProcess = new Set<string>();
 
 /** Entries fetched per native call of a scan (LevelDB reserves room for the count asked, so it is bounded). */
 const SCAN_CHUNK = 1000;
+/**
+ * Bytes one native call of a scan may read (classic-level's default is 16 KiB: about 15 entries of 1 KiB per call,
+ * so a 1,000-entry page took some 70 round trips to the thread pool). At 4 MiB a page is one or two calls.
+ */
+const SCAN_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 /** The embedded default backend. Every write is synced to disk before it resolves. */
 export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalBatch {
@@ -144,7 +149,7 @@ export class LeveldbBackend implements StorageBackend, OrderedScan, ConditionalB
       const out: ScanEntry[] = [];
       const range = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix };
       const seq = this.#writes.seq; // before the iterator's snapshot
-      const it = this.#db.iterator({ ...range, limit });
+      const it = this.#db.iterator({ ...range, limit, highWaterMarkBytes: SCAN_HIGH_WATER_BYTES });
       try {
         // Entries in bulk (an await per entry costs more than reading it). `nextv` may return fewer than asked
         // before the end, so it is called until the page is full or the range is exhausted: a short page means "no more".
