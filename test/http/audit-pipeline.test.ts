@@ -22,6 +22,9 @@ class MapBarrier implements Barrier {
   get(p: string) {
     return Promise.resolve(this.data.get(p));
   }
+  has(p: string) {
+    return Promise.resolve(this.data.has(p));
+  }
   put(p: string, v: Uint8Array) {
     this.data.set(p, v);
     return Promise.resolve();

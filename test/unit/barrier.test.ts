@@ -94,6 +94,16 @@ describe('barrier security properties', () => {
     }
   });
 
+  test('an existence check decrypts nothing: true for a stored entry even one that no longer authenticates, false for a missing path', async () => {
+    const { storage, barrier } = await unsealedBarrier();
+    await barrier.put('secret/a', bytes(PLAINTEXT));
+    await storage.put('secret/b', (await storage.get('secret/a'))!); // a copy that does not authenticate at its path
+    assert.equal(await barrier.has('secret/a'), true);
+    assert.equal(await barrier.has('secret/b'), true);
+    assert.equal(await barrier.has('secret/c'), false);
+    await assert.rejects(barrier.get('secret/b'), (err) => isCofferError(err, 'integrity'));
+  });
+
   test('a wrong root key cannot unseal and a sealed barrier refuses every operation', async () => {
     const { storage, barrier } = await unsealedBarrier();
     await barrier.put('a', bytes('v'));
@@ -102,6 +112,7 @@ describe('barrier security properties', () => {
     await assert.rejects(barrier.get('a'), (err) => isCofferError(err, 'sealed'));
     await assert.rejects(barrier.put('a', bytes('w')), (err) => isCofferError(err, 'sealed'));
     await assert.rejects(barrier.list(''), (err) => isCofferError(err, 'sealed'));
+    await assert.rejects(barrier.has('a'), (err) => isCofferError(err, 'sealed'));
     const other = new AesGcmBarrier(storage);
     await assert.rejects(other.unseal(key()), (err) => isCofferError(err, 'invalid_key'));
   });

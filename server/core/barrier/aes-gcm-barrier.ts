@@ -308,6 +308,11 @@ export class AesGcmBarrier implements Barrier {
     return this.decrypt(path, entry);
   }
 
+  async has(path: string): Promise<boolean> {
+    this.#requireKeyring();
+    return (await this.#storage.get(path)) !== undefined;
+  }
+
   /** Decrypts a stored entry read from `path`. */
   decrypt(path: string, entry: Uint8Array): Uint8Array {
     return this.#decrypt(this.#requireKeyring(), path, entry);

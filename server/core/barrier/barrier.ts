@@ -12,6 +12,11 @@ export type BarrierOp = { type: 'put'; path: string; value: Uint8Array } | { typ
 export interface Barrier {
   readonly sealed: boolean;
   get(path: string): Promise<Uint8Array | undefined>;
+  /**
+   * Whether an entry is stored at `path`, without decrypting it (an existence check before a write: `create` or
+   * `update`). @throws CofferError `sealed`.
+   */
+  has(path: string): Promise<boolean>;
   put(path: string, value: Uint8Array): Promise<void>;
   delete(path: string): Promise<void>;
   list(prefix: string): Promise<string[]>;

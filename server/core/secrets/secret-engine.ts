@@ -39,6 +39,9 @@ export class BarrierView {
   get(path: string) {
     return this.barrier.get(this.prefix + path);
   }
+  has(path: string) {
+    return this.barrier.has(this.prefix + path);
+  }
   list(path: string) {
     return this.barrier.list(this.prefix + path);
   }

@@ -16,7 +16,7 @@ export class KvV1 implements SecretEngine {
   ) {}
 
   async exists(path: string): Promise<boolean> {
-    return path !== '' && (await this.view.get(path)) !== undefined;
+    return path !== '' && (await this.view.has(path));
   }
 
   async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {

@@ -54,7 +54,8 @@ export class KvV2 implements SecretEngine {
 
   async exists(path: string): Promise<boolean> {
     const { kind, key } = split(path);
-    if (kind === 'data' || kind === 'metadata') return key !== '' && (await this.#metadata(key)) !== undefined;
+    // Whether the metadata entry is there; reading it (decrypting, parsing) is left to the write itself.
+    if (kind === 'data' || kind === 'metadata') return key !== '' && (await this.view.has(`metadata/${key}`));
     return true; // delete/undelete/destroy/config are updates, as in Vault
   }
 
