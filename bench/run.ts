@@ -425,7 +425,8 @@ async function rewrapFigures(dir: string): Promise<void> {
       await server.core.rewrap.idle();
       const seconds = (performance.now() - started) / 1000;
       const done = await server.core.rewrap.get(job.job_id);
-      if (done.state !== 'completed' || done.counts.rewrapped !== REWRAP_ENTRIES) throw new Error(`rewrap bench job ended ${done.state}`);
+      if (done.state !== 'completed' || done.counts.rewrapped !== REWRAP_ENTRIES)
+        throw new Error(`rewrap bench job ended ${done.state} with ${done.counts.rewrapped} of ${REWRAP_ENTRIES} entries rewrapped`);
       jobRates.push(done.counts.rewrapped / seconds);
 
       await settle();

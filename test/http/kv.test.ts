@@ -157,6 +157,39 @@ describe('KV version 2', () => {
   });
 });
 
+describe('a write over an entry that no longer decrypts', () => {
+  /** Flips the last byte (the tag) of the only stored entry whose path ends with `suffix`. */
+  async function tamper(server: Awaited<ReturnType<typeof ready>>['server'], suffix: string): Promise<string> {
+    const paths: string[] = [];
+    for (const mount of await server.storage.list('logical/'))
+      for (const path of await server.storage.list(`logical/${mount}`)) paths.push(`logical/${mount}${path}`);
+    const metadata = await Promise.all(paths.filter((p) => p.endsWith('/')).map((p) => server.storage.list(p).then((ks) => ks.map((k) => p + k))));
+    const victim = [...paths, ...metadata.flat()].find((p) => p.endsWith(suffix))!;
+    const bytes = Buffer.from((await server.storage.get(victim))!);
+    bytes[bytes.length - 1]! ^= 1;
+    await server.storage.put(victim, bytes);
+    return victim;
+  }
+
+  test('is refused with an integrity error and leaves the entry as it is, on KV v1 and on KV v2', async (t) => {
+    const { server, api } = await ready(t);
+    await api('POST', 'sys/mounts/kv', { type: 'kv' });
+    await api('POST', 'sys/mounts/secret', { type: 'kv-v2' });
+    await api('PUT', 'kv/tampered-v1', { v: '1' });
+    await api('PUT', 'secret/data/tampered-v2', { data: { v: '1' } });
+    for (const [suffix, path, body] of [
+      ['tampered-v1', 'kv/tampered-v1', { v: '2' }],
+      ['metadata/tampered-v2', 'secret/data/tampered-v2', { data: { v: '2' } }],
+    ] as const) {
+      const victim = await tamper(server, suffix);
+      const before = Buffer.from((await server.storage.get(victim))!).toString('hex');
+      const write = await api('PUT', path, body);
+      assert.equal(write.status, 500, `${path}: ${JSON.stringify(write.body)}`);
+      assert.equal(Buffer.from((await server.storage.get(victim))!).toString('hex'), before, `${path} was not replaced`);
+    }
+  });
+});
+
 test("?help=1 answers the path's description instead of its data, and needs a token with a capability there", async (t) => {
   const server = await startTestServer(t);
   const init = await initServer(server, 1, 1);

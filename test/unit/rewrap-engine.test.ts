@@ -230,6 +230,43 @@ describe('rewrap job engine', () => {
     assert.deepEqual(await termsOf(storage), { 2: n });
   });
 
+  test('a seal between two counting checkpoints persists the progress made since the last one, and the totals stay exact', async () => {
+    const { core, storage, keys } = await rewrapCore();
+    const n = 9_000;
+    const key = (i: number) => `data/k${String(i).padStart(5, '0')}`;
+    for (let i = 0; i < n; i += 1000)
+      await core.barrier.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, path: key(i + j), value: enc(`v${i + j}`) })));
+    await core.rotate();
+    // Seven pages counted (the last checkpoint was after five), the eighth read waits: the seal comes then.
+    const eighth = gate();
+    let scans = 0;
+    storage.beforeScan = async () => {
+      if (++scans === 8) await eighth.wait();
+    };
+    const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/'] } }));
+    await eighth.reached;
+    const sealing = core.seal();
+    eighth.open();
+    await sealing;
+    storage.beforeScan = undefined;
+    // What the seal persisted is what a restart would resume from: seven pages, not five.
+    const resumed = gate();
+    storage.beforeScan = resumed.wait;
+    await core.submitUnsealKey(keys[0]!);
+    await resumed.reached;
+    const persisted = await core.rewrap.get(job.job_id);
+    assert.equal(persisted.phase, 'counting');
+    assert.deepEqual(persisted.cursor, { prefix: 0, after: key(6999) });
+    assert.equal(persisted.totals.entries, 7000);
+    storage.beforeScan = undefined;
+    resumed.open();
+    await core.rewrap.idle();
+    const done = await core.rewrap.get(job.job_id);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal(done.totals.entries, n);
+    assert.deepEqual(await termsOf(storage), { 2: n });
+  });
+
   test('pause flushes a checkpoint and stops; resume finishes; cancel stops for good with no rollback', async () => {
     const { core, storage } = await rewrapCore();
     await fill(core, 10);

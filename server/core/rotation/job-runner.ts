@@ -193,6 +193,7 @@ export class RewrapService {
       return;
     }
     this.#pauseRequested = false;
+    this.#readSinceCheckpoint = 0; // the job starts (or resumes) from what is persisted
     this.#cancelRequested = false;
     this.#driving = this.#loop().finally(() => {
       this.#driving = undefined;
@@ -260,6 +261,7 @@ export class RewrapService {
         try {
           const persisted = await this.#d.lifecycle.whileUnsealed(() => this.#store.read(job.job_id));
           if (persisted) Object.assign(job, persisted);
+          this.#readSinceCheckpoint = 0;
         } catch {
           // sealed or storage still failing: the next attempt tells
         }
@@ -321,7 +323,6 @@ export class RewrapService {
         this.#reporter.report(job);
         return page.length;
       }
-      this.#readSinceCheckpoint = 0;
     } else {
       const committed = await this.#rewrapper.commit(job, storage, prepared ?? this.#rewrapper.prepare(job, page), signal, after);
       if (committed === undefined) return undefined;
@@ -334,6 +335,7 @@ export class RewrapService {
     advanceCursor(job, after);
     markCheckpoint(job, this.#d.clock.now());
     await this.#store.persist(job);
+    this.#readSinceCheckpoint = 0;
     this.#reporter.report(job);
     if (job.phase === 'rewrapping') this.#reporter.progress(job);
     return page.length;

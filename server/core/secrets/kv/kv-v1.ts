@@ -16,7 +16,10 @@ export class KvV1 implements SecretEngine {
   ) {}
 
   async exists(path: string): Promise<boolean> {
-    return path !== '' && (await this.view.has(path));
+    // Read through the barrier, not just looked up: a KV v1 write never reads the old value, so this is where an
+    // entry that no longer decrypts is noticed (an integrity error and its metric, as in Vault) instead of being
+    // silently replaced.
+    return path !== '' && (await this.view.get(path)) !== undefined;
   }
 
   async handle(req: LogicalRequest): Promise<LogicalResponse | undefined> {

@@ -54,7 +54,8 @@ export class KvV2 implements SecretEngine {
 
   async exists(path: string): Promise<boolean> {
     const { kind, key } = split(path);
-    // Whether the metadata entry is there; reading it (decrypting, parsing) is left to the write itself.
+    // Whether the metadata entry is there; reading it (decrypting, parsing) is left to the change itself: every KV v2
+    // change reads the metadata, so an entry that no longer decrypts still fails the request, after the ACL check.
     if (kind === 'data' || kind === 'metadata') return key !== '' && (await this.view.has(`metadata/${key}`));
     return true; // delete/undelete/destroy/config are updates, as in Vault
   }
