@@ -10,6 +10,23 @@ async function fill(core: Awaited<ReturnType<typeof rewrapCore>>['core'], n: num
   for (let i = 0; i < n; i++) await core.barrier.put(`${prefix}${String(i).padStart(3, '0')}`, enc(`v${i}`));
 }
 
+/** `n` entries under `data/k00000`…, written 1,000 per batch (enough for several counting checkpoints). */
+const bulkKey = (i: number) => `data/k${String(i).padStart(5, '0')}`;
+async function fillBulk(core: Awaited<ReturnType<typeof rewrapCore>>['core'], n: number) {
+  for (let i = 0; i < n; i += 1000)
+    await core.barrier.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, path: bulkKey(i + j), value: enc(`v${i + j}`) })));
+}
+
+/** Holds the `n`th scan (the counting pass reads pages of 1,000) at a gate until it is opened. */
+function holdScan(storage: Awaited<ReturnType<typeof rewrapCore>>['storage'], n: number) {
+  const g = gate();
+  let scans = 0;
+  storage.beforeScan = async () => {
+    if (++scans === n) await g.wait();
+  };
+  return g;
+}
+
 describe('rewrap job engine', () => {
   test('one job rewraps more than 3 × batch size + 1 old entries, all of them (no paging over a shrinking set)', async () => {
     const { core, storage } = await rewrapCore();
@@ -198,16 +215,10 @@ describe('rewrap job engine', () => {
   test('a restart in the counting pass goes back to its last checkpoint (every 5,000 entries) and the totals stay exact', async () => {
     const { core, storage, newCore, keys } = await rewrapCore();
     const n = 12_000;
-    const key = (i: number) => `data/k${String(i).padStart(5, '0')}`;
-    for (let i = 0; i < n; i += 1000)
-      await core.barrier.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, path: key(i + j), value: enc(`v${i + j}`) })));
+    await fillBulk(core, n);
     await core.rotate();
     // The counting pass reads pages of 1,000: the first core "dies" waiting for its eighth read.
-    const dying = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 8) await dying.wait();
-    };
+    const dying = holdScan(storage, 8);
     const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/'] } }));
     await dying.reached;
     // The restarted core resumes from what was persisted: the cursor after 5,000 entries, with 5,000 counted.
@@ -218,7 +229,7 @@ describe('rewrap job engine', () => {
     await resumed.reached;
     const persisted = await restarted.rewrap.get(job.job_id);
     assert.equal(persisted.phase, 'counting');
-    assert.deepEqual(persisted.cursor, { prefix: 0, after: key(4999) });
+    assert.deepEqual(persisted.cursor, { prefix: 0, after: bulkKey(4999) });
     assert.equal(persisted.totals.entries, 5000);
     storage.beforeScan = undefined;
     resumed.open();
@@ -233,16 +244,10 @@ describe('rewrap job engine', () => {
   test('a seal between two counting checkpoints persists the progress made since the last one, and the totals stay exact', async () => {
     const { core, storage, keys } = await rewrapCore();
     const n = 9_000;
-    const key = (i: number) => `data/k${String(i).padStart(5, '0')}`;
-    for (let i = 0; i < n; i += 1000)
-      await core.barrier.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, path: key(i + j), value: enc(`v${i + j}`) })));
+    await fillBulk(core, n);
     await core.rotate();
     // Seven pages counted (the last checkpoint was after five), the eighth read waits: the seal comes then.
-    const eighth = gate();
-    let scans = 0;
-    storage.beforeScan = async () => {
-      if (++scans === 8) await eighth.wait();
-    };
+    const eighth = holdScan(storage, 8);
     const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/'] } }));
     await eighth.reached;
     const sealing = core.seal();
@@ -256,7 +261,7 @@ describe('rewrap job engine', () => {
     await resumed.reached;
     const persisted = await core.rewrap.get(job.job_id);
     assert.equal(persisted.phase, 'counting');
-    assert.deepEqual(persisted.cursor, { prefix: 0, after: key(6999) });
+    assert.deepEqual(persisted.cursor, { prefix: 0, after: bulkKey(6999) });
     assert.equal(persisted.totals.entries, 7000);
     storage.beforeScan = undefined;
     resumed.open();
