@@ -27,6 +27,30 @@ function holdScan(storage: Awaited<ReturnType<typeof rewrapCore>>['storage'], n:
   return g;
 }
 
+/**
+ * Unseals `core` with its first scan held, so the job it loads can be read exactly as persisted before any new page;
+ * `finish()` then lets the job run to its end and returns it.
+ */
+async function unsealHoldingFirstScan(
+  core: Awaited<ReturnType<typeof rewrapCore>>['core'],
+  storage: Awaited<ReturnType<typeof rewrapCore>>['storage'],
+  key: Uint8Array,
+  jobId: string,
+) {
+  const resumed = gate();
+  storage.beforeScan = resumed.wait;
+  await core.submitUnsealKey(key);
+  await resumed.reached;
+  const persisted = await core.rewrap.get(jobId);
+  const finish = async () => {
+    storage.beforeScan = undefined;
+    resumed.open();
+    await core.rewrap.idle();
+    return core.rewrap.get(jobId);
+  };
+  return { persisted, finish };
+}
+
 describe('rewrap job engine', () => {
   test('one job rewraps more than 3 × batch size + 1 old entries, all of them (no paging over a shrinking set)', async () => {
     const { core, storage } = await rewrapCore();
@@ -222,19 +246,11 @@ describe('rewrap job engine', () => {
     const job = await core.rewrap.start(spec({ selection: { prefixes: ['data/'] } }));
     await dying.reached;
     // The restarted core resumes from what was persisted: the cursor after 5,000 entries, with 5,000 counted.
-    const resumed = gate();
-    storage.beforeScan = resumed.wait;
-    const restarted = newCore();
-    await restarted.submitUnsealKey(keys[0]!);
-    await resumed.reached;
-    const persisted = await restarted.rewrap.get(job.job_id);
+    const { persisted, finish } = await unsealHoldingFirstScan(newCore(), storage, keys[0]!, job.job_id);
     assert.equal(persisted.phase, 'counting');
     assert.deepEqual(persisted.cursor, { prefix: 0, after: bulkKey(4999) });
     assert.equal(persisted.totals.entries, 5000);
-    storage.beforeScan = undefined;
-    resumed.open();
-    await restarted.rewrap.idle();
-    const done = await restarted.rewrap.get(job.job_id);
+    const done = await finish();
     assert.equal(done.state, 'completed', JSON.stringify(done));
     assert.equal(done.totals.entries, n, 'nothing counted twice, nothing missed');
     assert.equal(done.counts.rewrapped, n);
@@ -255,18 +271,11 @@ describe('rewrap job engine', () => {
     await sealing;
     storage.beforeScan = undefined;
     // What the seal persisted is what a restart would resume from: seven pages, not five.
-    const resumed = gate();
-    storage.beforeScan = resumed.wait;
-    await core.submitUnsealKey(keys[0]!);
-    await resumed.reached;
-    const persisted = await core.rewrap.get(job.job_id);
+    const { persisted, finish } = await unsealHoldingFirstScan(core, storage, keys[0]!, job.job_id);
     assert.equal(persisted.phase, 'counting');
     assert.deepEqual(persisted.cursor, { prefix: 0, after: bulkKey(6999) });
     assert.equal(persisted.totals.entries, 7000);
-    storage.beforeScan = undefined;
-    resumed.open();
-    await core.rewrap.idle();
-    const done = await core.rewrap.get(job.job_id);
+    const done = await finish();
     assert.equal(done.state, 'completed', JSON.stringify(done));
     assert.equal(done.totals.entries, n);
     assert.deepEqual(await termsOf(storage), { 2: n });
