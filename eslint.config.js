@@ -50,6 +50,7 @@ const boundaries = {
   scope: ['server/', 'cli/', 'shared/', 'lib/'],
   owners: [
     { name: 'level', onlyIn: ['server/core/storage/leveldb-backend.ts'] },
+    { name: 'lru-cache', onlyIn: ['server/core/storage/cached-backend.ts'] },
     { name: 'pg', onlyIn: ['server/core/storage/postgresql/'] },
     { name: 'openpgp', onlyIn: ['server/core/pgp/'] },
     { name: 'shamir-secret-sharing', onlyIn: ['server/core/seal/shamir.ts'] },

@@ -2,9 +2,9 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`): the functions with the most self time, and self time per package
  * or source folder. Usage: `node --import tsx bench/profile-summary.ts <file.cpuprofile> [top]`.
  *
- * To profile the server under load: `COFFER_BENCH_ONLY=http COFFER_BENCH_TARGETS="cache on" COFFER_BENCH_CONNECTIONS=32
- * node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/run.ts` (the load generator is another process, so the
- * profile is the server's).
+ * To profile the servers under load: `COFFER_BENCH_ONLY=http COFFER_BENCH_CONNECTIONS=32
+ * COFFER_BENCH_TARGET_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench` (every target is its own process and
+ * writes its own profile; the load generator is another process again).
  */
 import { readFileSync } from 'node:fs';
 

@@ -6,9 +6,10 @@
  *    and off; and with one file audit device: what auditing every request costs), on PostgreSQL when it is installed
  *    (a throwaway local cluster, HA enabled: one active node, every write fenced), next to a bare express handler
  *    returning the same JSON (the framework + network floor). The load generator (autocannon) runs in its own
- *    process (bench/load-runner.ts); rounds alternate between the targets, 32 and 1 connections, and each figure is
- *    the median of the rounds. The bench process's CPU time per request is reported too: on a machine shared with
- *    other jobs it is steadier than throughput.
+ *    process (bench/load-runner.ts), and so does every target (bench/target-runner.ts: its own heap, event loop and
+ *    garbage collector, so one target's GC or compaction is never counted in another's round); rounds alternate
+ *    between the targets, 32 and 1 connections, and each figure is the median of the rounds. Each target's process CPU
+ *    time per request is reported too: on a machine shared with other jobs it is steadier than throughput.
  * 2. Rotate and rekey latency with 100 and with 100,000 stored entries: both must stay flat.
  * 3. Unseal latency at the threshold; a server process's start-up to listening and its RSS with 100,000 entries;
  *    the read cache's memory with all 100,000 entries read through it.
@@ -16,30 +17,27 @@
  *    the time of a census over 100,000 entries.
  *
  * Environment: COFFER_BENCH_SECONDS (per round, 5), COFFER_BENCH_ROUNDS (≥ 3), COFFER_BENCH_CONNECTIONS ("32,1"),
- * COFFER_BENCH_TARGETS (names to keep, e.g. "cache on" for a profile), COFFER_BENCH_ONLY=http (load part only) or =rewrap (part 4 only), COFFER_BENCH_REWRAP_ENTRIES (20000).
+ * COFFER_BENCH_TARGETS (names to keep, e.g. "cache on" for a profile), COFFER_BENCH_ONLY=http (load part only) or =rewrap (part 4 only), COFFER_BENCH_REWRAP_ENTRIES (20000),
+ * COFFER_BENCH_TARGET_FLAGS (node flags for the target processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
-import { parseConfig, type ServerConfig } from '../server/config/load-config.js';
 import { aeadOpen, aeadSeal } from '../server/core/barrier/aead.js';
 import { parseRewrapSpec } from '../server/core/rotation/rewrap-spec.js';
-import { CachedBackend } from '../server/core/storage/cached-backend.js';
-import { GroupCommitBackend } from '../server/core/storage/group-commit-backend.js';
 import { LeveldbBackend } from '../server/core/storage/leveldb-backend.js';
-import type { StorageBackend } from '../server/core/storage/storage-backend.js';
-import { createLogger } from '../server/log/logger.js';
-import { startCoffer, type RunningCoffer } from '../server/start.js';
+import type { RunningCoffer } from '../server/start.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
+import { call, kvServer, KEYS, leveldbConfigText, postgresConfigText, serverConfig } from './kv-server.js';
 import type { LoadJob, LoadResult } from './load-runner.js';
+import type { TargetJob, TargetReady, TargetUsage } from './target-runner.js';
 
 interface Row {
   name: string;
@@ -57,82 +55,73 @@ const CONNECTIONS = (process.env.COFFER_BENCH_CONNECTIONS ?? '32,1').split(',').
 const TARGETS = process.env.COFFER_BENCH_TARGETS?.split(',');
 /** `http` runs only the load part (profiling, quick checks); `rewrap` only the rewrap and census figures. */
 const ONLY = process.env.COFFER_BENCH_ONLY;
-const KEYS = 100;
+/** Extra node flags for the target processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the servers. */
+const TARGET_FLAGS = process.env.COFFER_BENCH_TARGET_FLAGS?.split(' ').filter(Boolean) ?? [];
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-function serverConfig(dir: string, disableCache = false) {
-  return parseConfig(
-    `storage "leveldb" { path = "${dir}" }\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}\ndisable_cache = ${disableCache}\n`,
-  );
+/** A load target in its own process (bench/target-runner.ts), asked for its CPU time around each round. */
+interface Target {
+  name: string;
+  url: string;
+  token: string;
+  /** Whether the target's group commit counts synced batches (the LevelDB Coffer targets). */
+  counts: boolean;
+  usage(): Promise<TargetUsage>;
+  close(): Promise<void>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bench reads fields straight out of JSON replies
-async function call(base: string, method: string, p: string, body?: unknown, token?: string): Promise<any> {
-  const res = await fetch(`${base}/v1/${p}`, {
-    method,
-    headers: token ? { 'X-Vault-Token': token } : {},
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+async function startTarget(name: string, job: TargetJob, counts = false): Promise<Target> {
+  const child = spawn(process.execPath, [...TARGET_FLAGS, '--import', 'tsx', path.join(BENCH_DIR, 'target-runner.ts')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const answer = async (): Promise<unknown> => {
+    const next = await lines.next();
+    if (next.done === true) throw new Error(`bench target "${name}" exited`);
+    return JSON.parse(next.value);
+  };
+  child.stdin.write(JSON.stringify(job) + '\n');
+  const ready = (await answer()) as TargetReady;
+  return {
+    name,
+    url: ready.url,
+    token: ready.token ?? '',
+    counts,
+    usage: async () => {
+      child.stdin.write('usage\n');
+      return (await answer()) as TargetUsage;
+    },
+    close: async () => {
+      child.stdin.end('close\n');
+      const [code] = await exited;
+      if (code !== 0) throw new Error(`bench target "${name}" exited with ${code}`);
+    },
+  };
 }
 
-/** An unsealed server with a KV v2 mount, KEYS secrets, and a token whose policy allows only that mount. */
-async function kvServer(config: ServerConfig): Promise<{ server: RunningCoffer; token: string; root: string; keys: string[] }> {
-  const server = await startCoffer(config, { logger: createLogger('silent'), maintenanceIntervalMs: 0 });
-  const init = await call(server.url, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
-  for (const key of init.keys.slice(0, 3)) await call(server.url, 'PUT', 'sys/unseal', { key });
-  // An HA node serves once it holds the lock (sys/health answers 200 only on the active node).
-  while ((await fetch(`${server.url}/v1/sys/health`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-  const root = init.root_token as string;
-  await call(server.url, 'POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, root);
-  await call(server.url, 'PUT', 'sys/policies/acl/app', { policy: 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }' }, root);
-  const token = (await call(server.url, 'POST', 'auth/token/create', { policies: ['app'] }, root)).auth.client_token as string;
-  for (let i = 0; i < KEYS; i++)
-    await call(server.url, 'PUT', `secret/data/app/k${i}`, { data: { user: `app-${i}`, password: 'x'.repeat(32) } }, token);
-  return { server, token, root, keys: init.keys };
-}
+type Measured = LoadResult & { cpuMicros: number; groups: number };
 
-/** The load generator in its own process (bench/load-runner.ts): the job goes in on stdin, the result comes out on stdout. */
-async function runLoad(job: LoadJob): Promise<LoadResult & { cpuMicros: number }> {
+/**
+ * The load generator in its own process (bench/load-runner.ts): the job goes in on stdin, the result comes out on
+ * stdout. The target's own process CPU time per answered request is measured around it: a figure the other jobs
+ * sharing the machine distort far less than throughput.
+ */
+async function runLoad(target: Target, job: LoadJob): Promise<Measured> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'load-runner.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += String(d)));
-  // The servers live in this process and only the one under load works, so this process's CPU time per answered
-  // request is the target's cost — a figure the other jobs sharing the machine distort far less than throughput.
-  const cpu = process.cpuUsage();
+  const before = await target.usage();
   child.stdin.end(JSON.stringify(job));
   const [code] = (await once(child, 'exit')) as [number | null];
-  const used = process.cpuUsage(cpu);
+  const after = await target.usage();
   if (code !== 0) throw new Error(`load runner exited with ${code}`);
-  const result = JSON.parse(out) as LoadResult & { cpuMicros: number };
-  result.cpuMicros = (used.user + used.system) / Math.max(1, result.requests);
+  const result = JSON.parse(out) as LoadResult;
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(
       `${job.method} ${job.url} had ${result.non2xx} non-2xx answers and ${result.errors} errors (by status: ${JSON.stringify(result.statusCodes)})`,
     );
-  return result;
-}
-
-/** The floor: express answering the same JSON a KV v2 read and write answer, with no auth, storage or crypto. */
-async function bareExpress(readBody: string, writeBody: string): Promise<{ url: string; close(): Promise<void> }> {
-  const app = express();
-  app.use(express.json({ type: () => true }));
-  app.get('/v1/secret/data/*path', (_req, res) => res.type('application/json').send(readBody));
-  app.put('/v1/secret/data/*path', (_req, res) => res.type('application/json').send(writeBody));
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** Synced batches the server's group commit wrote so far (the layer sits under the read cache when that is on). */
-function groupsOf(storage: StorageBackend): number {
-  const below = storage instanceof CachedBackend ? storage.inner : storage;
-  return below instanceof GroupCommitBackend ? below.groupsWritten : 0;
+  return { ...result, cpuMicros: (after.cpuMicros - before.cpuMicros) / Math.max(1, result.requests), groups: after.groups - before.groups };
 }
 
 function median(values: number[]): number {
@@ -142,123 +131,117 @@ function median(values: number[]): number {
 }
 
 /**
- * KV v2 reads and writes with a policy token against Coffer with its storage cache on and off, alternating round by
- * round with a bare express handler serving the same JSON (so a load spike on the shared machine hits all targets
- * alike). Each figure is the median of ROUNDS rounds; the ratios compare medians.
+ * The rounds: for each connection count and operation, ROUNDS rounds alternating over the targets (so a load spike on
+ * the shared machine hits all targets alike); each figure is the median of its rounds, and the ratios compare medians.
  */
-async function httpLoad(dir: string): Promise<void> {
-  const cached = await kvServer(serverConfig(path.join(dir, 'kv-cache')));
-  const uncached = await kvServer(serverConfig(path.join(dir, 'kv-nocache'), true));
-  // One file audit device: every request and response is HMAC'd and appended to a file.
-  const audited = await kvServer(serverConfig(path.join(dir, 'kv-audit')));
-  await call(audited.server.url, 'PUT', 'sys/audit/file', { type: 'file', options: { file_path: path.join(dir, 'audit.log') } }, audited.root);
-  // PostgreSQL when installed (a row says why not otherwise).
-  const pgSkip = postgresSkipReason();
-  let cluster: TestPostgres | undefined;
-  let postgres: Awaited<ReturnType<typeof kvServer>> | undefined;
-  if (pgSkip === undefined) {
-    cluster = await startPostgres();
-    postgres = await kvServer(
-      parseConfig(
-        `storage "postgresql" {\n connection_url = "${cluster.url}"\n ha_enabled = "true"\n}\nlistener "tcp" {\n address = "127.0.0.1:0"\n tls_disable = true\n}`,
-      ),
-    );
-  } else {
-    process.stderr.write(`PostgreSQL rows skipped: ${pgSkip}\n`);
-  }
-  const readBody = JSON.stringify(await call(cached.server.url, 'GET', 'secret/data/app/k1', undefined, cached.token));
-  const writeBody = JSON.stringify(await call(cached.server.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, cached.token));
-  const bare = await bareExpress(readBody, writeBody);
-  const targets = [
-    { name: 'bare express, same JSON', url: bare.url, token: cached.token, groups: undefined },
-    { name: 'Coffer, cache on', url: cached.server.url, token: cached.token, groups: () => groupsOf(cached.server.storage) },
-    { name: 'Coffer, cache off', url: uncached.server.url, token: uncached.token, groups: () => groupsOf(uncached.server.storage) },
-    {
-      name: 'Coffer, cache on, one file audit device',
-      url: audited.server.url,
-      token: audited.token,
-      groups: () => groupsOf(audited.server.storage),
-    },
-    ...(postgres
-      ? [{ name: 'Coffer on PostgreSQL (HA, fenced writes), cache on', url: postgres.server.url, token: postgres.token, groups: undefined }]
-      : []),
-  ].filter((t) => TARGETS === undefined || TARGETS.some((f) => t.name.includes(f)));
+async function loadRounds(targets: Target[]): Promise<void> {
   const body = JSON.stringify({ data: { user: 'bench', password: 'y'.repeat(32) } });
-  try {
-    for (const connections of CONNECTIONS) {
-      for (const op of ['read', 'write'] as const) {
-        const results = new Map<string, Array<LoadResult & { cpuMicros: number }>>(targets.map((t) => [t.name, []]));
-        const fsyncs = new Map<string, number>();
-        for (let round = 0; round < ROUNDS; round++) {
-          for (const t of targets) {
-            // All targets share this process: the LevelDB compaction a write round leaves behind would otherwise run
-            // during the next target's round and be counted against it.
-            if (op === 'write') await settle();
-            const groupsBefore = t.groups?.() ?? 0;
-            results.get(t.name)!.push(
-              await runLoad({
-                url: t.url,
-                method: op === 'read' ? 'GET' : 'PUT',
-                pathPrefix: '/v1/secret/data/app/k',
-                keys: KEYS,
-                token: t.token,
-                ...(op === 'write' ? { body } : {}),
-                connections,
-                seconds: LOAD_SECONDS,
-              }),
-            );
-            fsyncs.set(t.name, (fsyncs.get(t.name) ?? 0) + (t.groups?.() ?? 0) - groupsBefore);
-          }
-        }
-        const med = (name: string, f: (r: LoadResult & { cpuMicros: number }) => number) => median(results.get(name)!.map(f));
+  for (const connections of CONNECTIONS) {
+    for (const op of ['read', 'write'] as const) {
+      const results = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
+      // Every target is a fresh process: one unrecorded round first, so no figure includes JIT warm-up.
+      for (let round = -1; round < ROUNDS; round++) {
         for (const t of targets) {
-          row(
-            `${connections} conn, KV ${op}: ${t.name}, throughput`,
-            med(t.name, (r) => r.rps),
-            'req/s',
-          );
-          row(
-            `${connections} conn, KV ${op}: ${t.name}, p99 latency`,
-            med(t.name, (r) => r.p99),
-            'ms',
-          );
-          row(
-            `${connections} conn, KV ${op}: ${t.name}, server CPU per request`,
-            med(t.name, (r) => r.cpuMicros),
-            'µs',
-          );
-          if (op === 'write' && t.groups) {
-            const writes = results.get(t.name)!.reduce((sum, r) => sum + r.requests, 0);
-            row(`${connections} conn, KV ${op}: ${t.name}, synced LevelDB batches per write (group commit)`, fsyncs.get(t.name)! / writes, '×');
-          }
-        }
-        const floor = targets.find((t) => t.name.startsWith('bare'));
-        if (!floor) continue;
-        for (const t of targets.filter((x) => x !== floor)) {
-          row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
-          row(
-            `${connections} conn, KV ${op}: ${t.name} / bare, p99`,
-            med(t.name, (r) => r.p99) /
-              Math.max(
-                1,
-                med(floor.name, (r) => r.p99),
-              ),
-            '×',
-          );
-          row(
-            `${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`,
-            med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros),
-            '×',
-          );
+          // The machine's disk is shared: the LevelDB compaction a write round leaves behind settles first.
+          if (op === 'write') await settle();
+          const measured = await runLoad(t, {
+            url: t.url,
+            method: op === 'read' ? 'GET' : 'PUT',
+            pathPrefix: '/v1/secret/data/app/k',
+            keys: KEYS,
+            token: t.token,
+            ...(op === 'write' ? { body } : {}),
+            connections,
+            seconds: round < 0 ? Math.min(2, LOAD_SECONDS) : LOAD_SECONDS,
+          });
+          if (round >= 0) results.get(t.name)!.push(measured);
         }
       }
+      const med = (name: string, f: (r: Measured) => number) => median(results.get(name)!.map(f));
+      for (const t of targets) {
+        row(
+          `${connections} conn, KV ${op}: ${t.name}, throughput`,
+          med(t.name, (r) => r.rps),
+          'req/s',
+        );
+        row(
+          `${connections} conn, KV ${op}: ${t.name}, p99 latency`,
+          med(t.name, (r) => r.p99),
+          'ms',
+        );
+        row(
+          `${connections} conn, KV ${op}: ${t.name}, server CPU per request`,
+          med(t.name, (r) => r.cpuMicros),
+          'µs',
+        );
+        if (op === 'write' && t.counts) {
+          const all = results.get(t.name)!;
+          const writes = all.reduce((sum, r) => sum + r.requests, 0);
+          const groups = all.reduce((sum, r) => sum + r.groups, 0);
+          row(`${connections} conn, KV ${op}: ${t.name}, synced LevelDB batches per write (group commit)`, groups / writes, '×');
+        }
+      }
+      const floor = targets.find((t) => t.name.startsWith('bare'));
+      if (!floor) continue;
+      for (const t of targets.filter((x) => x !== floor)) {
+        row(`${connections} conn, KV ${op}: ${t.name} / bare, throughput`, med(t.name, (r) => r.rps) / med(floor.name, (r) => r.rps), '×');
+        row(
+          `${connections} conn, KV ${op}: ${t.name} / bare, p99`,
+          med(t.name, (r) => r.p99) /
+            Math.max(
+              1,
+              med(floor.name, (r) => r.p99),
+            ),
+          '×',
+        );
+        row(
+          `${connections} conn, KV ${op}: bare / ${t.name}, server CPU per request`,
+          med(floor.name, (r) => r.cpuMicros) / med(t.name, (r) => r.cpuMicros),
+          '×',
+        );
+      }
     }
+  }
+}
+
+/**
+ * KV v2 reads and writes with a policy token against Coffer with its storage cache on and off, with an audit device,
+ * and on PostgreSQL, next to a bare express handler serving the same JSON. Every target is its own process.
+ */
+async function httpLoad(dir: string): Promise<void> {
+  const wanted = (name: string) => TARGETS === undefined || TARGETS.some((f) => name.includes(f));
+  const targets: Target[] = [];
+  let cluster: TestPostgres | undefined;
+  try {
+    const cached = await startTarget('Coffer, cache on', { kind: 'coffer', config: leveldbConfigText(path.join(dir, 'kv-cache')) }, true);
+    targets.push(cached);
+    // The floor answers with the very JSON a Coffer read and write answer.
+    const readBody = JSON.stringify(await call(cached.url, 'GET', 'secret/data/app/k1', undefined, cached.token));
+    const writeBody = JSON.stringify(await call(cached.url, 'PUT', 'secret/data/app/k1', { data: { a: 1 } }, cached.token));
+    targets.unshift(await startTarget('bare express, same JSON', { kind: 'bare', readBody, writeBody }));
+    if (wanted('Coffer, cache off'))
+      targets.push(await startTarget('Coffer, cache off', { kind: 'coffer', config: leveldbConfigText(path.join(dir, 'kv-nocache'), true) }, true));
+    // One file audit device: every request and response is HMAC'd and appended to a file.
+    const audit = 'Coffer, cache on, one file audit device';
+    if (wanted(audit))
+      targets.push(
+        await startTarget(
+          audit,
+          { kind: 'coffer', config: leveldbConfigText(path.join(dir, 'kv-audit')), auditFile: path.join(dir, 'audit.log') },
+          true,
+        ),
+      );
+    // PostgreSQL when installed (a row says why not otherwise).
+    const onPostgres = 'Coffer on PostgreSQL (HA, fenced writes), cache on';
+    const pgSkip = postgresSkipReason();
+    if (pgSkip !== undefined) process.stderr.write(`PostgreSQL rows skipped: ${pgSkip}\n`);
+    else if (wanted(onPostgres)) {
+      cluster = await startPostgres();
+      targets.push(await startTarget(onPostgres, { kind: 'coffer', config: postgresConfigText(cluster.url) }));
+    }
+    await loadRounds(targets.filter((t) => wanted(t.name)));
   } finally {
-    await bare.close();
-    await cached.server.close();
-    await uncached.server.close();
-    await audited.server.close();
-    await postgres?.server.close();
+    for (const t of targets) await t.close();
     await cluster?.stop();
   }
 
@@ -380,12 +363,23 @@ async function processFigures(dir: string, dataDir: string): Promise<void> {
   let line = '';
   reader.stdout.on('data', (d) => (line += String(d)));
   await once(reader, 'exit');
-  const cache = JSON.parse(line) as { found: number; before: number; after: number; entries: number; bytes: number };
+  const cache = JSON.parse(line) as {
+    found: number;
+    before: number;
+    after: number;
+    entries: number;
+    bytes: number;
+    fillingMicros: number;
+    fullMicros: number;
+  };
   if (cache.found !== 100_000) throw new Error(`the cache RSS run found ${cache.found} of 100,000 entries`);
   row('read cache, 100,000 entries read: process RSS before', cache.before, 'MiB');
   row('read cache, 100,000 entries read: process RSS after', cache.after, 'MiB');
   row('read cache, 100,000 entries read: entries kept (default bounds)', cache.entries, '');
   row('read cache, 100,000 entries read: bytes kept (bound 64 MiB)', cache.bytes / 2 ** 20, 'MiB');
+  row('read cache: a read (miss) while the cache fills', cache.fillingMicros, 'µs');
+  row('read cache: a read (miss) once the cache is full and evicts', cache.fullMicros, 'µs');
+  row('read cache: miss when full ÷ miss while filling (eviction cost)', cache.fullMicros / cache.fillingMicros, '×');
 }
 
 const REWRAP_ENTRIES = Number(process.env.COFFER_BENCH_REWRAP_ENTRIES ?? 20_000);

@@ -3,9 +3,11 @@ import type { Socket } from 'node:net';
 
 /**
  * Node's HTTP parser (llhttp) rejects the `LIST` method that hvac and node-vault send, before any framework sees
- * the request. Connections are therefore accepted by a front server and pass through a `ListRewritingStream`
- * that turns `LIST /path` into `GET /path` plus a `X-Coffer-List: true` header, then handed to Node's HTTP server.
- * The router treats that header exactly like `GET ?list=true`.
+ * the request. A connection is therefore handed to Node's HTTP server as it is (Node then parses it natively, the
+ * fast path) until a request fails with an invalid method that is `LIST`: from that request on, the connection passes
+ * through a `ListRewritingStream` that turns `LIST /path` into `GET /path` plus a `X-Coffer-List: true` header, and
+ * is handed to Node's HTTP server again as a new connection. The router treats that header exactly like
+ * `GET ?list=true`.
  *
  * To rewrite only request lines, the stream follows request framing: a head ends at the first empty line and is
  * followed by `Content-Length` bytes of body. A chunked body (which no Vault client sends) switches the rest of
@@ -16,6 +18,8 @@ export const LIST_MARKER_HEADER = 'x-coffer-list';
 const MAX_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LIST_PREFIX = Buffer.from('LIST ');
+/** How much of `LIST ` llhttp accepts before it refuses the method. */
+const LIST_ACCEPTED_PREFIX = 2;
 
 type Framing = { mode: 'head'; pending: Buffer } | { mode: 'body'; remaining: number } | { mode: 'passthrough' };
 
@@ -27,17 +31,23 @@ export class ListRewritingStream extends Duplex {
   constructor(socket: Socket) {
     super({ allowHalfOpen: false });
     this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      const rewritten = this.#rewrite(chunk);
-      // A head held back here is invisible to Node's header timeout on a kept-alive connection; the listener
-      // times it itself (see http-server.ts).
-      this.emit('headprogress', this.#framing.mode === 'head' && this.#framing.pending.length > 0);
-      if (!this.push(rewritten)) socket.pause();
-    });
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
     socket.on('timeout', () => this.emit('timeout'));
+  }
+
+  /**
+   * Takes bytes of the connection: what the socket reads, and (once, before the socket is resumed) what was read
+   * before this stream took the connection over.
+   */
+  receive(chunk: Buffer): void {
+    const rewritten = this.#rewrite(chunk);
+    // A head held back here is invisible to Node's header timeout on a kept-alive connection; the listener
+    // times it itself (see http-server.ts).
+    this.emit('headprogress', this.#framing.mode === 'head' && this.#framing.pending.length > 0);
+    if (!this.push(rewritten)) this.#socket.pause();
   }
 
   /** Request heads passed on so far. */
@@ -143,6 +153,27 @@ export class ListRewritingStream extends Duplex {
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
+}
+
+/**
+ * The bytes of the `LIST` request that Node's parser just refused, from its first byte: `raw` is the chunk the
+ * parser was reading and `errorAt` the offset of the byte it refused (Node's `rawPacket` and `bytesParsed`). llhttp
+ * accepts `LI` (a prefix of `LINK`) and refuses the `S`. When the request began in an earlier chunk, which the
+ * parser has already consumed, the `LI` it accepted there is restored. `undefined` when the refused method is not
+ * `LIST` (the request is then answered 400).
+ *
+ * The restored bytes cannot be checked: a malformed method that llhttp refuses at an `S` at the very start of a
+ * chunk, followed by `T `, is read as `LIST` (`GE` then `ST /x` becomes `LIST /x` instead of a 400). The client sent
+ * all of those bytes, so it only gets what it could have asked for with `LIST` itself: the request is still
+ * authenticated and checked against the `list` capability. Refusing those cases instead would break real LISTs whose
+ * first bytes end a TCP segment.
+ */
+export function refusedListRequest(raw: Buffer, errorAt: number): Buffer | undefined {
+  const start = errorAt - LIST_ACCEPTED_PREFIX;
+  if (start < -LIST_ACCEPTED_PREFIX || errorAt >= raw.length) return undefined;
+  const request = start >= 0 ? raw.subarray(start) : Buffer.concat([LIST_PREFIX.subarray(0, -start), raw]);
+  const known = request.subarray(0, Math.min(request.length, LIST_PREFIX.length));
+  return known.equals(LIST_PREFIX.subarray(0, known.length)) ? request : undefined;
 }
 
 function rewriteHead(head: Buffer): Buffer {

@@ -19,9 +19,9 @@ async function rawClient(port: number) {
     closed,
     received: () => received,
     /** Sends one keep-alive request and waits for its complete answer. */
-    async request(path: string): Promise<string> {
+    async request(path: string, method = 'GET'): Promise<string> {
       const before = received.length;
-      socket.write(`GET /v1/${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      socket.write(`${method} /v1/${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
       for (;;) {
         const answer = received.slice(before);
         const length = /content-length: (\d+)/i.exec(answer);
@@ -49,6 +49,28 @@ test('a kept-alive connection that trickles its next request head is disconnecte
   assert.match(await client.request('sys/seal-status'), /^HTTP\/1\.1 200 /);
   client.socket.write('GET /v1/sys/seal-status HTTP/1.1\r\n');
   client.socket.write('Host: x\r\n');
+  assert.equal(await client.closed, true);
+});
+
+test(
+  'after a LIST (the connection then runs through the rewriting stream), a trickled next head is still cut off after http_read_header_timeout',
+  { timeout: 30_000 },
+  async (t) => {
+    const server = await startTestServer(t, { listenerExtra: 'http_read_header_timeout = "300ms"' });
+    const client = await rawClient(server.port);
+    assert.match(await client.request('sys/seal-status'), /^HTTP\/1\.1 200 /);
+    assert.match(await client.request('sys/seal-status', 'LIST'), /^HTTP\/1\.1 405 /);
+    client.socket.write('GET /v1/sys/seal-status HTTP/1.1\r\n');
+    client.socket.write('Host: x\r\n');
+    assert.equal(await client.closed, true);
+  },
+);
+
+test('after a LIST, a kept-alive connection idle longer than http_idle_timeout is still closed', { timeout: 30_000 }, async (t) => {
+  const server = await startTestServer(t, { listenerExtra: 'http_idle_timeout = "300ms"' });
+  const client = await rawClient(server.port);
+  assert.match(await client.request('sys/seal-status', 'LIST'), /^HTTP\/1\.1 405 /);
+  assert.match(await client.request('sys/seal-status'), /^HTTP\/1\.1 200 /);
   assert.equal(await client.closed, true);
 });
 

@@ -233,6 +233,17 @@ describe('CachedBackend', () => {
     assert.equal(cache.stats().misses, misses + 1);
   });
 
+  test('a cache_size far beyond what the byte bound can hold is capped by it: the server starts and the cache works', async () => {
+    // The LRU allocates one slot per entry up front: 2^40 slots would not even allocate.
+    const { cache } = cached({ maxEntries: 2 ** 40, maxBytes: 64 * 1024 });
+    for (let i = 0; i < 1000; i++) await cache.put(`k/${i}`, new Uint8Array(16));
+    const hits = cache.stats().hits;
+    assert.equal((await cache.get('k/999'))?.length, 16);
+    assert.equal(cache.stats().hits, hits + 1, 'the latest entry is served from the cache');
+    assert.ok(cache.stats().bytes <= 64 * 1024, `${cache.stats().bytes} bytes`);
+    assert.ok(cache.stats().entries > 0 && cache.stats().entries < 1000);
+  });
+
   test('memory stays bounded by bytes too, whatever the entry count allows', async () => {
     const { cache } = cached({ maxEntries: 1_000_000, maxBytes: 64 * 1024 });
     for (let i = 0; i < 1000; i++) await cache.put(`k/${i}`, new Uint8Array(1024));

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { CofferError } from '../errors.js';
 import {
   assertValidKey,
@@ -39,6 +40,9 @@ export interface CacheStats {
 
 /** `null` records a key known to be absent, so existence checks of new paths are served from memory too. */
 type Cached = Uint8Array | null;
+/** How the LRU (which holds no null) stores a known-absent key. */
+const ABSENT = Symbol('absent');
+type Slot = Uint8Array | typeof ABSENT;
 
 interface InflightRead {
   promise: Promise<Uint8Array | undefined>;
@@ -61,20 +65,28 @@ interface InflightRead {
 export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBatch {
   readonly #inner: StorageBackend;
   readonly #limits: CacheLimits;
-  /** Map order is recency order: the first key is the least recently used. */
-  readonly #entries = new Map<string, Cached>();
+  /**
+   * Least recently used out first, by both bounds. A hit moves the entry to the front of a linked list, and an
+   * eviction takes the last: both O(1) however full the cache is (a Map kept in recency order costs an O(n) walk past
+   * deleted slots for every eviction once it is full).
+   */
+  readonly #entries: LRUCache<string, Slot> | undefined;
   readonly #inflight = new Map<string, InflightRead>();
   /** Writes in flight per key, and whether two of them overlapped (then none of them may cache its value). */
   readonly #writing = new Map<string, { count: number; overlapped: boolean }>();
   /** HA: off while this node is not the active one (another node writes the storage then). */
   #enabled = true;
-  #bytes = 0;
   #hits = 0;
   #misses = 0;
 
   constructor(inner: StorageBackend, limits: Partial<CacheLimits> = {}) {
     this.#inner = inner;
     this.#limits = { maxEntries: limits.maxEntries ?? DEFAULT_CACHE_ENTRIES, maxBytes: limits.maxBytes ?? DEFAULT_CACHE_BYTES };
+    // The LRU allocates its slots up front, one per entry it may hold: no more than the byte bound leaves room for
+    // (every entry costs at least the overhead and a one-character key), whatever cache_size says.
+    const max = Math.min(this.#limits.maxEntries, Math.floor(this.#limits.maxBytes / sizeOf('k', ABSENT)));
+    this.#entries =
+      max > 0 ? new LRUCache<string, Slot>({ max, maxSize: this.#limits.maxBytes, sizeCalculation: (value, key) => sizeOf(key, value) }) : undefined;
   }
 
   /** The backend behind the cache. */
@@ -95,12 +107,10 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
   async get(key: string): Promise<Uint8Array | undefined> {
     assertValidKey(key);
     if (!this.#enabled) return this.#inner.get(key);
-    const cached = this.#entries.get(key);
+    const cached = this.#entries?.get(key);
     if (cached !== undefined) {
       this.#hits += 1;
-      this.#entries.delete(key);
-      this.#entries.set(key, cached);
-      return cached === null ? undefined : cached.slice();
+      return cached === ABSENT ? undefined : cached.slice();
     }
     this.#misses += 1;
     let read = this.#inflight.get(key);
@@ -208,14 +218,13 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
 
   /** Forgets everything (on seal). */
   clear(): void {
-    this.#entries.clear();
-    this.#bytes = 0;
+    this.#entries?.clear();
     for (const read of this.#inflight.values()) read.stale = true;
     this.#inflight.clear();
   }
 
   stats(): CacheStats {
-    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
+    return { entries: this.#entries?.size ?? 0, bytes: this.#entries?.calculatedSize ?? 0, hits: this.#hits, misses: this.#misses };
   }
 
   async close(): Promise<void> {
@@ -224,25 +233,17 @@ export class CachedBackend implements StorageBackend, OrderedScan, ConditionalBa
   }
 
   #remember(key: string, value: Cached): void {
-    this.#forget(key);
-    const size = sizeOf(key, value);
-    if (size > this.#limits.maxBytes || this.#limits.maxEntries <= 0) return;
-    this.#entries.set(key, value);
-    this.#bytes += size;
-    while (this.#entries.size > this.#limits.maxEntries || this.#bytes > this.#limits.maxBytes) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#forget(oldest);
-    }
+    const slot = value ?? ABSENT;
+    // An entry larger than the byte bound is not kept (and any older copy of it goes).
+    if (this.#entries === undefined || sizeOf(key, slot) > this.#limits.maxBytes) return this.#forget(key);
+    this.#entries.set(key, slot);
   }
 
   #forget(key: string): void {
-    const old = this.#entries.get(key);
-    if (old === undefined) return;
-    this.#entries.delete(key);
-    this.#bytes -= sizeOf(key, old);
+    this.#entries?.delete(key);
   }
 }
 
-function sizeOf(key: string, value: Cached): number {
-  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (value?.byteLength ?? 0);
+function sizeOf(key: string, value: Slot): number {
+  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (value === ABSENT ? 0 : value.byteLength);
 }
