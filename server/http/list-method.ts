@@ -1,5 +1,6 @@
-import { Duplex } from 'node:stream';
+import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 
 /**
  * Node's HTTP parser (llhttp) rejects the `LIST` method that hvac and node-vault send, before any framework sees
@@ -20,6 +21,135 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 const LIST_PREFIX = Buffer.from('LIST ');
 /** How much of `LIST ` llhttp accepts before it refuses the method. */
 const LIST_ACCEPTED_PREFIX = 2;
+
+/** The parts of Node's HTTP server state on a raw socket that a takeover has to reset (not in the typings). */
+type NodeSocket = Socket & {
+  _httpMessage?: http.ServerResponse | null;
+  _paused?: boolean;
+  _handle?: { reading: boolean; readStart(): number } | null;
+};
+
+/** The events whose listeners Node's HTTP server adds to a connection it is given. */
+const SERVER_EVENTS = ['data', 'end', 'timeout', 'close', 'drain', 'pause', 'resume'] as const;
+
+/**
+ * A listener's connections: each is handed to Node's HTTP server as it is, and moved onto a `ListRewritingStream`
+ * when Node's parser refuses a `LIST` on it.
+ */
+export class ListConnections {
+  readonly #server: http.Server;
+  readonly #headersTimeoutMs: number;
+  /** Every open connection, so a listener's close can end them; a taken-over connection stays in it. */
+  readonly #sockets = new Set<Socket>();
+  /** The listeners Node's HTTP server put on each connection: what a takeover removes. */
+  readonly #serverListeners = new WeakMap<Socket, Array<[string, (...args: unknown[]) => void]>>();
+  /** Connections whose first parser (which refused a `LIST`) is left behind: what it reports now is stale. */
+  readonly #takenOver = new WeakSet<Socket>();
+
+  /** `headersTimeoutMs`: the server's request-head limit (0 for none), enforced on taken-over connections too. */
+  constructor(server: http.Server, headersTimeoutMs: number) {
+    this.#server = server;
+    this.#headersTimeoutMs = headersTimeoutMs;
+  }
+
+  /** Hands a newly accepted connection to the HTTP server, which parses it natively. */
+  accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    const before = new Map(SERVER_EVENTS.map((event) => [event, new Set(socket.listeners(event))]));
+    this.#server.emit('connection', socket);
+    this.#serverListeners.set(
+      socket,
+      SERVER_EVENTS.flatMap((event) =>
+        socket
+          .listeners(event)
+          .filter((listener) => !before.get(event)!.has(listener))
+          .map((listener) => [event, listener as (...args: unknown[]) => void] as [string, (...args: unknown[]) => void]),
+      ),
+    );
+  }
+
+  /**
+   * For the server's `clientError`: true when the error is this module's to handle — a refused `LIST` (the
+   * connection is then taken over) or a stale error of a connection already taken over. False: answer it as usual.
+   */
+  claims(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: number }, socket: Socket): boolean {
+    if (this.#takenOver.has(socket)) return true;
+    if (err.code !== 'HPE_INVALID_METHOD' || !this.#sockets.has(socket) || !Buffer.isBuffer(err.rawPacket) || typeof err.bytesParsed !== 'number')
+      return false;
+    const list = refusedListRequest(err.rawPacket, err.bytesParsed);
+    if (list === undefined) return false;
+    this.#takeOver(socket, list);
+    return true;
+  }
+
+  /** Ends every connection (the listener is closing). */
+  destroyAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /**
+   * Moves a connection whose parser refused `LIST` onto a rewriting stream. `refused` holds the bytes from that
+   * request's start; nothing after them has been read yet.
+   */
+  #takeOver(socket: NodeSocket, refused: Buffer): void {
+    this.#takenOver.add(socket);
+    // The first parser's listeners for reading go (its 'close' listener stays and frees it with the connection; its
+    // 'drain' listener still serves the answers in flight). A 'data' listener makes Node stop feeding the socket to
+    // that parser natively (as when it hands a socket to an 'upgrade' handler); that must happen while the socket
+    // still reads, and only then is it paused.
+    for (const [event, listener] of this.#serverListeners.get(socket) ?? [])
+      if (event !== 'close' && event !== 'drain') socket.removeListener(event, listener);
+    const held: Buffer[] = [refused];
+    const hold = (chunk: Buffer) => void held.push(chunk);
+    socket.on('data', hold);
+    socket.pause();
+    // The stream's answers must follow those to the requests before the LIST (pipelined), so it takes over once they
+    // have gone out.
+    const whenIdle = () => {
+      if (socket.destroyed) return;
+      const inFlight = socket._httpMessage;
+      if (inFlight && !inFlight.writableFinished) return void inFlight.once('finish', () => setImmediate(whenIdle));
+      socket.removeListener('data', hold);
+      // The first parser's keep-alive timer would otherwise go on running under the stream's first request; the
+      // stream's server sets its own timers through the stream.
+      socket.setTimeout(0);
+      const stream = new ListRewritingStream(socket);
+      if (this.#headersTimeoutMs > 0) timeHeads(stream, this.#headersTimeoutMs);
+      this.#server.emit('connection', stream);
+      stream.receive(Buffer.concat(held));
+      // Node stops reading a consumed socket whose client does not read its answers, and only its own resume hook
+      // (gone with the parser) would start it again.
+      socket._paused = false;
+      socket.resume();
+      if (socket._handle && !socket._handle.reading) {
+        socket._handle.reading = true;
+        socket._handle.readStart();
+      }
+    };
+    setImmediate(whenIdle);
+  }
+}
+
+/**
+ * Node times a request head from the first byte its parser sees, but `ListRewritingStream` holds a head back until
+ * it is complete. For the first request through the stream Node starts its clock when the stream is handed over (and
+ * answers 408); for the next ones on a kept-alive connection it would never start, and a client trickling a head
+ * would hold the connection for as long as it keeps sending. So from the second head on, the time from its first
+ * byte to its end is limited here.
+ */
+function timeHeads(stream: ListRewritingStream, timeoutMs: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  stream.on('headprogress', (inProgress: boolean) => {
+    if (inProgress && !timer && stream.completedHeads > 0) {
+      timer = setTimeout(() => stream.destroy(), timeoutMs);
+    } else if (!inProgress && timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+  });
+  stream.on('close', () => clearTimeout(timer));
+}
 
 type Framing = { mode: 'head'; pending: Buffer } | { mode: 'body'; remaining: number } | { mode: 'passthrough' };
 
