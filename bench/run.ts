@@ -487,6 +487,7 @@ async function rewrapFigures(dir: string): Promise<void> {
   } finally {
     await raw.close();
     await rawCrypto.close();
+    for (const key of cryptoKeys) key.fill(0);
   }
   const rewrapRate = median(jobRates);
   const rawRate = median(rawRates);
